@@ -1,0 +1,8 @@
+//! SeaORM entities of skillmeat-server: one module per table, no HTTP types.
+//!
+//! The API layer converts these models into its own response objects, so a column never
+//! leaks into the public contract by accident.
+
+pub mod cache_meta;
+pub mod cached_artifacts;
+pub mod prelude;

@@ -1,0 +1,23 @@
+//! Append-only schema history of skillmeat-server.
+//!
+//! Each migration is one file with its own identifiers; none imports the `entity` crate, so old
+//! migrations keep compiling whatever today's entities look like. All of them run on SQLite and
+//! PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_cached_artifacts;
+mod m20261126_000002_create_cache_meta;
+
+/// The ordered list of migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_cached_artifacts::Migration),
+            Box::new(m20261126_000002_create_cache_meta::Migration),
+        ]
+    }
+}

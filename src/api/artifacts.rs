@@ -1,0 +1,535 @@
+//! `/api/v1/artifacts`: list (one SQL query over the cache), detail (read through the cache) and
+//! one file's content.
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+
+use super::ApiTags;
+use crate::cache::Lookup;
+use crate::cache::listing::{self, ArtifactFilter, ListError, PageRequest, SortField};
+use crate::error::{ApiError, ErrorBody};
+use crate::source::filesystem::safe_relative;
+use crate::source::{ArtifactId, ArtifactType, SourceArtifact, printable};
+use crate::state::AppState;
+
+/// Largest file served by the file endpoint.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Artifact endpoints.
+pub struct ArtifactsApi {
+    /// Shared state.
+    pub state: AppState,
+}
+
+/// Sort field of the artifact list.
+#[derive(Debug, Clone, Copy, Enum, Default)]
+#[oai(rename_all = "lowercase")]
+pub enum ArtifactSort {
+    /// By name.
+    #[default]
+    Name,
+    /// By type, then name.
+    Type,
+    /// By the newest file modification time.
+    Updated,
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, Enum, Default)]
+#[oai(rename_all = "lowercase")]
+pub enum SortOrder {
+    /// Ascending.
+    #[default]
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// Paging facts of a list response.
+#[derive(Debug, Object)]
+pub struct PageInfo {
+    /// More items follow; pass `end_cursor` as `after` to get them.
+    pub has_next_page: bool,
+    /// Cursor of the last item of this page.
+    pub end_cursor: Option<String>,
+    /// Items matching the filters, across all pages.
+    pub total_count: u64,
+}
+
+/// An artifact as listed.
+#[derive(Debug, Object)]
+pub struct ArtifactSummary {
+    /// `type:name`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Type: skill, command, agent, hook or mcp.
+    #[oai(rename = "type")]
+    pub artifact_type: String,
+    /// Collection the cached copy comes from.
+    pub collection: String,
+    /// Every collection holding it.
+    pub collections: Vec<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Tools it may use.
+    pub tools: Vec<String>,
+    /// SkillMeat content hash (SHA-256 hex).
+    pub content_hash: String,
+    /// False when found on disk but not listed in the collection's manifest.
+    pub in_manifest: bool,
+    /// Newest file modification time.
+    pub updated_at: DateTime<Utc>,
+    /// When the cache entry was written.
+    pub cached_at: DateTime<Utc>,
+}
+
+/// One page of artifacts.
+#[derive(Debug, Object)]
+pub struct ArtifactList {
+    /// The artifacts.
+    pub items: Vec<ArtifactSummary>,
+    /// Paging.
+    pub page_info: PageInfo,
+}
+
+/// Metadata from the front matter.
+#[derive(Debug, Object)]
+pub struct ArtifactMetadataObject {
+    /// `title`.
+    pub title: Option<String>,
+    /// `description`, or the first body line.
+    pub description: Option<String>,
+    /// `author`.
+    pub author: Option<String>,
+    /// `license`.
+    pub license: Option<String>,
+    /// `version`.
+    pub version: Option<String>,
+    /// Tags (front matter and manifest).
+    pub tags: Vec<String>,
+    /// Dependencies.
+    pub dependencies: Vec<String>,
+    /// Tools, normalised to Claude Code's names.
+    pub tools: Vec<String>,
+    /// Tool entries that are not known tool names, verbatim.
+    pub unknown_tools: Vec<String>,
+    /// Every other front matter key.
+    pub extra: serde_json::Value,
+}
+
+/// One file of an artifact.
+#[derive(Debug, Object)]
+pub struct ArtifactFileInfo {
+    /// Path relative to the artifact.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Manifest fields (`collection.toml`).
+#[derive(Debug, Object)]
+pub struct ManifestInfo {
+    /// `local`, `github` or `marketplace`.
+    pub origin: Option<String>,
+    /// When it was added.
+    pub added: Option<String>,
+    /// Upstream spec or URL.
+    pub upstream: Option<String>,
+    /// Version spec.
+    pub version_spec: Option<String>,
+    /// Resolved commit.
+    pub resolved_sha: Option<String>,
+    /// Resolved version.
+    pub resolved_version: Option<String>,
+}
+
+/// Everything known about one artifact.
+#[derive(Debug, Object)]
+pub struct ArtifactDetail {
+    /// `type:name`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Type.
+    #[oai(rename = "type")]
+    pub artifact_type: String,
+    /// Collection the cached copy comes from.
+    pub collection: String,
+    /// Every collection holding it.
+    pub collections: Vec<String>,
+    /// Path inside the collection.
+    pub path: String,
+    /// False when found on disk but not in the manifest.
+    pub in_manifest: bool,
+    /// Manifest fields, when listed.
+    pub manifest: Option<ManifestInfo>,
+    /// Description.
+    pub description: Option<String>,
+    /// Parsed metadata.
+    pub metadata: ArtifactMetadataObject,
+    /// The raw front matter.
+    pub frontmatter: serde_json::Value,
+    /// Set when the front matter was malformed and salvaged line by line.
+    pub frontmatter_error: Option<String>,
+    /// Files with sizes, in hash order.
+    pub files: Vec<ArtifactFileInfo>,
+    /// Number of files.
+    pub file_count: u64,
+    /// Sum of file sizes.
+    pub total_size: u64,
+    /// SkillMeat content hash (SHA-256 hex).
+    pub content_hash: String,
+    /// Newest file modification time.
+    pub updated_at: DateTime<Utc>,
+    /// When the cache entry was written.
+    pub cached_at: DateTime<Utc>,
+    /// When the entry expires and a read goes back to the source.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One file's content.
+#[derive(Debug, Object)]
+pub struct ArtifactFileContent {
+    /// Path relative to the artifact.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `utf-8` for text, `base64` for anything else.
+    pub encoding: String,
+    /// The content in that encoding.
+    pub content: String,
+}
+
+/// List outcomes.
+#[derive(ApiResponse)]
+pub enum ListArtifactsResponse {
+    /// A page of artifacts.
+    #[oai(status = 200)]
+    Ok(Json<ArtifactList>),
+}
+
+/// Detail outcomes.
+#[derive(ApiResponse)]
+pub enum GetArtifactResponse {
+    /// The artifact; `X-Cache` says whether the cache served it.
+    #[oai(status = 200)]
+    Ok(
+        Json<ArtifactDetail>,
+        /// `hit` when served from the cache, `miss` when the source was read.
+        #[oai(header = "X-Cache")]
+        String,
+    ),
+    /// No source has this artifact.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+}
+
+/// File outcomes.
+#[derive(ApiResponse)]
+pub enum GetArtifactFileResponse {
+    /// The file's content.
+    #[oai(status = 200)]
+    Ok(Json<ArtifactFileContent>),
+    /// No such artifact, or no such file in it.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+}
+
+#[OpenApi(tag = "ApiTags::Artifacts")]
+impl ArtifactsApi {
+    /// List artifacts
+    ///
+    /// One page of artifacts from the cache, filtered before paging. Never reads the disk,
+    /// except once to fill a cold cache.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(
+        path = "/api/v1/artifacts",
+        method = "get",
+        operation_id = "list_artifacts"
+    )]
+    async fn list_artifacts(
+        &self,
+        /// Page size, 1 to 500 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u64>>,
+        /// `end_cursor` of the previous page.
+        after: Query<Option<String>>,
+        /// Types, comma-separated: skill, command, agent, hook, mcp.
+        #[oai(name = "type")]
+        artifact_type: Query<Option<String>>,
+        /// Only artifacts of this collection.
+        collection: Query<Option<String>>,
+        /// Tags, comma-separated; any match (case-insensitive).
+        tags: Query<Option<String>>,
+        /// Tools, comma-separated; any match (case-insensitive).
+        tools: Query<Option<String>>,
+        /// Case-insensitive substring of name or description.
+        search: Query<Option<String>>,
+        /// Sort field (default name).
+        sort: Query<Option<ArtifactSort>>,
+        /// Sort direction (default asc).
+        order: Query<Option<SortOrder>>,
+    ) -> Result<ListArtifactsResponse, ApiError> {
+        let cache = &self.state.cache;
+        cache.ensure_populated().await?;
+        let mut types = Vec::new();
+        for raw in comma_list(artifact_type.0.as_deref()) {
+            types.push(raw.parse::<ArtifactType>().map_err(ApiError::bad_request)?);
+        }
+        if let Some(c) = &collection.0
+            && !cache.known_collections().await?.contains(c)
+        {
+            return Err(ApiError::not_found(format!(
+                "Collection '{}' not found",
+                printable(c)
+            )));
+        }
+        let filter = ArtifactFilter {
+            types,
+            collection: collection.0,
+            tags: comma_list(tags.0.as_deref()),
+            tools: comma_list(tools.0.as_deref()),
+            search: search.0.map(|s| s.trim().to_string()),
+        };
+        let page = PageRequest {
+            limit: limit.0.unwrap_or(20),
+            after: after.0,
+            sort: match sort.0.unwrap_or_default() {
+                ArtifactSort::Name => SortField::Name,
+                ArtifactSort::Type => SortField::Type,
+                ArtifactSort::Updated => SortField::Updated,
+            },
+            descending: matches!(order.0, Some(SortOrder::Desc)),
+        };
+        let page = listing::list_artifacts(&self.state.db, &filter, &page)
+            .await
+            .map_err(|e| match e {
+                ListError::BadCursor(_) => ApiError::bad_request(e.to_string()),
+                ListError::Db(db) => db.into(),
+            })?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for row in page.items {
+            let artifact: SourceArtifact =
+                serde_json::from_value(row.data.clone()).map_err(|e| ApiError::internal(&e))?;
+            items.push(ArtifactSummary {
+                id: row.artifact_id,
+                name: row.name,
+                artifact_type: row.artifact_type,
+                collection: row.collection,
+                collections: artifact.item.collections,
+                description: row.description,
+                tags: artifact.metadata.tags,
+                tools: artifact.metadata.tools,
+                content_hash: row.content_hash,
+                in_manifest: artifact.item.in_manifest,
+                updated_at: row.source_modified_at,
+                cached_at: row.last_updated,
+            });
+        }
+        Ok(ListArtifactsResponse::Ok(Json(ArtifactList {
+            items,
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                end_cursor: page.end_cursor,
+                total_count: page.total_count,
+            },
+        })))
+    }
+
+    /// Get one artifact
+    ///
+    /// Full metadata, file list, content hash and collection. Served from the cache when fresh;
+    /// otherwise read from the source, stored and served (`X-Cache: miss`).
+    #[oai(
+        path = "/api/v1/artifacts/:id",
+        method = "get",
+        operation_id = "get_artifact"
+    )]
+    async fn get_artifact(
+        &self,
+        /// Artifact id, `type:name`.
+        id: Path<String>,
+    ) -> Result<GetArtifactResponse, ApiError> {
+        let id = parse_id(&id.0)?;
+        match self.state.cache.get_or_fill(&id).await? {
+            Some(lookup) => {
+                let cache_header = if lookup.hit { "hit" } else { "miss" };
+                Ok(GetArtifactResponse::Ok(
+                    Json(detail(lookup)),
+                    cache_header.to_string(),
+                ))
+            }
+            None => Ok(GetArtifactResponse::NotFound(not_found_body(&id))),
+        }
+    }
+
+    /// Get one file of an artifact
+    ///
+    /// The path is relative to the artifact folder; slashes may be sent as they are or
+    /// percent-encoded (`scripts%2Frun.py`). Only files listed in the artifact's file list are
+    /// served; text comes back as UTF-8, anything else as base64. Files over 4 MiB are refused.
+    #[oai(
+        path = "/api/v1/artifacts/:id/files/:path",
+        method = "get",
+        operation_id = "get_artifact_file"
+    )]
+    async fn get_artifact_file(
+        &self,
+        /// Artifact id, `type:name`.
+        id: Path<String>,
+        /// File path relative to the artifact.
+        path: Path<String>,
+    ) -> Result<GetArtifactFileResponse, ApiError> {
+        read_artifact_file(&self.state, &id.0, &path.0).await
+    }
+}
+
+/// The file endpoint's logic, shared by the OpenAPI operation and the plain route that accepts
+/// unencoded slashes in the path.
+pub async fn read_artifact_file(
+    state: &AppState,
+    raw_id: &str,
+    raw_path: &str,
+) -> Result<GetArtifactFileResponse, ApiError> {
+    let id = parse_id(raw_id)?;
+    let Some(rel) = safe_relative(raw_path) else {
+        return Err(ApiError::bad_request(format!(
+            "file path '{}' must be relative to the artifact, without '..'",
+            printable(raw_path)
+        )));
+    };
+    let rel = rel.to_string_lossy().into_owned();
+    let Some(lookup) = state.cache.get_or_fill(&id).await? else {
+        return Ok(GetArtifactFileResponse::NotFound(not_found_body(&id)));
+    };
+    let Some(listed) = lookup.artifact.files.iter().find(|f| f.path == rel) else {
+        return Ok(GetArtifactFileResponse::NotFound(Json(ErrorBody {
+            code: "not_found".into(),
+            detail: format!("Artifact '{id}' has no file '{}'", printable(&rel)),
+        })));
+    };
+    if listed.size > MAX_FILE_BYTES {
+        return Err(ApiError::unprocessable(format!(
+            "file '{}' is {} bytes; the limit for this endpoint is {MAX_FILE_BYTES}",
+            printable(&rel),
+            listed.size
+        )));
+    }
+    let source = state.cache.source();
+    let bytes = source
+        .read_file(&lookup.artifact.item, &rel, MAX_FILE_BYTES)
+        .await?;
+    let Some(bytes) = bytes else {
+        // Listed in the cache but gone (or replaced by a link) on disk: the entry is stale.
+        state.cache.invalidate(&id.to_string()).await?;
+        return Ok(GetArtifactFileResponse::NotFound(Json(ErrorBody {
+            code: "not_found".into(),
+            detail: format!("File '{}' of '{id}' no longer exists", printable(&rel)),
+        })));
+    };
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ApiError::unprocessable(format!(
+            "file '{}' is larger than {MAX_FILE_BYTES} bytes",
+            printable(&rel)
+        )));
+    }
+    let size = bytes.len() as u64;
+    let (encoding, content) = match String::from_utf8(bytes) {
+        Ok(text) => ("utf-8", text),
+        Err(e) => (
+            "base64",
+            base64::engine::general_purpose::STANDARD.encode(e.into_bytes()),
+        ),
+    };
+    Ok(GetArtifactFileResponse::Ok(Json(ArtifactFileContent {
+        path: rel,
+        size,
+        encoding: encoding.into(),
+        content,
+    })))
+}
+
+/// Parses a `type:name` id from a request, as a 400 when malformed.
+pub fn parse_id(raw: &str) -> Result<ArtifactId, ApiError> {
+    ArtifactId::parse(raw).map_err(ApiError::bad_request)
+}
+
+fn not_found_body(id: &ArtifactId) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        code: "not_found".into(),
+        detail: format!("Artifact '{id}' not found"),
+    })
+}
+
+fn comma_list(raw: Option<&str>) -> Vec<String> {
+    raw.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn detail(lookup: Lookup) -> ArtifactDetail {
+    let Lookup { row, artifact, .. } = lookup;
+    let SourceArtifact {
+        item,
+        metadata,
+        frontmatter,
+        frontmatter_error,
+        files,
+        content_hash,
+        total_size,
+    } = artifact;
+    ArtifactDetail {
+        id: item.artifact_id,
+        name: item.name,
+        artifact_type: item.artifact_type.as_str().into(),
+        collection: item.collection,
+        collections: item.collections,
+        path: item.path,
+        in_manifest: item.in_manifest,
+        manifest: item.manifest.map(|m| ManifestInfo {
+            origin: m.origin,
+            added: m.added,
+            upstream: m.upstream,
+            version_spec: m.version_spec,
+            resolved_sha: m.resolved_sha,
+            resolved_version: m.resolved_version,
+        }),
+        description: metadata.description.clone(),
+        metadata: ArtifactMetadataObject {
+            title: metadata.title,
+            description: metadata.description,
+            author: metadata.author,
+            license: metadata.license,
+            version: metadata.version,
+            tags: metadata.tags,
+            dependencies: metadata.dependencies,
+            tools: metadata.tools,
+            unknown_tools: metadata.unknown_tools,
+            extra: serde_json::Value::Object(metadata.extra),
+        },
+        frontmatter: serde_json::Value::Object(frontmatter),
+        frontmatter_error,
+        file_count: files.len() as u64,
+        files: files
+            .into_iter()
+            .map(|f| ArtifactFileInfo {
+                path: f.path,
+                size: f.size,
+            })
+            .collect(),
+        total_size,
+        content_hash,
+        updated_at: row.source_modified_at,
+        cached_at: row.last_updated,
+        expires_at: row.expires_at,
+    }
+}

@@ -1,0 +1,47 @@
+//! The HTTP API: one file per resource, gathered here into one OpenAPI service.
+
+pub mod artifacts;
+pub mod cache;
+pub mod health;
+pub mod metrics;
+
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::state::AppState;
+
+/// Swagger UI sections.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Artifacts (skills, commands, agents, hooks, MCP configs), served from the cache.
+    Artifacts,
+    /// The artifact cache: status, clearing and invalidation.
+    Cache,
+    /// Liveness and readiness probes.
+    Health,
+}
+
+/// Every resource API as one tuple.
+pub type Apis = (health::HealthApi, artifacts::ArtifactsApi, cache::CacheApi);
+
+/// The OpenAPI service over every resource.
+pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            health::HealthApi {
+                state: state.clone(),
+            },
+            artifacts::ArtifactsApi {
+                state: state.clone(),
+            },
+            cache::CacheApi {
+                state: state.clone(),
+            },
+        ),
+        "skillmeat-server",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Organises AI-agent artifacts into collections, tracks deployments and serves them from \
+         a persistent cache. Errors share one body: `{\"code\": \"not_found\", \"detail\": \"...\"}`.",
+    )
+}

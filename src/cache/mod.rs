@@ -1,0 +1,616 @@
+//! The artifact cache: the `cached_artifacts` table in front of the artifact sources.
+//!
+//! Reads of one artifact go through [`CacheService::get_or_fill`]: a fresh row is a hit; a miss or
+//! an expired row consults the source once (single flight per id, so a burst of requests for a
+//! cold entry reads the source once) and stores the result. [`CacheService::sync_all`] is the
+//! refresh: it compares each listed item's fingerprint with the cached one and re-reads only what
+//! changed. The cache holds nothing that is not in a source: clearing it loses nothing.
+
+pub mod listing;
+pub mod metrics;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use entity::{cache_meta, cached_artifacts};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
+use serde::Serialize;
+
+pub use metrics::CacheMetrics;
+
+use crate::source::{ArtifactId, ArtifactSource, SourceArtifact, SourceError};
+
+/// Version of the cache tables' layout; stored in `cache_meta` so a mismatch can be detected.
+pub const CACHE_SCHEMA_VERSION: &str = "1";
+/// `cache_meta` key of the schema version.
+pub const META_SCHEMA_VERSION: &str = "schema_version";
+/// `cache_meta` key of the last completed full refresh (absent: the cache is cold).
+pub const META_LAST_FULL_SYNC: &str = "last_full_sync";
+/// `cache_meta` key of the collection names seen by the last full refresh (JSON list).
+pub const META_COLLECTIONS: &str = "collections";
+/// A hit refreshes `last_accessed` at most this often, so reads do not turn into writes.
+const ACCESS_TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+/// Ids per statement when bumping expiry in bulk.
+const BULK_CHUNK: usize = 400;
+
+/// A failure inside the cache.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    /// The source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A cached row could not be (de)serialised.
+    #[error("cached data is not valid: {0}")]
+    Data(#[from] serde_json::Error),
+}
+
+/// A cached artifact and how it was served.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// The row.
+    pub row: cached_artifacts::Model,
+    /// The record stored in the row.
+    pub artifact: SourceArtifact,
+    /// True when served without consulting the source.
+    pub hit: bool,
+}
+
+/// What a full refresh did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SyncReport {
+    /// Items the source listed.
+    pub listed: u64,
+    /// New rows.
+    pub added: u64,
+    /// Rows re-read because their fingerprint changed (or `force`).
+    pub updated: u64,
+    /// Rows whose fingerprint matched: expiry extended, nothing read.
+    pub unchanged: u64,
+    /// Rows dropped because the source no longer has them.
+    pub removed: u64,
+    /// Per-artifact failures, as `id: message`.
+    pub errors: Vec<String>,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// True when this call waited for a refresh that was already running and reused it.
+    pub coalesced: bool,
+}
+
+/// Counts and ages of the cache.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheStatus {
+    /// Rows.
+    pub entries: u64,
+    /// Rows past their TTL.
+    pub expired_entries: u64,
+    /// Bytes of cached JSON.
+    pub bytes: u64,
+    /// Hits since start.
+    pub hits: u64,
+    /// Misses since start.
+    pub misses: u64,
+    /// hits / (hits + misses); 0 when nothing was read.
+    pub hit_rate: f64,
+    /// Oldest `last_updated`.
+    pub oldest_entry: Option<DateTime<Utc>>,
+    /// Newest `last_updated`.
+    pub newest_entry: Option<DateTime<Utc>>,
+    /// Last completed full refresh.
+    pub last_full_sync: Option<DateTime<Utc>>,
+    /// Stored cache schema version.
+    pub schema_version: Option<String>,
+    /// TTL applied to new rows.
+    pub ttl_secs: u64,
+}
+
+/// The cache service, shared by handlers (cheap to clone).
+#[derive(Clone)]
+pub struct CacheService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    source: Arc<dyn ArtifactSource>,
+    ttl: Duration,
+    metrics: Arc<CacheMetrics>,
+    fill_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    sync_lock: tokio::sync::Mutex<()>,
+    sync_generation: AtomicU64,
+}
+
+impl CacheService {
+    /// A cache over `db`, filled from `source`, with `ttl` for new rows.
+    pub fn new(db: DatabaseConnection, source: Arc<dyn ArtifactSource>, ttl: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                source,
+                ttl,
+                metrics: Arc::new(CacheMetrics::default()),
+                fill_locks: Mutex::new(HashMap::new()),
+                sync_lock: tokio::sync::Mutex::new(()),
+                sync_generation: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The database connection.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// The source behind the cache.
+    pub fn source(&self) -> &Arc<dyn ArtifactSource> {
+        &self.inner.source
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Arc<CacheMetrics> {
+        &self.inner.metrics
+    }
+
+    /// Records the cache schema version when none is stored yet.
+    pub async fn ensure_schema_version(&self) -> Result<(), CacheError> {
+        if self.meta(META_SCHEMA_VERSION).await?.is_none() {
+            self.set_meta(META_SCHEMA_VERSION, CACHE_SCHEMA_VERSION)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The row for `artifact_id` when present and not expired.
+    pub async fn get(
+        &self,
+        artifact_id: &str,
+    ) -> Result<Option<cached_artifacts::Model>, CacheError> {
+        let row = self.find(artifact_id).await?;
+        Ok(row.filter(|r| r.expires_at > Utc::now()))
+    }
+
+    /// Stores a fresh read of an artifact (insert or replace), with the configured TTL.
+    pub async fn set(
+        &self,
+        artifact: &SourceArtifact,
+    ) -> Result<cached_artifacts::Model, CacheError> {
+        let now = Utc::now();
+        let data = serde_json::to_value(artifact)?;
+        let data_bytes = serde_json::to_string(&data)?.len() as i64;
+        let item = &artifact.item;
+        let description = artifact.metadata.description.clone();
+        let search_text = format!(
+            "{}\n{}",
+            item.name.to_lowercase(),
+            description.as_deref().unwrap_or("").to_lowercase()
+        );
+        let ttl = chrono::Duration::from_std(self.inner.ttl).unwrap_or(chrono::Duration::MAX);
+        let model = cached_artifacts::ActiveModel {
+            artifact_id: Set(item.artifact_id.clone()),
+            artifact_type: Set(item.artifact_type.as_str().to_string()),
+            name: Set(item.name.clone()),
+            collection: Set(item.collection.clone()),
+            collections: Set(slashed(item.collections.iter().map(String::as_str))),
+            description: Set(description),
+            tags: Set(slashed(
+                artifact.metadata.tags.iter().map(|t| t.to_lowercase()),
+            )),
+            tools: Set(slashed(
+                artifact.metadata.tools.iter().map(|t| t.to_lowercase()),
+            )),
+            search_text: Set(search_text),
+            data: Set(data),
+            data_bytes: Set(data_bytes),
+            content_hash: Set(artifact.content_hash.clone()),
+            fingerprint: Set(item.fingerprint.clone()),
+            source_modified_at: Set(item.modified_at),
+            last_updated: Set(now),
+            last_accessed: Set(now),
+            ttl_secs: Set(self.inner.ttl.as_secs() as i64),
+            expires_at: Set(now + ttl),
+            ..Default::default()
+        };
+        use cached_artifacts::Column as C;
+        cached_artifacts::Entity::insert(model)
+            .on_conflict(
+                OnConflict::column(C::ArtifactId)
+                    .update_columns([
+                        C::ArtifactType,
+                        C::Name,
+                        C::Collection,
+                        C::Collections,
+                        C::Description,
+                        C::Tags,
+                        C::Tools,
+                        C::SearchText,
+                        C::Data,
+                        C::DataBytes,
+                        C::ContentHash,
+                        C::Fingerprint,
+                        C::SourceModifiedAt,
+                        C::LastUpdated,
+                        C::LastAccessed,
+                        C::TtlSecs,
+                        C::ExpiresAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(self.db())
+            .await?;
+        self.find(&item.artifact_id)
+            .await?
+            .ok_or_else(|| CacheError::Db(DbErr::RecordNotFound(item.artifact_id.clone())))
+    }
+
+    /// Drops one entry; true when there was one.
+    pub async fn invalidate(&self, artifact_id: &str) -> Result<bool, CacheError> {
+        let res = cached_artifacts::Entity::delete_many()
+            .filter(cached_artifacts::Column::ArtifactId.eq(artifact_id))
+            .exec(self.db())
+            .await?;
+        Ok(res.rows_affected > 0)
+    }
+
+    /// Drops every entry and marks the cache cold, so the next read refills it.
+    pub async fn clear(&self) -> Result<u64, CacheError> {
+        let res = cached_artifacts::Entity::delete_many()
+            .exec(self.db())
+            .await?;
+        cache_meta::Entity::delete_by_id(META_LAST_FULL_SYNC.to_string())
+            .exec(self.db())
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    /// Drops expired entries; returns how many.
+    pub async fn cleanup(&self) -> Result<u64, CacheError> {
+        let res = cached_artifacts::Entity::delete_many()
+            .filter(cached_artifacts::Column::ExpiresAt.lt(Utc::now()))
+            .exec(self.db())
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    /// Reads one artifact through the cache. `Ok(None)` when no source has it.
+    pub async fn get_or_fill(&self, id: &ArtifactId) -> Result<Option<Lookup>, CacheError> {
+        let key = id.to_string();
+        if let Some(row) = self.get(&key).await? {
+            return self.serve_hit(row).await.map(Some);
+        }
+        let lock = self.fill_lock(&key);
+        let result = {
+            let _guard = lock.lock().await;
+            self.fill_locked(id, &key).await
+        };
+        self.release_fill_lock(&key, lock);
+        result
+    }
+
+    async fn fill_locked(&self, id: &ArtifactId, key: &str) -> Result<Option<Lookup>, CacheError> {
+        // Someone else may have filled it while we waited for the lock.
+        let existing = self.find(key).await?;
+        if let Some(row) = existing.clone().filter(|r| r.expires_at > Utc::now()) {
+            return self.serve_hit(row).await.map(Some);
+        }
+        self.inner.metrics.misses.inc();
+        tracing::debug!(artifact_id = key, "cache miss");
+        let Some(item) = self.inner.source.locate(id).await? else {
+            if existing.is_some() {
+                self.invalidate(key).await?;
+            }
+            return Ok(None);
+        };
+        // Unchanged on disk (same stat fingerprint): extend the entry without re-reading it.
+        if let Some(row) = existing.filter(|r| r.fingerprint == item.fingerprint) {
+            let row = self.extend(row).await?;
+            let artifact = serde_json::from_value(row.data.clone())?;
+            return Ok(Some(Lookup {
+                row,
+                artifact,
+                hit: false,
+            }));
+        }
+        self.inner.metrics.source_reads.inc();
+        let Some(artifact) = self.inner.source.read(&item).await? else {
+            self.invalidate(key).await?;
+            return Ok(None);
+        };
+        let row = self.set(&artifact).await?;
+        Ok(Some(Lookup {
+            row,
+            artifact,
+            hit: false,
+        }))
+    }
+
+    async fn serve_hit(&self, row: cached_artifacts::Model) -> Result<Lookup, CacheError> {
+        self.inner.metrics.hits.inc();
+        tracing::debug!(artifact_id = %row.artifact_id, "cache hit");
+        if Utc::now() - row.last_accessed > ACCESS_TOUCH_INTERVAL {
+            cached_artifacts::Entity::update_many()
+                .col_expr(
+                    cached_artifacts::Column::LastAccessed,
+                    Expr::value(Utc::now()),
+                )
+                .filter(cached_artifacts::Column::Id.eq(row.id))
+                .exec(self.db())
+                .await?;
+        }
+        let artifact = serde_json::from_value(row.data.clone())?;
+        Ok(Lookup {
+            row,
+            artifact,
+            hit: true,
+        })
+    }
+
+    /// Pushes a row's expiry out by one TTL from now.
+    async fn extend(
+        &self,
+        mut row: cached_artifacts::Model,
+    ) -> Result<cached_artifacts::Model, CacheError> {
+        let now = Utc::now();
+        let expires =
+            now + chrono::Duration::from_std(self.inner.ttl).unwrap_or(chrono::Duration::MAX);
+        cached_artifacts::Entity::update_many()
+            .col_expr(cached_artifacts::Column::LastUpdated, Expr::value(now))
+            .col_expr(cached_artifacts::Column::ExpiresAt, Expr::value(expires))
+            .col_expr(cached_artifacts::Column::LastAccessed, Expr::value(now))
+            .filter(cached_artifacts::Column::Id.eq(row.id))
+            .exec(self.db())
+            .await?;
+        row.last_updated = now;
+        row.expires_at = expires;
+        row.last_accessed = now;
+        Ok(row)
+    }
+
+    fn fill_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .inner
+            .fill_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.entry(key.to_string()).or_default().clone()
+    }
+
+    /// Forgets a key's lock once nobody else holds or waits on it, so the map stays small.
+    fn release_fill_lock(&self, key: &str, lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut map = self
+            .inner
+            .fill_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        drop(lock);
+        if map.get(key).is_some_and(|l| Arc::strong_count(l) == 1) {
+            map.remove(key);
+        }
+    }
+
+    /// Fills a cold cache (never refreshed, or cleared) with one full refresh; a no-op otherwise.
+    pub async fn ensure_populated(&self) -> Result<(), CacheError> {
+        if self.meta(META_LAST_FULL_SYNC).await?.is_none() {
+            self.sync_all(false).await?;
+        }
+        Ok(())
+    }
+
+    /// The refresh: list the source, re-read only new or changed items (all with `force`), extend
+    /// unchanged ones, drop vanished ones. Only one runs at a time in this process; a caller that
+    /// waited for a running refresh reuses it instead of starting another.
+    pub async fn sync_all(&self, force: bool) -> Result<SyncReport, CacheError> {
+        let seen_generation = self.inner.sync_generation.load(Ordering::SeqCst);
+        let _guard = self.inner.sync_lock.lock().await;
+        if !force && self.inner.sync_generation.load(Ordering::SeqCst) != seen_generation {
+            return Ok(SyncReport {
+                coalesced: true,
+                ..Default::default()
+            });
+        }
+        let started = Instant::now();
+        let report = self.sync_locked(force).await;
+        self.inner.sync_generation.fetch_add(1, Ordering::SeqCst);
+        let mut report = report?;
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        self.inner.metrics.syncs.inc();
+        tracing::info!(
+            listed = report.listed,
+            added = report.added,
+            updated = report.updated,
+            unchanged = report.unchanged,
+            removed = report.removed,
+            errors = report.errors.len(),
+            duration_ms = report.duration_ms,
+            "cache refreshed"
+        );
+        Ok(report)
+    }
+
+    async fn sync_locked(&self, force: bool) -> Result<SyncReport, CacheError> {
+        let items = self.inner.source.list().await?;
+        let mut report = SyncReport {
+            listed: items.len() as u64,
+            ..Default::default()
+        };
+        let cached: HashMap<String, String> = cached_artifacts::Entity::find()
+            .select_only()
+            .column(cached_artifacts::Column::ArtifactId)
+            .column(cached_artifacts::Column::Fingerprint)
+            .into_tuple::<(String, String)>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .collect();
+        let mut unchanged = Vec::new();
+        let mut listed_ids = HashSet::new();
+        let mut collections: Vec<String> = Vec::new();
+        for item in &items {
+            listed_ids.insert(item.artifact_id.clone());
+            for c in &item.collections {
+                if !collections.contains(c) {
+                    collections.push(c.clone());
+                }
+            }
+            match cached.get(&item.artifact_id) {
+                Some(fp) if *fp == item.fingerprint && !force => {
+                    unchanged.push(item.artifact_id.clone());
+                    continue;
+                }
+                Some(_) => report.updated += 1,
+                None => report.added += 1,
+            }
+            self.inner.metrics.source_reads.inc();
+            match self.inner.source.read(item).await {
+                Ok(Some(artifact)) => {
+                    self.set(&artifact).await?;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(artifact_id = %item.artifact_id, error = %e, "refresh could not read artifact");
+                    report.errors.push(format!("{}: {e}", item.artifact_id));
+                }
+            }
+        }
+        report.unchanged = unchanged.len() as u64;
+        let now = Utc::now();
+        let expires =
+            now + chrono::Duration::from_std(self.inner.ttl).unwrap_or(chrono::Duration::MAX);
+        for chunk in unchanged.chunks(BULK_CHUNK) {
+            cached_artifacts::Entity::update_many()
+                .col_expr(cached_artifacts::Column::LastUpdated, Expr::value(now))
+                .col_expr(cached_artifacts::Column::ExpiresAt, Expr::value(expires))
+                .filter(cached_artifacts::Column::ArtifactId.is_in(chunk.iter().cloned()))
+                .exec(self.db())
+                .await?;
+        }
+        let vanished: Vec<String> = cached
+            .into_keys()
+            .filter(|id| !listed_ids.contains(id))
+            .collect();
+        for chunk in vanished.chunks(BULK_CHUNK) {
+            let res = cached_artifacts::Entity::delete_many()
+                .filter(cached_artifacts::Column::ArtifactId.is_in(chunk.iter().cloned()))
+                .exec(self.db())
+                .await?;
+            report.removed += res.rows_affected;
+        }
+        collections.sort();
+        self.set_meta(META_COLLECTIONS, &serde_json::to_string(&collections)?)
+            .await?;
+        self.set_meta(META_LAST_FULL_SYNC, &Utc::now().to_rfc3339())
+            .await?;
+        Ok(report)
+    }
+
+    /// Counts and ages, for `/api/v1/cache/status` and `/metrics`.
+    pub async fn status(&self) -> Result<CacheStatus, CacheError> {
+        use cached_artifacts::Column as C;
+        let (entries, bytes, oldest, newest): (
+            i64,
+            Option<i64>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+        ) = cached_artifacts::Entity::find()
+            .select_only()
+            .column_as(C::Id.count(), "entries")
+            .column_as(C::DataBytes.sum().cast_as(Alias::new("bigint")), "bytes")
+            .column_as(C::LastUpdated.min(), "oldest")
+            .column_as(C::LastUpdated.max(), "newest")
+            .into_tuple()
+            .one(self.db())
+            .await?
+            .unwrap_or((0, None, None, None));
+        let expired = cached_artifacts::Entity::find()
+            .filter(C::ExpiresAt.lt(Utc::now()))
+            .select_only()
+            .column_as(C::Id.count(), "n")
+            .into_tuple::<i64>()
+            .one(self.db())
+            .await?
+            .unwrap_or(0);
+        let hits = self.inner.metrics.hits.get();
+        let misses = self.inner.metrics.misses.get();
+        let total = hits + misses;
+        Ok(CacheStatus {
+            entries: entries as u64,
+            expired_entries: expired as u64,
+            bytes: bytes.unwrap_or(0) as u64,
+            hits,
+            misses,
+            hit_rate: if total == 0 {
+                0.0
+            } else {
+                hits as f64 / total as f64
+            },
+            oldest_entry: oldest,
+            newest_entry: newest,
+            last_full_sync: self
+                .meta(META_LAST_FULL_SYNC)
+                .await?
+                .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+                .map(|d| d.with_timezone(&Utc)),
+            schema_version: self.meta(META_SCHEMA_VERSION).await?,
+            ttl_secs: self.inner.ttl.as_secs(),
+        })
+    }
+
+    /// Collection names seen by the last full refresh.
+    pub async fn known_collections(&self) -> Result<Vec<String>, CacheError> {
+        Ok(self
+            .meta(META_COLLECTIONS)
+            .await?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default())
+    }
+
+    async fn find(&self, artifact_id: &str) -> Result<Option<cached_artifacts::Model>, DbErr> {
+        cached_artifacts::Entity::find()
+            .filter(cached_artifacts::Column::ArtifactId.eq(artifact_id))
+            .one(self.db())
+            .await
+    }
+
+    /// A `cache_meta` value.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, DbErr> {
+        Ok(cache_meta::Entity::find_by_id(key.to_string())
+            .one(self.db())
+            .await?
+            .map(|m| m.value))
+    }
+
+    /// Writes a `cache_meta` value.
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), DbErr> {
+        let model = cache_meta::ActiveModel {
+            key: Set(key.to_string()),
+            value: Set(value.to_string()),
+            updated_at: Set(Utc::now()),
+        };
+        cache_meta::Entity::insert(model)
+            .on_conflict(
+                OnConflict::column(cache_meta::Column::Key)
+                    .update_columns([cache_meta::Column::Value, cache_meta::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(self.db())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Joins values as `/a/b/` so `LIKE '%/a/%'` finds one exactly; empty gives `/`.
+fn slashed<S: AsRef<str>>(values: impl Iterator<Item = S>) -> String {
+    let mut out = String::from("/");
+    for v in values {
+        out.push_str(&v.as_ref().replace('/', "_"));
+        out.push('/');
+    }
+    out
+}

@@ -1,0 +1,311 @@
+//! Settings, layered with figment: built-in defaults < `config/default.toml` < the file named by
+//! `--config` / `SKILLMEAT_CONFIG` < `SKILLMEAT_*` environment variables (`__` nests).
+//!
+//! Every key is checked once here, so a bad value stops start-up with one line that names the key
+//! and what is allowed, instead of failing somewhere later.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables that start with the prefix but are not settings.
+const NON_SETTING_ENV: &[&str] = &["CONFIG", "TEST_DATABASE_URL"];
+
+/// The whole configuration of the server. Unknown keys are ignored, so SkillMeat's own
+/// `SKILLMEAT_*` variables (API key switches, tokens) in the same shell do not stop start-up.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    /// SkillMeat's data home; its `collections/` folder is read.
+    pub data_home: String,
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// The server's own database.
+    pub database: DatabaseSettings,
+    /// The job queue's storage.
+    pub jobs: JobsSettings,
+    /// The artifact cache.
+    pub cache: CacheSettings,
+    /// HTTP server limits.
+    pub server: ServerSettings,
+    /// Authentication.
+    pub auth: AuthSettings,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct DatabaseSettings {
+    /// `sqlite://...` or `postgres://...`; empty means `sqlite://<data_home>/cache/artifact_cache.db`.
+    pub url: String,
+}
+
+/// `[jobs]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct JobsSettings {
+    /// Empty means `sqlite://<data_home>/cache/jobs.db`, or the database url with PostgreSQL.
+    pub url: String,
+}
+
+/// `[cache]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CacheSettings {
+    /// Seconds a cached artifact is served before a read goes back to the source.
+    pub ttl_secs: u64,
+    /// Seconds between scheduled refreshes; 0 disables the schedule.
+    pub refresh_interval_secs: u64,
+    /// Days after which an entry nobody read is purged.
+    pub purge_after_days: u64,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServerSettings {
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: u64,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct AuthSettings {
+    /// API key; required before the server may listen on a non-loopback address.
+    pub api_key: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_home: "~/.skillmeat".into(),
+            listen: "127.0.0.1:8080".into(),
+            database: DatabaseSettings::default(),
+            jobs: JobsSettings::default(),
+            cache: CacheSettings {
+                ttl_secs: 300,
+                refresh_interval_secs: 300,
+                purge_after_days: 7,
+            },
+            server: ServerSettings {
+                body_limit_bytes: 1024 * 1024,
+                shutdown_grace_secs: 10,
+            },
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+/// A configuration problem, rendered as the one line shown to the user.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// The database engines the server can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+impl Settings {
+    /// Loads the layered configuration. `explicit_file` is `--config`, which wins over
+    /// `SKILLMEAT_CONFIG`; a file named either way must exist.
+    pub fn load(explicit_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env_file = std::env::var_os("SKILLMEAT_CONFIG").map(PathBuf::from);
+        let file = explicit_file.map(Path::to_path_buf).or(env_file);
+        if let Some(f) = &file
+            && !f.is_file()
+        {
+            return Err(ConfigError(format!(
+                "config file {} does not exist (named by --config or SKILLMEAT_CONFIG)",
+                f.display()
+            )));
+        }
+        Self::from_figment(Self::figment(
+            Path::new("config/default.toml"),
+            file.as_deref(),
+        ))
+    }
+
+    /// The figment layers, separated out so tests can point them at their own files.
+    pub fn figment(default_file: &Path, file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(default_file));
+        if let Some(f) = file {
+            figment = figment.merge(Toml::file(f));
+        }
+        figment.merge(
+            Env::prefixed("SKILLMEAT_")
+                .filter(|k| {
+                    !NON_SETTING_ENV
+                        .iter()
+                        .any(|n| k.as_str().eq_ignore_ascii_case(n))
+                })
+                .split("__"),
+        )
+    }
+
+    /// Extracts and validates settings from a figment.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(describe_figment_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that serde's types cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let addr = self.listen_addr()?;
+        if self.data_home.trim().is_empty() {
+            return Err(ConfigError(
+                "data_home (SKILLMEAT_DATA_HOME): must not be empty; the default is ~/.skillmeat"
+                    .into(),
+            ));
+        }
+        if !self.database.url.is_empty() {
+            database_kind(&self.database.url).map_err(|allowed| {
+                ConfigError(format!(
+                    "database.url (SKILLMEAT_DATABASE__URL): '{}' has an unknown scheme; {allowed}",
+                    redact_url(&self.database.url)
+                ))
+            })?;
+        }
+        if !self.jobs.url.is_empty() {
+            database_kind(&self.jobs.url).map_err(|allowed| {
+                ConfigError(format!(
+                    "jobs.url (SKILLMEAT_JOBS__URL): '{}' has an unknown scheme; {allowed}",
+                    redact_url(&self.jobs.url)
+                ))
+            })?;
+        }
+        if self.cache.ttl_secs == 0 {
+            return Err(ConfigError(
+                "cache.ttl_secs (SKILLMEAT_CACHE__TTL_SECS): must be at least 1 second".into(),
+            ));
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return Err(ConfigError(
+                "server.body_limit_bytes (SKILLMEAT_SERVER__BODY_LIMIT_BYTES): must be at least 1024"
+                    .into(),
+            ));
+        }
+        if !addr.ip().is_loopback() && self.auth.api_key.trim().is_empty() {
+            return Err(ConfigError(format!(
+                "listen (SKILLMEAT_LISTEN): {addr} is not a loopback address; set auth.api_key \
+                 (SKILLMEAT_AUTH__API_KEY) before exposing the server, or listen on 127.0.0.1"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The listen address, parsed.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "listen (SKILLMEAT_LISTEN): '{}' is not an address; expected host:port with a port \
+                 0-65535, such as 127.0.0.1:8080",
+                self.listen
+            ))
+        })
+    }
+
+    /// The data home with `~` expanded.
+    pub fn data_home_path(&self) -> PathBuf {
+        expand_home(&self.data_home)
+    }
+
+    /// The database URL, derived from the data home when not set.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            sqlite_url(
+                &self
+                    .data_home_path()
+                    .join("cache")
+                    .join("artifact_cache.db"),
+            )
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// Which engine the database URL names.
+    pub fn database_kind(&self) -> DatabaseKind {
+        database_kind(&self.database_url()).unwrap_or(DatabaseKind::Sqlite)
+    }
+}
+
+/// Expands a leading `~` to the user's home folder.
+pub fn expand_home(path: &str) -> PathBuf {
+    if path == "~" {
+        return home::home_dir().unwrap_or_else(|| PathBuf::from("."));
+    }
+    if let Some(rest) = path.strip_prefix("~/") {
+        return home::home_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(rest);
+    }
+    PathBuf::from(path)
+}
+
+/// The SQLite URL of a file path.
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// Which engine a URL names, or the allowed schemes.
+pub fn database_kind(url: &str) -> Result<DatabaseKind, &'static str> {
+    if url.starts_with("sqlite:") {
+        Ok(DatabaseKind::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(DatabaseKind::Postgres)
+    } else {
+        Err("allowed: sqlite://<path> or postgres://user@host/db")
+    }
+}
+
+/// A URL with any password replaced, safe for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn describe_figment_error(err: figment::Error) -> ConfigError {
+    let key = if err.path.is_empty() {
+        "configuration".to_string()
+    } else {
+        err.path.join(".")
+    };
+    let env_name = format!("SKILLMEAT_{}", err.path.join("__").to_uppercase());
+    let source = err
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(src) => format!(" (from {src})"),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    let allowed = allowed_for(&key);
+    ConfigError(format!("{key} ({env_name}): {}{source}{allowed}", err.kind))
+}
+
+fn allowed_for(key: &str) -> &'static str {
+    match key {
+        "cache.ttl_secs" | "cache.refresh_interval_secs" => {
+            "; allowed: a whole number of seconds, 0 or more"
+        }
+        "cache.purge_after_days" => "; allowed: a whole number of days, 0 or more",
+        "server.body_limit_bytes" => "; allowed: a whole number of bytes",
+        "server.shutdown_grace_secs" => "; allowed: a whole number of seconds",
+        _ => "",
+    }
+}

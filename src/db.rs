@@ -1,0 +1,153 @@
+//! Opening the server's database (SQLite or PostgreSQL, chosen by the URL) and migrating it.
+//!
+//! SQLite files get WAL, foreign keys and a busy timeout so concurrent writers wait instead of
+//! failing. A database that holds tables but not our migration ledger is somebody else's (for
+//! example SkillMeat's own `cache.db`): it is refused, never migrated or overwritten.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    Statement,
+};
+
+use crate::config::{DatabaseKind, database_kind, redact_url};
+
+/// How long a SQLite writer waits for the lock before giving up.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DbOpenError {
+    /// The URL names an engine we do not support.
+    #[error("database url '{0}' has an unknown scheme; allowed: sqlite://<path> or postgres://...")]
+    UnknownScheme(String),
+    /// The SQLite file's folder could not be created.
+    #[error("cannot create the folder {path} for the database: {source}")]
+    CreateDir {
+        /// The folder.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database holds tables that are not ours.
+    #[error(
+        "the database at {url} is not a skillmeat-server database (it has tables such as {tables} \
+         but no seaql_migrations); refusing to touch it. Point database.url at a new file or an \
+         empty database"
+    )]
+    NotOurs {
+        /// Where.
+        url: String,
+        /// Some of the foreign tables.
+        tables: String,
+    },
+    /// Connecting or migrating failed.
+    #[error("database at {url}: {source}")]
+    Db {
+        /// Where.
+        url: String,
+        /// The cause.
+        #[source]
+        source: DbErr,
+    },
+}
+
+/// Connects to the database at `url`, creating a SQLite file and its folders when needed.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbOpenError> {
+    let kind = database_kind(url).map_err(|_| DbOpenError::UnknownScheme(redact_url(url)))?;
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    if kind == DatabaseKind::Sqlite {
+        if let Some(path) = sqlite_file(url) {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|source| DbOpenError::CreateDir {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        // The file is created on first use; every pooled connection gets the same pragmas.
+        opts.max_connections(8)
+            .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            });
+    } else {
+        opts.max_connections(16);
+    }
+    Database::connect(opts)
+        .await
+        .map_err(|source| DbOpenError::Db {
+            url: redact_url(url),
+            source,
+        })
+}
+
+/// The file behind a `sqlite://` URL, if it names one (not `:memory:`).
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let opts = SqliteConnectOptions::from_str(url).ok()?;
+    let path = opts.get_filename();
+    (path.as_os_str() != ":memory:" && !path.as_os_str().is_empty()).then(|| path.to_path_buf())
+}
+
+/// Refuses a database that has tables but no `seaql_migrations` ledger.
+pub async fn ensure_ours(db: &DatabaseConnection, url: &str) -> Result<(), DbOpenError> {
+    let tables = list_tables(db).await.map_err(|source| DbOpenError::Db {
+        url: redact_url(url),
+        source,
+    })?;
+    if tables.is_empty() || tables.iter().any(|t| t == "seaql_migrations") {
+        return Ok(());
+    }
+    Err(DbOpenError::NotOurs {
+        url: redact_url(url),
+        tables: tables.into_iter().take(5).collect::<Vec<_>>().join(", "),
+    })
+}
+
+async fn list_tables(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        }
+        _ => {
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"
+        }
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "name"))
+        .collect()
+}
+
+/// Connects, checks ownership and applies every pending migration.
+pub async fn open_and_migrate(url: &str) -> Result<DatabaseConnection, DbOpenError> {
+    let db = connect(url).await?;
+    ensure_ours(&db, url).await?;
+    Migrator::up(&db, None)
+        .await
+        .map_err(|source| DbOpenError::Db {
+            url: redact_url(url),
+            source,
+        })?;
+    Ok(db)
+}
+
+/// A cheap round trip, for readiness checks.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.ping().await
+}

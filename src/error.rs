@@ -1,0 +1,167 @@
+//! The one error type of the API and the one place errors become HTTP responses.
+//!
+//! Expected outcomes of an operation are variants of its own response enum; everything else is an
+//! [`ApiError`], returned with `?`. Poem's own errors (route misses, parse failures, body limits)
+//! are rendered into the same [`ErrorBody`] by [`render_poem_error`], so a client meets one shape.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `not_found`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub detail: String,
+}
+
+impl ErrorBody {
+    fn new(code: &str, detail: impl Into<String>) -> Json<ErrorBody> {
+        Json(ErrorBody {
+            code: code.to_string(),
+            detail: detail.into(),
+        })
+    }
+}
+
+/// Errors every operation may return.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed (bad id, bad cursor, bad parameter).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The thing asked for does not exist.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The request conflicts with the current state.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The request body is larger than the configured limit.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The request is well-formed but its values are not acceptable.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// Something failed on the server; the cause is in the server log.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// A backing service (the database) is unreachable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl ApiError {
+    /// 400 with a message.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest(ErrorBody::new("bad_request", detail))
+    }
+
+    /// 404 with a message.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::NotFound(ErrorBody::new("not_found", detail))
+    }
+
+    /// 409 with a message.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::Conflict(ErrorBody::new("conflict", detail))
+    }
+
+    /// 422 with a message.
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::Unprocessable(ErrorBody::new("validation_failed", detail))
+    }
+
+    /// 500; logs the cause once, here, and tells the client nothing about it.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %error_chain(cause), "request failed");
+        Self::Internal(ErrorBody::new(
+            "internal_error",
+            "Internal server error; the cause is in the server log",
+        ))
+    }
+
+    /// 503 when the database cannot be reached; logged once.
+    pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %error_chain(cause), "backing service unavailable");
+        Self::Unavailable(ErrorBody::new(
+            "service_unavailable",
+            "The database is unreachable; retry shortly",
+        ))
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::unavailable(&err),
+            _ => Self::internal(&err),
+        }
+    }
+}
+
+impl From<crate::source::SourceError> for ApiError {
+    fn from(err: crate::source::SourceError) -> Self {
+        Self::internal(&err)
+    }
+}
+
+impl From<crate::cache::CacheError> for ApiError {
+    fn from(err: crate::cache::CacheError) -> Self {
+        match err {
+            crate::cache::CacheError::Db(db) => db.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+/// The error and its causes on one line.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// Renders any error that reached the top of the route tree in the shared [`ErrorBody`] shape.
+/// Responses built by [`ApiError`] pass through unchanged.
+pub async fn render_poem_error(err: poem::Error) -> Response {
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let (code, detail) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "No such route".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", err.to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "The request body is larger than the server accepts".to_string(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", err.to_string()),
+        StatusCode::UNAUTHORIZED => ("unauthorized", err.to_string()),
+        s if s.is_server_error() => {
+            tracing::error!(error = %err, status = %s, "request failed");
+            (
+                "internal_error",
+                "Internal server error; the cause is in the server log".into(),
+            )
+        }
+        StatusCode::UNPROCESSABLE_ENTITY => ("validation_failed", err.to_string()),
+        _ => ("bad_request", err.to_string()),
+    };
+    let body = ErrorBody {
+        code: code.to_string(),
+        detail,
+    };
+    let json = serde_json::to_string(&body).unwrap_or_default();
+    (status, json)
+        .with_content_type("application/json; charset=utf-8")
+        .into_response()
+}

@@ -1,0 +1,13 @@
+//! skillmeat-server: organises AI-agent artifacts into collections, serves them from a persistent
+//! cache, and documents itself through OpenAPI.
+
+pub mod api;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod source;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,499 @@
+//! The filesystem source: SkillMeat's collections under `<data_home>/collections/<name>/`.
+//!
+//! Each collection's `collection.toml` lists artifacts; a scan of the type folders also finds
+//! artifacts that are on disk but missing from the manifest (reported with `in_manifest = false`).
+//! When the same `type:name` is in several collections, the data home's default collection
+//! (SkillMeat's `config.toml`, else `default`) wins, then collections in name order.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::frontmatter::parse_document;
+use super::hash::{self, FileEntry};
+use super::manifest::{ManifestEntry, read_manifest};
+use super::{
+    ArtifactFile, ArtifactId, ArtifactSource, ArtifactType, SourceArtifact, SourceError,
+    SourceItem, validate_name,
+};
+
+/// Folder names SkillMeat accepts for each type.
+fn type_folders(t: ArtifactType) -> &'static [&'static str] {
+    match t {
+        ArtifactType::Skill => &["skills", "skill", "claude-skills"],
+        ArtifactType::Command => &["commands", "command"],
+        ArtifactType::Agent => &["agents", "agent", "subagents"],
+        ArtifactType::Hook => &["hooks", "hook"],
+        ArtifactType::Mcp => &["mcp", "mcp_servers", "mcp-servers"],
+    }
+}
+
+/// Reads SkillMeat collections from a data home.
+#[derive(Debug, Clone)]
+pub struct FilesystemSource {
+    data_home: Arc<PathBuf>,
+}
+
+impl FilesystemSource {
+    /// A source over `<data_home>/collections`.
+    pub fn new(data_home: impl Into<PathBuf>) -> Self {
+        Self {
+            data_home: Arc::new(data_home.into()),
+        }
+    }
+
+    /// The folder holding the collections.
+    pub fn collections_dir(&self) -> PathBuf {
+        self.data_home.join("collections")
+    }
+
+    /// Collection folder names, the default collection first, then by name.
+    pub fn collection_names(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.collections_dir()) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| validate_name(n).is_ok())
+            .collect();
+        names.sort();
+        let default = self.default_collection_name();
+        if let Some(pos) = names.iter().position(|n| *n == default) {
+            let d = names.remove(pos);
+            names.insert(0, d);
+        }
+        names
+    }
+
+    /// SkillMeat's `[settings] default-collection`, else `default`.
+    fn default_collection_name(&self) -> String {
+        std::fs::read_to_string(self.data_home.join("config.toml"))
+            .ok()
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .and_then(|t| {
+                t.get("settings")?
+                    .get("default-collection")?
+                    .as_str()
+                    .map(String::from)
+            })
+            .unwrap_or_else(|| "default".into())
+    }
+
+    /// Every artifact of every collection, merged by id.
+    fn list_blocking(&self) -> Vec<(SourceItem, PathBuf)> {
+        let mut merged: BTreeMap<String, (SourceItem, PathBuf)> = BTreeMap::new();
+        for collection in self.collection_names() {
+            for (item, root) in self.scan_collection(&collection) {
+                match merged.get_mut(&item.artifact_id) {
+                    Some((existing, _)) => existing.collections.push(collection.clone()),
+                    None => {
+                        merged.insert(item.artifact_id.clone(), (item, root));
+                    }
+                }
+            }
+        }
+        merged.into_values().collect()
+    }
+
+    /// One collection: manifest entries first, then what the folder scan adds.
+    fn scan_collection(&self, collection: &str) -> Vec<(SourceItem, PathBuf)> {
+        let dir = self.collections_dir().join(collection);
+        let manifest = match read_manifest(&dir.join("collection.toml")) {
+            Ok(m) => m.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(collection, error = %e, "manifest unreadable; scanning folders only");
+                Default::default()
+            }
+        };
+        let mut items = Vec::new();
+        let mut seen = HashSet::new();
+        for entry in manifest.entries {
+            let Ok(artifact_type) = entry.artifact_type.parse::<ArtifactType>() else {
+                tracing::debug!(collection, name = %entry.name, kind = %entry.artifact_type, "type not served");
+                continue;
+            };
+            if let Err(e) = validate_name(&entry.name) {
+                tracing::warn!(collection, error = %e, "skipping manifest entry with an unsafe name");
+                continue;
+            }
+            let Some(rel) = safe_relative(&entry.path) else {
+                tracing::warn!(collection, name = %entry.name, path = %entry.path, "skipping manifest entry whose path leaves the collection");
+                continue;
+            };
+            let root = dir.join(&rel);
+            if !is_real(&root) {
+                tracing::warn!(collection, name = %entry.name, path = %entry.path, "listed in collection.toml but missing on disk");
+                continue;
+            }
+            let name = entry.name.clone();
+            if !seen.insert((artifact_type, name.clone())) {
+                continue;
+            }
+            let path = rel_string(&rel);
+            if let Some(item) =
+                make_item(artifact_type, &name, collection, path, &root, Some(entry))
+            {
+                items.push((item, root));
+            }
+        }
+        for artifact_type in ArtifactType::ALL {
+            for folder in type_folders(artifact_type) {
+                let type_dir = dir.join(folder);
+                let Ok(entries) = std::fs::read_dir(&type_dir) else {
+                    continue;
+                };
+                let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+                entries.sort_by_key(|e| e.file_name());
+                for e in entries {
+                    let Some((name, root)) = recognise(artifact_type, &e.path()) else {
+                        continue;
+                    };
+                    if validate_name(&name).is_err() || !seen.insert((artifact_type, name.clone()))
+                    {
+                        continue;
+                    }
+                    let path = format!("{folder}/{}", e.file_name().to_string_lossy());
+                    if let Some(item) =
+                        make_item(artifact_type, &name, collection, path, &root, None)
+                    {
+                        items.push((item, root));
+                    }
+                }
+            }
+        }
+        items
+    }
+
+    fn locate_blocking(&self, id: &ArtifactId) -> Option<(SourceItem, PathBuf)> {
+        let key = id.to_string();
+        let mut found: Option<(SourceItem, PathBuf)> = None;
+        for collection in self.collection_names() {
+            if let Some((item, root)) = self
+                .scan_collection(&collection)
+                .into_iter()
+                .find(|(i, _)| i.artifact_id == key)
+            {
+                match &mut found {
+                    Some((existing, _)) => existing.collections.push(collection),
+                    None => found = Some((item, root)),
+                }
+            }
+        }
+        found
+    }
+
+    /// Where an item lives on disk, re-derived from its collection and path (never trusted
+    /// blindly: the path is checked again).
+    fn root_of(&self, item: &SourceItem) -> Option<PathBuf> {
+        validate_name(&item.collection).ok()?;
+        let rel = safe_relative(&item.path)?;
+        Some(self.collections_dir().join(&item.collection).join(rel))
+    }
+}
+
+#[async_trait::async_trait]
+impl ArtifactSource for FilesystemSource {
+    fn kind(&self) -> &'static str {
+        "filesystem"
+    }
+
+    async fn list(&self) -> Result<Vec<SourceItem>, SourceError> {
+        let this = self.clone();
+        let listed = blocking(move || this.list_blocking()).await?;
+        Ok(listed.into_iter().map(|(item, _)| item).collect())
+    }
+
+    async fn locate(&self, id: &ArtifactId) -> Result<Option<SourceItem>, SourceError> {
+        let this = self.clone();
+        let id = id.clone();
+        let found = blocking(move || this.locate_blocking(&id)).await?;
+        Ok(found.map(|(item, _)| item))
+    }
+
+    async fn read(&self, item: &SourceItem) -> Result<Option<SourceArtifact>, SourceError> {
+        let Some(root) = self.root_of(item) else {
+            return Ok(None);
+        };
+        let item = item.clone();
+        blocking(move || read_artifact(item, &root)).await?
+    }
+
+    async fn read_file(
+        &self,
+        item: &SourceItem,
+        relative_path: &str,
+        max_bytes: u64,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
+        let Some(root) = self.root_of(item) else {
+            return Ok(None);
+        };
+        let Some(rel) = safe_relative(relative_path) else {
+            return Ok(None);
+        };
+        let is_file_artifact = std::fs::symlink_metadata(&root)
+            .map(|m| m.is_file())
+            .unwrap_or(false);
+        blocking(move || {
+            let path = if is_file_artifact {
+                // A single-file artifact has exactly one file: itself, under its own name.
+                if Some(rel.as_os_str()) != root.file_name() {
+                    return Ok(None);
+                }
+                root.clone()
+            } else {
+                root.join(&rel)
+            };
+            if !inside(&root, &path) {
+                return Ok(None);
+            }
+            let io = |e| SourceError::Io {
+                path: path.display().to_string(),
+                source: e,
+            };
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => return Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(io(e)),
+            }
+            let mut bytes = Vec::new();
+            std::fs::File::open(&path)
+                .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
+                .map_err(io)?;
+            Ok(Some(bytes))
+        })
+        .await?
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, SourceError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SourceError::Task(e.to_string()))
+}
+
+/// Is `path`, with symlinks resolved, still under `root`? Guards against a symlinked folder
+/// inside an artifact that points elsewhere.
+fn inside(root: &Path, path: &Path) -> bool {
+    let (Ok(root), Some(parent)) = (root.canonicalize(), path.parent()) else {
+        return false;
+    };
+    match parent.canonicalize() {
+        Ok(parent) => parent.starts_with(&root) || root.is_file(),
+        Err(_) => false,
+    }
+}
+
+/// A relative path made only of normal components, or `None` (absolute, `..`, empty, NUL,
+/// backslash).
+pub fn safe_relative(raw: &str) -> Option<PathBuf> {
+    if raw.is_empty() || raw.contains(['\0', '\\']) {
+        return None;
+    }
+    let path = Path::new(raw);
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
+fn rel_string(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Exists and is not a symbolic link.
+fn is_real(path: &Path) -> bool {
+    std::fs::symlink_metadata(path)
+        .map(|m| !m.file_type().is_symlink())
+        .unwrap_or(false)
+}
+
+/// Recognises an entry of a type folder as an artifact: its name and root.
+fn recognise(t: ArtifactType, path: &Path) -> Option<(String, PathBuf)> {
+    let file_name = path.file_name()?.to_str()?.to_string();
+    if file_name.starts_with('.') {
+        return None;
+    }
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let is_dir = meta.is_dir();
+    let is_file = meta.is_file();
+    match t {
+        ArtifactType::Skill if is_dir => (path.join("SKILL.md").is_file()
+            || path.join("skill.md").is_file())
+        .then(|| (file_name, path.to_path_buf())),
+        ArtifactType::Command | ArtifactType::Agent if is_file => file_name
+            .strip_suffix(".md")
+            .map(|stem| (stem.to_string(), path.to_path_buf())),
+        ArtifactType::Command | ArtifactType::Agent if is_dir => {
+            main_document(t, path).map(|_| (file_name, path.to_path_buf()))
+        }
+        ArtifactType::Hook | ArtifactType::Mcp if is_dir => Some((file_name, path.to_path_buf())),
+        ArtifactType::Hook | ArtifactType::Mcp if is_file => {
+            let stem = [".json", ".toml", ".md", ".yaml", ".yml"]
+                .iter()
+                .find_map(|ext| file_name.strip_suffix(ext))?;
+            Some((stem.to_string(), path.to_path_buf()))
+        }
+        _ => None,
+    }
+}
+
+/// The Markdown file that carries an artifact's front matter.
+fn main_document(t: ArtifactType, root: &Path) -> Option<PathBuf> {
+    if root.is_file() {
+        return root
+            .extension()
+            .is_some_and(|e| e == "md")
+            .then(|| root.to_path_buf());
+    }
+    let candidates: &[&str] = match t {
+        // SkillMeat only reads SKILL.md for metadata; skill.md is accepted as a manifest by its
+        // validator, so we read it too instead of leaving the description empty.
+        ArtifactType::Skill => &["SKILL.md", "skill.md"],
+        ArtifactType::Command => &["command.md", "COMMAND.md"],
+        ArtifactType::Agent => &["AGENT.md", "agent.md"],
+        ArtifactType::Hook => &["HOOK.md", "hook.md", "README.md"],
+        ArtifactType::Mcp => &["MCP.md", "mcp.md", "README.md"],
+    };
+    if let Some(found) = candidates
+        .iter()
+        .map(|c| root.join(c))
+        .find(|p| is_real(p) && p.is_file())
+    {
+        return Some(found);
+    }
+    if matches!(t, ArtifactType::Command | ArtifactType::Agent) {
+        let mut mds: Vec<PathBuf> = std::fs::read_dir(root)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md") && is_real(p) && p.is_file())
+            .collect();
+        mds.sort();
+        return mds.into_iter().next();
+    }
+    None
+}
+
+fn make_item(
+    artifact_type: ArtifactType,
+    name: &str,
+    collection: &str,
+    path: String,
+    root: &Path,
+    manifest: Option<ManifestEntry>,
+) -> Option<SourceItem> {
+    let files = match hash::list_files(root) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(root = %root.display(), error = %e, "cannot list artifact files");
+            return None;
+        }
+    };
+    Some(SourceItem {
+        artifact_id: format!("{artifact_type}:{name}"),
+        artifact_type,
+        name: name.to_string(),
+        collection: collection.to_string(),
+        collections: vec![collection.to_string()],
+        path,
+        in_manifest: manifest.is_some(),
+        fingerprint: fingerprint(&files, manifest.as_ref()),
+        modified_at: newest_mtime(&files),
+        manifest,
+    })
+}
+
+/// Digest of every file's path, size and mtime plus the manifest entry: equal fingerprints mean
+/// nothing a reader would see has changed, without reading a byte of content.
+fn fingerprint(files: &[FileEntry], manifest: Option<&ManifestEntry>) -> String {
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(f.relative_path.as_bytes());
+        h.update([0]);
+        h.update(f.size.to_le_bytes());
+        h.update(f.modified_ns.to_le_bytes());
+    }
+    h.update(
+        manifest
+            .map(|m| m.entry_hash.as_str())
+            .unwrap_or("-")
+            .as_bytes(),
+    );
+    format!("v1:{}:{}", files.len(), &hex::encode(h.finalize())[..32])
+}
+
+fn newest_mtime(files: &[FileEntry]) -> DateTime<Utc> {
+    let ns = files.iter().map(|f| f.modified_ns).max().unwrap_or(0);
+    DateTime::from_timestamp_nanos(ns.clamp(0, i64::MAX as i128) as i64)
+}
+
+fn read_artifact(mut item: SourceItem, root: &Path) -> Result<Option<SourceArtifact>, SourceError> {
+    let io = |e: std::io::Error| SourceError::Io {
+        path: root.display().to_string(),
+        source: e,
+    };
+    let meta = match std::fs::symlink_metadata(root) {
+        Ok(m) if !m.file_type().is_symlink() => m,
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let files = match hash::list_files(root) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let content_hash = match hash::hash_listed_files(&files, meta.is_dir()) {
+        Ok(h) => h,
+        // A file vanished between the listing and the read: the artifact is changing under us;
+        // report it gone and let the next read pick up the new state.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let doc = match main_document(item.artifact_type, root) {
+        Some(path) => parse_document(&std::fs::read(&path).map_err(io)?),
+        None => Default::default(),
+    };
+    let mut metadata = doc.metadata;
+    if let Some(m) = &item.manifest {
+        for tag in &m.tags {
+            if !metadata.tags.contains(tag) {
+                metadata.tags.push(tag.clone());
+            }
+        }
+    }
+    item.fingerprint = fingerprint(&files, item.manifest.as_ref());
+    item.modified_at = newest_mtime(&files);
+    Ok(Some(SourceArtifact {
+        item,
+        metadata,
+        frontmatter: doc.frontmatter,
+        frontmatter_error: doc.frontmatter_error,
+        total_size: files.iter().map(|f| f.size).sum(),
+        files: files
+            .into_iter()
+            .map(|f| ArtifactFile {
+                path: f.relative_path,
+                size: f.size,
+            })
+            .collect(),
+        content_hash,
+    }))
+}

@@ -1,0 +1,107 @@
+//! SkillMeat's content hash (spec section 3.5), byte for byte.
+//!
+//! A file hashes as SHA-256 of its bytes. A folder hashes as one SHA-256 over every regular file
+//! below it, hidden ones included, each fed as its `/`-separated relative path (UTF-8) followed by
+//! its bytes, with no separators. Files are visited in Python's `sorted(Path.rglob("*"))` order,
+//! which compares path *components* ordinally: `scripts/run.py` sorts before
+//! `scripts-extra/notes.txt`. A depth-first walk with each folder's entries sorted by name gives
+//! exactly that order. Symbolic links are skipped, so a hash never reads outside the artifact.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use walkdir::WalkDir;
+
+/// One regular file of an artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Path relative to the artifact root, `/`-separated.
+    pub relative_path: String,
+    /// Absolute path on disk.
+    pub absolute_path: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub modified_ns: i128,
+}
+
+/// Lists an artifact's regular files in hash order. A file artifact lists itself with its file
+/// name as relative path.
+pub fn list_files(root: &Path) -> io::Result<Vec<FileEntry>> {
+    let meta = std::fs::symlink_metadata(root)?;
+    if meta.is_file() {
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok(vec![FileEntry {
+            relative_path: name,
+            absolute_path: root.to_path_buf(),
+            size: meta.len(),
+            modified_ns: modified_ns(&meta),
+        }]);
+    }
+    let mut files = Vec::new();
+    for entry in WalkDir::new(root)
+        .follow_links(false)
+        .sort_by(|a, b| a.file_name().cmp(b.file_name()))
+    {
+        let entry = entry.map_err(io::Error::other)?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let meta = entry.metadata().map_err(io::Error::other)?;
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .map_err(io::Error::other)?
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        files.push(FileEntry {
+            relative_path: rel,
+            absolute_path: entry.path().to_path_buf(),
+            size: meta.len(),
+            modified_ns: modified_ns(&meta),
+        });
+    }
+    Ok(files)
+}
+
+/// SkillMeat's content hash of a file or folder, hex encoded.
+pub fn content_hash(root: &Path) -> io::Result<String> {
+    let is_file = std::fs::symlink_metadata(root)?.is_file();
+    let files = list_files(root)?;
+    hash_listed_files(&files, !is_file)
+}
+
+/// Hashes files already listed by [`list_files`]; `with_paths` is true for folders.
+pub fn hash_listed_files(files: &[FileEntry], with_paths: bool) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    for file in files {
+        if with_paths {
+            hasher.update(file.relative_path.as_bytes());
+        }
+        let mut f = File::open(&file.absolute_path)?;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn modified_ns(meta: &std::fs::Metadata) -> i128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}

@@ -1,0 +1,213 @@
+//! Building the application: one builder shared by `main` and the tests.
+//!
+//! [`build_state`] connects and migrates the database and wires the cache to its sources;
+//! [`build_routes`] turns a state into the full route tree; [`Application`] binds the listener
+//! and serves until a shutdown signal, letting in-flight requests finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::endpoint::BoxEndpoint;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::Tracing;
+use poem::web::headers::{ContentLength, HeaderMapExt};
+use poem::{EndpointExt, Request, Route, Server, get};
+
+use crate::api;
+use crate::cache::CacheService;
+use crate::config::Settings;
+use crate::db::{self, DbOpenError};
+use crate::error::render_poem_error;
+use crate::source::{ArtifactSource, FilesystemSource};
+use crate::state::AppState;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] DbOpenError),
+    /// The cache tables could not be prepared.
+    #[error("preparing the cache: {0}")]
+    Cache(#[from] crate::cache::CacheError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Connects and migrates the database and builds the shared state.
+pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
+    let url = settings.database_url();
+    let db = db::open_and_migrate(&url).await?;
+    let source: Arc<dyn ArtifactSource> =
+        Arc::new(FilesystemSource::new(settings.data_home_path()));
+    let cache = CacheService::new(
+        db.clone(),
+        source,
+        Duration::from_secs(settings.cache.ttl_secs),
+    );
+    cache.ensure_schema_version().await?;
+    Ok(AppState {
+        settings: Arc::new(settings),
+        db,
+        cache,
+    })
+}
+
+/// The whole route tree: API, Swagger UI at `/docs`, the spec at `/openapi.json`, `/metrics`.
+pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
+    let service = api::service(&state);
+    let spec = service.spec_endpoint();
+    let docs = service.swagger_ui();
+    let body_limit = state.settings.server.body_limit_bytes as usize;
+    Route::new()
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/metrics", get(api::metrics::metrics))
+        // Lets a client send a file path with raw slashes; same logic as the OpenAPI operation.
+        .at("/api/v1/artifacts/:id/files/*path", get(raw_file_path))
+        .nest("/", service)
+        .data(state)
+        .before(move |req| limit_body(req, body_limit))
+        .with(Tracing)
+        .catch_all_error(render_poem_error)
+        .boxed()
+}
+
+#[poem::handler]
+async fn raw_file_path(
+    poem::web::Path((id, path)): poem::web::Path<(String, String)>,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+) -> poem::Response {
+    use poem::IntoResponse;
+    match api::artifacts::read_artifact_file(state, &id, &path).await {
+        Ok(resp) => resp.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// Refuses bodies over the limit with 413: by `Content-Length` when sent, else by reading at
+/// most `limit` bytes of a chunked body.
+async fn limit_body(mut req: Request, limit: usize) -> poem::Result<Request> {
+    let too_large = || poem::Error::from_status(poem::http::StatusCode::PAYLOAD_TOO_LARGE);
+    match req.headers().typed_get::<ContentLength>() {
+        Some(ContentLength(len)) if len as usize > limit => Err(too_large()),
+        Some(_) => Ok(req),
+        None if req
+            .headers()
+            .contains_key(poem::http::header::TRANSFER_ENCODING) =>
+        {
+            let bytes = req
+                .take_body()
+                .into_bytes_limit(limit)
+                .await
+                .map_err(|_| too_large())?;
+            req.set_body(bytes);
+            Ok(req)
+        }
+        None => Ok(req),
+    }
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    state: AppState,
+    acceptor: TcpAcceptor,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Builds the state and binds the listen address (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listen = settings.listen.clone();
+        let state = build_state(settings).await?;
+        let acceptor = TcpListener::bind(listen.clone())
+            .into_acceptor()
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: listen.clone(),
+                source,
+            })?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| StartupError::Bind {
+                addr: listen,
+                source: std::io::Error::other("no local address"),
+            })?;
+        Ok(Self {
+            state,
+            acceptor,
+            addr,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Warms the cache in the background and serves until `shutdown` resolves; in-flight
+    /// requests then get `server.shutdown_grace_secs` to finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let cache = self.state.cache.clone();
+        tokio::spawn(async move {
+            // The server answers while this runs; a list request on a cold cache waits for it.
+            if let Err(e) = cache.sync_all(false).await {
+                tracing::error!(error = %crate::error::error_chain(&e), "start-up cache warm failed");
+            }
+        });
+        let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        tracing::info!(
+            address = %self.addr,
+            docs = %format!("http://{}/docs", self.addr),
+            data_home = %self.state.settings.data_home_path().display(),
+            database = %crate::config::redact_url(&self.state.settings.database_url()),
+            "skillmeat-server listening"
+        );
+        let routes = build_routes(self.state);
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(routes, shutdown, Some(grace))
+            .await
+    }
+}
+
+/// Resolves on SIGINT (Ctrl+C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

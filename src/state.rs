@@ -1,0 +1,19 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::cache::CacheService;
+use crate::config::Settings;
+
+/// Shared application state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The validated settings.
+    pub settings: Arc<Settings>,
+    /// The server's database.
+    pub db: DatabaseConnection,
+    /// The artifact cache (and, through it, the sources).
+    pub cache: CacheService,
+}
