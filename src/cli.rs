@@ -94,14 +94,18 @@ pub fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let app = Application::build(settings).await?;
-    app.run_until_stopped(shutdown_signal()).await?;
+    app.run_until_stopped(shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
 async fn migrate(settings: Settings, action: MigrateAction) -> anyhow::Result<()> {
     let url = settings.database_url();
+    if settings.database_kind() == crate::config::DatabaseKind::Sqlite {
+        db::preflight_sqlite(&url).await?;
+    }
     let conn = db::connect(&url).await?;
     db::ensure_ours(&conn, &url).await?;
     match action {

@@ -66,8 +66,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbOpenError> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     if kind == DatabaseKind::Sqlite {
-        if let Some(path) = sqlite_file(url) {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(path) = sqlite_file(url)
+            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            {
                 std::fs::create_dir_all(parent).map_err(|source| DbOpenError::CreateDir {
                     path: parent.display().to_string(),
                     source,
@@ -134,8 +136,37 @@ async fn list_tables(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
         .collect()
 }
 
+/// Looks into an existing SQLite file read-only, before any pragma (WAL rewrites the header)
+/// could change a database that turns out not to be ours.
+pub async fn preflight_sqlite(url: &str) -> Result<(), DbOpenError> {
+    let Some(path) = sqlite_file(url) else {
+        return Ok(());
+    };
+    if std::fs::metadata(&path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true)
+    {
+        return Ok(());
+    }
+    let db_err = |source| DbOpenError::Db {
+        url: redact_url(url),
+        source,
+    };
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(false)
+        .max_connections(1)
+        .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| o.read_only(true));
+    let probe = Database::connect(opts).await.map_err(db_err)?;
+    let checked = ensure_ours(&probe, url).await;
+    probe.close().await.map_err(db_err)?;
+    checked
+}
+
 /// Connects, checks ownership and applies every pending migration.
 pub async fn open_and_migrate(url: &str) -> Result<DatabaseConnection, DbOpenError> {
+    if database_kind(url) == Ok(DatabaseKind::Sqlite) {
+        preflight_sqlite(url).await?;
+    }
     let db = connect(url).await?;
     ensure_ours(&db, url).await?;
     Migrator::up(&db, None)

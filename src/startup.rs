@@ -95,16 +95,13 @@ async fn raw_file_path(
 }
 
 /// Refuses bodies over the limit with 413: by `Content-Length` when sent, else by reading at
-/// most `limit` bytes of a chunked body.
+/// most `limit` bytes of the body (chunked or HTTP/2 bodies carry no length).
 async fn limit_body(mut req: Request, limit: usize) -> poem::Result<Request> {
     let too_large = || poem::Error::from_status(poem::http::StatusCode::PAYLOAD_TOO_LARGE);
     match req.headers().typed_get::<ContentLength>() {
         Some(ContentLength(len)) if len as usize > limit => Err(too_large()),
         Some(_) => Ok(req),
-        None if req
-            .headers()
-            .contains_key(poem::http::header::TRANSFER_ENCODING) =>
-        {
+        None => {
             let bytes = req
                 .take_body()
                 .into_bytes_limit(limit)
@@ -113,7 +110,6 @@ async fn limit_body(mut req: Request, limit: usize) -> poem::Result<Request> {
             req.set_body(bytes);
             Ok(req)
         }
-        None => Ok(req),
     }
 }
 
@@ -189,25 +185,28 @@ impl Application {
     }
 }
 
-/// Resolves on SIGINT (Ctrl+C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on SIGINT (Ctrl+C) or SIGTERM. The handlers are installed when this
+/// is called, not when the future is first polled, so a signal sent right after the server says
+/// it is listening is never lost.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+            tracing::info!("shutdown signal received; finishing in-flight requests");
+        })
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutdown signal received; finishing in-flight requests");
+        })
+    }
 }

@@ -398,7 +398,7 @@ impl CacheService {
     /// Fills a cold cache (never refreshed, or cleared) with one full refresh; a no-op otherwise.
     pub async fn ensure_populated(&self) -> Result<(), CacheError> {
         if self.meta(META_LAST_FULL_SYNC).await?.is_none() {
-            self.sync_all(false).await?;
+            self.run_sync(false, true).await?;
         }
         Ok(())
     }
@@ -407,9 +407,20 @@ impl CacheService {
     /// unchanged ones, drop vanished ones. Only one runs at a time in this process; a caller that
     /// waited for a running refresh reuses it instead of starting another.
     pub async fn sync_all(&self, force: bool) -> Result<SyncReport, CacheError> {
+        self.run_sync(force, false).await
+    }
+
+    /// `only_if_cold`: skip when a full refresh has completed since the cache was last cleared
+    /// (checked under the lock, so a burst of cold reads fills the cache once).
+    async fn run_sync(&self, force: bool, only_if_cold: bool) -> Result<SyncReport, CacheError> {
         let seen_generation = self.inner.sync_generation.load(Ordering::SeqCst);
         let _guard = self.inner.sync_lock.lock().await;
-        if !force && self.inner.sync_generation.load(Ordering::SeqCst) != seen_generation {
+        let reused = if only_if_cold {
+            self.meta(META_LAST_FULL_SYNC).await?.is_some()
+        } else {
+            !force && self.inner.sync_generation.load(Ordering::SeqCst) != seen_generation
+        };
+        if reused {
             return Ok(SyncReport {
                 coalesced: true,
                 ..Default::default()
@@ -513,12 +524,7 @@ impl CacheService {
     /// Counts and ages, for `/api/v1/cache/status` and `/metrics`.
     pub async fn status(&self) -> Result<CacheStatus, CacheError> {
         use cached_artifacts::Column as C;
-        let (entries, bytes, oldest, newest): (
-            i64,
-            Option<i64>,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-        ) = cached_artifacts::Entity::find()
+        let (entries, bytes, oldest, newest): StatusRow = cached_artifacts::Entity::find()
             .select_only()
             .column_as(C::Id.count(), "entries")
             .column_as(C::DataBytes.sum().cast_as(Alias::new("bigint")), "bytes")
@@ -604,6 +610,14 @@ impl CacheService {
         Ok(())
     }
 }
+
+/// One row of aggregates: entries, bytes, oldest and newest `last_updated`.
+type StatusRow = (
+    i64,
+    Option<i64>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
 
 /// Joins values as `/a/b/` so `LIKE '%/a/%'` finds one exactly; empty gives `/`.
 fn slashed<S: AsRef<str>>(values: impl Iterator<Item = S>) -> String {

@@ -1,0 +1,139 @@
+//! Configuration layering and validation (figment::Jail isolates env and files).
+
+// figment::Error is what Jail closures return; its size is not ours to change.
+#![allow(clippy::result_large_err)]
+
+use std::path::Path;
+use std::process::Command;
+
+use skillmeat_server::config::Settings;
+
+fn load(jail: &figment::Jail, file: Option<&str>) -> Result<Settings, String> {
+    let default = jail.directory().join("default.toml");
+    Settings::from_figment(Settings::figment(&default, file.map(Path::new)))
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn defaults_apply_when_nothing_is_set() {
+    figment::Jail::expect_with(|jail| {
+        let s = load(jail, None).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.cache.ttl_secs, 300);
+        assert!(
+            s.database_url()
+                .ends_with(".skillmeat/cache/artifact_cache.db")
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn layers_default_file_then_config_file_then_env() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file(
+            "default.toml",
+            "listen = \"127.0.0.1:9000\"\n[cache]\nttl_secs = 10\nrefresh_interval_secs = 20\n",
+        )?;
+        jail.create_file("mine.toml", "[cache]\nttl_secs = 30\n")?;
+        jail.set_env("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "0");
+        jail.set_env("SKILLMEAT_DATA_HOME", "/srv/skillmeat");
+        // SkillMeat's own variables in the same shell are not ours and must not stop start-up.
+        jail.set_env("SKILLMEAT_API_KEY_ENABLED", "true");
+        let s = load(jail, Some("mine.toml")).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9000");
+        assert_eq!(s.cache.ttl_secs, 30);
+        assert_eq!(s.cache.refresh_interval_secs, 0);
+        assert_eq!(s.data_home, "/srv/skillmeat");
+        assert_eq!(
+            s.database_url(),
+            "sqlite:///srv/skillmeat/cache/artifact_cache.db"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn negative_ttl_is_rejected_naming_the_key() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("SKILLMEAT_CACHE__TTL_SECS", "-5");
+        let err = load(jail, None).unwrap_err();
+        assert!(err.contains("cache.ttl_secs"), "{err}");
+        assert!(err.contains("SKILLMEAT_CACHE__TTL_SECS"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn unparsable_listen_port_is_rejected() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("SKILLMEAT_LISTEN", "127.0.0.1:99999");
+        let err = load(jail, None).unwrap_err();
+        assert!(err.contains("listen") && err.contains("host:port"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_database_scheme_is_rejected() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("SKILLMEAT_DATABASE__URL", "mysql://root@localhost/db");
+        let err = load(jail, None).unwrap_err();
+        assert!(
+            err.contains("database.url") && err.contains("sqlite://"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn non_loopback_listen_needs_an_api_key() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("SKILLMEAT_LISTEN", "0.0.0.0:8080");
+        let err = load(jail, None).unwrap_err();
+        assert!(err.contains("auth.api_key"), "{err}");
+        jail.set_env("SKILLMEAT_AUTH__API_KEY", "s3cret");
+        assert!(load(jail, None).is_ok());
+        Ok(())
+    });
+}
+
+#[test]
+fn binary_exits_with_status_2_and_one_line_on_a_bad_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+        .current_dir(dir.path())
+        .env("SKILLMEAT_CACHE__TTL_SECS", "-1")
+        .env("SKILLMEAT_DATA_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cache.ttl_secs"), "{stderr}");
+}
+
+#[test]
+fn binary_exits_2_when_the_named_config_file_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+        .current_dir(dir.path())
+        .args(["--config", "nope.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
+}
+
+#[test]
+fn binary_prints_its_version() {
+    let out = Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}

@@ -1,0 +1,79 @@
+use poem::http::StatusCode;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn unknown_routes_use_the_shared_error_shape() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/api/v1/nothing-here").await;
+    r.assert_error(StatusCode::NOT_FOUND, "not_found");
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+}
+
+#[tokio::test]
+async fn wrong_methods_use_the_shared_error_shape() {
+    let app = TestApp::spawn().await;
+    let r = app.client.put("/api/v1/cache/clear").send().await;
+    let status = r.0.status();
+    let text = r.0.into_body().into_string().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_FOUND,
+        "{status}"
+    );
+    assert!(
+        body["code"].is_string() && body["detail"].is_string(),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn parse_errors_from_poem_use_the_shared_error_shape() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/api/v1/artifacts?limit=abc").await;
+    r.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(r.body["detail"].as_str().unwrap().contains("limit"));
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.server.body_limit_bytes = 4096
+    })
+    .await;
+    let r = app
+        .client
+        .post("/api/v1/cache/clear")
+        .body(vec![b'x'; 10_000])
+        .send()
+        .await;
+    let status = r.0.status();
+    let body: serde_json::Value =
+        serde_json::from_str(&r.0.into_body().into_string().await.unwrap()).unwrap();
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["code"], "payload_too_large");
+    // Nothing happened: the cache is still cold and untouched.
+    assert_eq!(app.get("/api/v1/cache/status").await.body["entries"], 0);
+}
+
+#[tokio::test]
+async fn database_failures_are_a_generic_error_without_internals() {
+    let app = TestApp::spawn().await;
+    app.state.db.clone().close().await.unwrap();
+    let r = app.get("/api/v1/artifacts/skill:nested-tree").await;
+    assert!(r.status.is_server_error(), "{}", r.status);
+    assert!(
+        r.body["code"] == "service_unavailable" || r.body["code"] == "internal_error",
+        "{}",
+        r.text
+    );
+    let detail = r.body["detail"].as_str().unwrap().to_lowercase();
+    assert!(
+        !detail.contains("sqlite") && !detail.contains("select") && !detail.contains("pool"),
+        "{detail}"
+    );
+}

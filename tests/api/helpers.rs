@@ -1,0 +1,335 @@
+//! `TestApp`: the production routes over a fresh database and a fresh copy of the SkillMeat
+//! fixture data home, per test. SQLite always; PostgreSQL too when `SKILLMEAT_TEST_DATABASE_URL`
+//! is set (a new database per test, dropped afterwards).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use poem::endpoint::BoxEndpoint;
+use poem::http::{HeaderMap, StatusCode};
+use poem::test::TestClient;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+use skillmeat_server::config::Settings;
+use skillmeat_server::startup::{build_routes, build_state};
+use skillmeat_server::state::AppState;
+use tempfile::TempDir;
+
+/// The fixture written by SkillMeat itself.
+pub fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/skillmeat-sample")
+}
+
+/// Copies a tree, making every copy writable (the fixture is read-only).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk fixture");
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+            let mut perms = std::fs::metadata(&target).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            std::fs::set_permissions(&target, perms).unwrap();
+        }
+    }
+}
+
+/// Which database a test app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's temp dir.
+    Sqlite,
+    /// A fresh database on the PostgreSQL of `SKILLMEAT_TEST_DATABASE_URL`.
+    Postgres,
+}
+
+/// A running app (in process, no port) with its own data home and database.
+pub struct TestApp {
+    /// The production route tree.
+    pub client: TestClient<BoxEndpoint<'static>>,
+    /// The state behind it.
+    pub state: AppState,
+    /// `<tmp>/home/.skillmeat`, a writable copy of the fixture.
+    pub data_home: PathBuf,
+    /// The backend.
+    pub backend: Backend,
+    _pg: Option<PgDatabase>,
+    /// Owns every temp file; dropped last.
+    _dir: TempDir,
+}
+
+/// A test run's SQLite/PG settings over a data home.
+pub fn test_settings(data_home: &Path, database_url: String) -> Settings {
+    let mut settings = Settings {
+        data_home: data_home.display().to_string(),
+        listen: "127.0.0.1:0".into(),
+        ..Settings::default()
+    };
+    settings.database.url = database_url;
+    settings
+}
+
+impl TestApp {
+    /// SQLite over a copy of the fixture.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_on(Backend::Sqlite).await
+    }
+
+    /// SQLite, plus PostgreSQL when configured.
+    pub async fn all_backends() -> Vec<TestApp> {
+        let mut apps = vec![Self::spawn_on(Backend::Sqlite).await];
+        if pg_base_url().is_some() {
+            apps.push(Self::spawn_on(Backend::Postgres).await);
+        }
+        apps
+    }
+
+    /// One backend over a copy of the fixture.
+    pub async fn spawn_on(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// One backend, with a chance to adjust settings.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let data_home = dir.path().join("home/.skillmeat");
+        copy_tree(&fixture_dir().join("home/.skillmeat"), &data_home);
+        let (url, pg) = match backend {
+            Backend::Sqlite => (
+                format!(
+                    "sqlite://{}",
+                    dir.path().join("db/artifact_cache.db").display()
+                ),
+                None,
+            ),
+            Backend::Postgres => {
+                let pg = PgDatabase::create().await;
+                (pg.url.clone(), Some(pg))
+            }
+        };
+        let mut settings = test_settings(&data_home, url);
+        adjust(&mut settings);
+        let state = build_state(settings.clone()).await.expect("build state");
+        let client = TestClient::new(build_routes(state.clone()));
+        TestApp {
+            client,
+            state,
+            data_home,
+            backend,
+            _pg: pg,
+            _dir: dir,
+        }
+    }
+
+    /// The default collection's folder.
+    pub fn collection_dir(&self, name: &str) -> PathBuf {
+        self.data_home.join("collections").join(name)
+    }
+
+    /// GET and parse JSON.
+    pub async fn get(&self, path: &str) -> Reply {
+        Reply::from(self.client.get(path).send().await).await
+    }
+
+    /// POST an empty body.
+    pub async fn post(&self, path: &str) -> Reply {
+        Reply::from(self.client.post(path).send().await).await
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> Reply {
+        Reply::from(self.client.delete(path).send().await).await
+    }
+
+    /// The `source_reads` counter.
+    pub fn source_reads(&self) -> u64 {
+        self.state.cache.metrics().source_reads.get()
+    }
+
+    /// Every item of the artifact list, following cursors.
+    pub async fn list_all(&self, query: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/artifacts?limit=7&{query}");
+            if let Some(a) = &after {
+                path.push_str(&format!("&after={a}"));
+            }
+            let r = self.get(&path).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+            items.extend(r.body["items"].as_array().unwrap().iter().cloned());
+            if !r.body["page_info"]["has_next_page"].as_bool().unwrap() {
+                return items;
+            }
+            after = r.body["page_info"]["end_cursor"].as_str().map(String::from);
+        }
+    }
+}
+
+/// A response, read.
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+    /// Body as text.
+    pub text: String,
+}
+
+impl Reply {
+    async fn from(resp: poem::test::TestResponse) -> Reply {
+        let status = resp.0.status();
+        let headers = resp.0.headers().clone();
+        let text = resp.0.into_body().into_string().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// Asserts the shared error shape and code.
+    pub fn assert_error(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert_eq!(self.body["code"], code, "body: {}", self.text);
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.body.as_object().unwrap().len(),
+            2,
+            "body: {}",
+            self.text
+        );
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// `SKILLMEAT_TEST_DATABASE_URL`, when set.
+pub fn pg_base_url() -> Option<String> {
+    std::env::var("SKILLMEAT_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A database created for one test on the test PostgreSQL, dropped when the test ends.
+pub struct PgDatabase {
+    /// Its URL.
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+static PG_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl PgDatabase {
+    /// Creates an empty database.
+    pub async fn create() -> PgDatabase {
+        let admin_url = pg_base_url().expect("SKILLMEAT_TEST_DATABASE_URL");
+        let name = format!(
+            "skillmeat_test_{}_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_micros(),
+            PG_COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("connect to test PostgreSQL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let (base, query) = match admin_url.split_once('?') {
+            Some((b, q)) => (b.to_string(), format!("?{q}")),
+            None => (admin_url.clone(), String::new()),
+        };
+        let (server, _) = base.rsplit_once('/').expect("database url has a path");
+        PgDatabase {
+            url: format!("{server}/{name}{query}"),
+            name,
+            admin_url,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    admin.close().await.ok();
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Reads the fixture's expected table (`type name hash description`), unescaping descriptions.
+pub fn expected_rows(file: &str) -> Vec<(String, String, String, String)> {
+    let text = std::fs::read_to_string(fixture_dir().join(file)).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            (
+                cols[0].to_string(),
+                cols[1].to_string(),
+                cols[2].to_string(),
+                unescape(cols.get(3).copied().unwrap_or("")),
+            )
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('t') => out.push('\t'),
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('\\') => out.push('\\'),
+                Some(o) => {
+                    out.push('\\');
+                    out.push(o);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

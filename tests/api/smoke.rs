@@ -1,0 +1,130 @@
+//! A few checks over real HTTP against a real listener, and the binary's signal handling.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use skillmeat_server::startup::Application;
+
+use crate::helpers::{copy_tree, fixture_dir, test_settings};
+
+#[tokio::test]
+async fn the_real_server_serves_docs_spec_and_artifacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join(".skillmeat");
+    copy_tree(&fixture_dir().join("home/.skillmeat"), &home);
+    let settings = test_settings(&home, String::new());
+    let app = Application::build(settings).await.unwrap();
+    let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    // The default database lives under the data home, as SkillMeat users expect.
+    let client = reqwest::Client::new();
+    let base = format!("http://{addr}");
+
+    let docs = client.get(format!("{base}/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(
+        docs.text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("swagger")
+    );
+
+    let spec: serde_json::Value = client
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut operations = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{method} {path} has no summary"
+            );
+            operations.push(op["operationId"].as_str().unwrap().to_string());
+        }
+    }
+    operations.sort();
+    assert_eq!(
+        operations,
+        [
+            "cache_status",
+            "clear_cache",
+            "get_artifact",
+            "get_artifact_file",
+            "health",
+            "health_ready",
+            "invalidate_cache_entry",
+            "list_artifacts"
+        ]
+    );
+
+    let list: serde_json::Value = client
+        .get(format!("{base}/api/v1/artifacts?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["page_info"]["total_count"], 16);
+    assert!(home.join("cache/artifact_cache.db").is_file());
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(15), server)
+        .await
+        .expect("server stops on the shutdown signal")
+        .unwrap()
+        .unwrap();
+}
+
+#[test]
+fn the_binary_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join(".skillmeat");
+    copy_tree(&fixture_dir().join("home/.skillmeat"), &home);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+        .current_dir(dir.path())
+        .env("SKILLMEAT_DATA_HOME", &home)
+        .env("SKILLMEAT_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening"))
+        .expect("server logs that it listens");
+    assert!(listening.contains("127.0.0.1:"), "{listening}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+}
