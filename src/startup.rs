@@ -157,19 +157,22 @@ impl Application {
         &self.state
     }
 
-    /// Warms the cache in the background and serves until `shutdown` resolves; in-flight
-    /// requests then get `server.shutdown_grace_secs` to finish.
+    /// Warms and then periodically refreshes the cache in the background, and serves until
+    /// `shutdown` resolves; in-flight requests then get `server.shutdown_grace_secs` to finish.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let collections_dir = self.state.settings.data_home_path().join("collections");
+        if !collections_dir.is_dir() {
+            tracing::warn!(
+                folder = %collections_dir.display(),
+                "no collections folder in the data home; the artifact list stays empty until one exists"
+            );
+        }
         let cache = self.state.cache.clone();
-        tokio::spawn(async move {
-            // The server answers while this runs; a list request on a cold cache waits for it.
-            if let Err(e) = cache.sync_all(false).await {
-                tracing::error!(error = %crate::error::error_chain(&e), "start-up cache warm failed");
-            }
-        });
+        let interval = self.state.settings.cache.refresh_interval_secs;
+        tokio::spawn(refresh_in_background(cache, interval));
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         tracing::info!(
             address = %self.addr,
@@ -182,6 +185,27 @@ impl Application {
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes, shutdown, Some(grace))
             .await
+    }
+}
+
+/// Warms the cache at start-up (the server answers meanwhile; a list request on a cold cache
+/// waits for this refresh instead of starting its own), then refreshes it every
+/// `interval_secs` (0: never). An in-process timer until the job runner takes this over.
+async fn refresh_in_background(cache: CacheService, interval_secs: u64) {
+    if let Err(e) = cache.sync_all(false).await {
+        tracing::error!(error = %crate::error::error_chain(&e), "start-up cache warm failed");
+    }
+    if interval_secs == 0 {
+        return;
+    }
+    let mut ticker = tokio::time::interval(Duration::from_secs(interval_secs));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        if let Err(e) = cache.sync_all(false).await {
+            tracing::error!(error = %crate::error::error_chain(&e), "scheduled cache refresh failed");
+        }
     }
 }
 

@@ -446,6 +446,7 @@ impl CacheService {
     }
 
     async fn sync_locked(&self, force: bool) -> Result<SyncReport, CacheError> {
+        let mut collections = self.inner.source.collections().await?;
         let items = self.inner.source.list().await?;
         let mut report = SyncReport {
             listed: items.len() as u64,
@@ -462,14 +463,8 @@ impl CacheService {
             .collect();
         let mut unchanged = Vec::new();
         let mut listed_ids = HashSet::new();
-        let mut collections: Vec<String> = Vec::new();
         for item in &items {
             listed_ids.insert(item.artifact_id.clone());
-            for c in &item.collections {
-                if !collections.contains(c) {
-                    collections.push(c.clone());
-                }
-            }
             match cached.get(&item.artifact_id) {
                 Some(fp) if *fp == item.fingerprint && !force => {
                     unchanged.push(item.artifact_id.clone());

@@ -113,6 +113,13 @@ impl FilesystemSource {
         };
         let mut items = Vec::new();
         let mut seen = HashSet::new();
+        // Folders the manifest claims: the scan must not report them again under another name.
+        let claimed: HashSet<PathBuf> = manifest
+            .entries
+            .iter()
+            .filter_map(|e| safe_relative(&e.path))
+            .map(|rel| dir.join(rel))
+            .collect();
         for entry in manifest.entries {
             let Ok(artifact_type) = entry.artifact_type.parse::<ArtifactType>() else {
                 tracing::debug!(collection, name = %entry.name, kind = %entry.artifact_type, "type not served");
@@ -154,6 +161,9 @@ impl FilesystemSource {
                     let Some((name, root)) = recognise(artifact_type, &e.path()) else {
                         continue;
                     };
+                    if claimed.contains(&root) {
+                        continue;
+                    }
                     if validate_name(&name).is_err() || !seen.insert((artifact_type, name.clone()))
                     {
                         continue;
@@ -171,14 +181,9 @@ impl FilesystemSource {
     }
 
     fn locate_blocking(&self, id: &ArtifactId) -> Option<(SourceItem, PathBuf)> {
-        let key = id.to_string();
         let mut found: Option<(SourceItem, PathBuf)> = None;
         for collection in self.collection_names() {
-            if let Some((item, root)) = self
-                .scan_collection(&collection)
-                .into_iter()
-                .find(|(i, _)| i.artifact_id == key)
-            {
+            if let Some((item, root)) = self.locate_in_collection(&collection, id) {
                 match &mut found {
                     Some((existing, _)) => existing.collections.push(collection),
                     None => found = Some((item, root)),
@@ -186,6 +191,69 @@ impl FilesystemSource {
             }
         }
         found
+    }
+
+    /// One id in one collection, without scanning the others: its manifest entry, else the
+    /// few paths a type folder could hold it at. Same precedence as [`Self::scan_collection`].
+    fn locate_in_collection(
+        &self,
+        collection: &str,
+        id: &ArtifactId,
+    ) -> Option<(SourceItem, PathBuf)> {
+        let dir = self.collections_dir().join(collection);
+        let manifest = read_manifest(&dir.join("collection.toml"))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let claimed: HashSet<PathBuf> = manifest
+            .entries
+            .iter()
+            .filter_map(|e| safe_relative(&e.path))
+            .map(|rel| dir.join(rel))
+            .collect();
+        let listed = manifest.entries.into_iter().find(|e| {
+            e.name == id.name
+                && e.artifact_type.parse::<ArtifactType>().ok() == Some(id.artifact_type)
+        });
+        if let Some(entry) = listed
+            && let Some(rel) = safe_relative(&entry.path)
+        {
+            let root = dir.join(&rel);
+            if is_real(&root) {
+                let item = make_item(
+                    id.artifact_type,
+                    &id.name,
+                    collection,
+                    rel_string(&rel),
+                    &root,
+                    Some(entry),
+                )?;
+                return Some((item, root));
+            }
+        }
+        for folder in type_folders(id.artifact_type) {
+            for suffix in ["", ".md", ".json", ".toml", ".yaml", ".yml"] {
+                let file_name = format!("{}{suffix}", id.name);
+                let candidate = dir.join(folder).join(&file_name);
+                if !is_real(&candidate) || claimed.contains(&candidate) {
+                    continue;
+                }
+                if let Some((name, root)) = recognise(id.artifact_type, &candidate)
+                    && name == id.name
+                {
+                    let item = make_item(
+                        id.artifact_type,
+                        &id.name,
+                        collection,
+                        format!("{folder}/{file_name}"),
+                        &root,
+                        None,
+                    )?;
+                    return Some((item, root));
+                }
+            }
+        }
+        None
     }
 
     /// Where an item lives on disk, re-derived from its collection and path (never trusted
@@ -201,6 +269,11 @@ impl FilesystemSource {
 impl ArtifactSource for FilesystemSource {
     fn kind(&self) -> &'static str {
         "filesystem"
+    }
+
+    async fn collections(&self) -> Result<Vec<String>, SourceError> {
+        let this = self.clone();
+        blocking(move || this.collection_names()).await
     }
 
     async fn list(&self) -> Result<Vec<SourceItem>, SourceError> {

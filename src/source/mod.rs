@@ -237,6 +237,9 @@ pub trait ArtifactSource: Send + Sync + 'static {
     /// A short name of the source kind, e.g. `filesystem`.
     fn kind(&self) -> &'static str;
 
+    /// Names of the collections this source holds, empty ones included.
+    async fn collections(&self) -> Result<Vec<String>, SourceError>;
+
     /// Lists every artifact with a cheap fingerprint. Never reads file contents.
     async fn list(&self) -> Result<Vec<SourceItem>, SourceError>;
 

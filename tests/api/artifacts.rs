@@ -286,3 +286,12 @@ async fn file_paths_that_escape_the_artifact_are_refused() {
         "41d2a5ab212e28cdf7f90d9bdf33b2a2aaedbddd07017c46ec79ff18783fa9d4"
     );
 }
+
+#[tokio::test]
+async fn an_empty_collection_is_known_and_lists_nothing() {
+    let app = TestApp::spawn().await;
+    std::fs::create_dir_all(app.data_home.join("collections/empty-one")).unwrap();
+    let r = app.get("/api/v1/artifacts?collection=empty-one").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["page_info"]["total_count"], 0);
+}

@@ -240,3 +240,36 @@ async fn a_broken_manifest_still_serves_what_the_scan_finds() {
         "Skill that only lives in the work collection"
     );
 }
+
+#[tokio::test]
+async fn a_manifest_entry_whose_folder_has_another_name_is_served_once() {
+    let app = TestApp::spawn().await;
+    let dir = app.collection_dir("work");
+    std::fs::rename(
+        dir.join("skills/work-skill"),
+        dir.join("skills/moved-folder"),
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(dir.join("collection.toml"))
+        .unwrap()
+        .replace(
+            "path = \"skills/work-skill\"",
+            "path = \"skills/moved-folder\"",
+        );
+    std::fs::write(dir.join("collection.toml"), manifest).unwrap();
+
+    let r = app.get("/api/v1/artifacts/skill:work-skill").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["path"], "skills/moved-folder");
+    assert_eq!(r.body["in_manifest"], true);
+    app.get("/api/v1/artifacts/skill:moved-folder")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+    let ids: Vec<String> = app
+        .list_all("collection=work")
+        .await
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, vec!["command:review-pr", "skill:work-skill"]);
+}
