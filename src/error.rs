@@ -103,6 +103,24 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+impl From<crate::collections::OrgError> for ApiError {
+    fn from(err: crate::collections::OrgError) -> Self {
+        use crate::collections::OrgError;
+        match err {
+            OrgError::NotFound(d) => Self::not_found(d),
+            OrgError::Conflict(d) => Self::conflict(d),
+            // SkillMeat's acceptance checks answer a duplicate group name with 400.
+            OrgError::DuplicateGroupName(d) => {
+                Self::BadRequest(ErrorBody::new("duplicate_name", d))
+            }
+            OrgError::BadRequest(d) => Self::bad_request(d),
+            OrgError::Invalid(d) => Self::unprocessable(d),
+            OrgError::Db(e) => e.into(),
+            OrgError::Cache(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::source::SourceError> for ApiError {
     fn from(err: crate::source::SourceError) -> Self {
         Self::internal(&err)

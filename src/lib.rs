@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cache;
 pub mod cli;
+pub mod collections;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -17,6 +17,7 @@ use poem::{EndpointExt, Request, Route, Server, get};
 
 use crate::api;
 use crate::cache::CacheService;
+use crate::collections::CollectionService;
 use crate::config::Settings;
 use crate::db::{self, DbOpenError};
 use crate::error::render_poem_error;
@@ -32,6 +33,9 @@ pub enum StartupError {
     /// The cache tables could not be prepared.
     #[error("preparing the cache: {0}")]
     Cache(#[from] crate::cache::CacheError),
+    /// The default collection could not be ensured.
+    #[error("preparing the default collection: {0}")]
+    Collections(#[source] sea_orm::DbErr),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -55,10 +59,19 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         Duration::from_secs(settings.cache.ttl_secs),
     );
     cache.ensure_schema_version().await?;
+    let collections = CollectionService::new(db.clone(), cache.clone(), settings.data_home_path());
+    collections
+        .ensure_default()
+        .await
+        .map_err(StartupError::Collections)?;
+    if let Err(e) = collections.recover_groups_from_manifests().await {
+        tracing::warn!(error = %e, "could not restore groups from collection.toml");
+    }
     Ok(AppState {
         settings: Arc::new(settings),
         db,
         cache,
+        collections,
     })
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::cache::CacheService;
+use crate::collections::CollectionService;
 use crate::config::Settings;
 
 /// Shared application state; cheap to clone.
@@ -16,4 +17,6 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The artifact cache (and, through it, the sources).
     pub cache: CacheService,
+    /// Collections, memberships and groups.
+    pub collections: CollectionService,
 }

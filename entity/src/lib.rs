@@ -5,4 +5,9 @@
 
 pub mod cache_meta;
 pub mod cached_artifacts;
+pub mod collection_artifacts;
+pub mod collection_exclusions;
+pub mod group_artifacts;
+pub mod groups;
 pub mod prelude;
+pub mod user_collections;

@@ -8,6 +8,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_cached_artifacts;
 mod m20261126_000002_create_cache_meta;
+mod m20261126_000003_create_user_collections;
+mod m20261126_000004_create_groups;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -18,6 +20,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_cached_artifacts::Migration),
             Box::new(m20261126_000002_create_cache_meta::Migration),
+            Box::new(m20261126_000003_create_user_collections::Migration),
+            Box::new(m20261126_000004_create_groups::Migration),
         ]
     }
 }

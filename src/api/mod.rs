@@ -2,8 +2,10 @@
 
 pub mod artifacts;
 pub mod cache;
+pub mod groups;
 pub mod health;
 pub mod metrics;
+pub mod user_collections;
 
 use poem_openapi::{OpenApiService, Tags};
 
@@ -16,12 +18,22 @@ pub enum ApiTags {
     Artifacts,
     /// The artifact cache: status, clearing and invalidation.
     Cache,
+    /// User collections: organise artifacts, move and copy them between collections.
+    Collections,
+    /// Groups: named, ordered buckets of artifacts inside a collection.
+    Groups,
     /// Liveness and readiness probes.
     Health,
 }
 
 /// Every resource API as one tuple.
-pub type Apis = (health::HealthApi, artifacts::ArtifactsApi, cache::CacheApi);
+pub type Apis = (
+    health::HealthApi,
+    artifacts::ArtifactsApi,
+    cache::CacheApi,
+    user_collections::UserCollectionsApi,
+    groups::GroupsApi,
+);
 
 /// The OpenAPI service over every resource.
 pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
@@ -34,6 +46,12 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             cache::CacheApi {
+                state: state.clone(),
+            },
+            user_collections::UserCollectionsApi {
+                state: state.clone(),
+            },
+            groups::GroupsApi {
                 state: state.clone(),
             },
         ),

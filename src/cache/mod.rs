@@ -508,6 +508,7 @@ impl CacheService {
                 .await?;
             report.removed += res.rows_affected;
         }
+        crate::collections::adopt_into_default(self.db()).await?;
         collections.sort();
         self.set_meta(META_COLLECTIONS, &serde_json::to_string(&collections)?)
             .await?;

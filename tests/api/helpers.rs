@@ -124,6 +124,26 @@ impl TestApp {
         }
     }
 
+    /// A second app with a new, empty database over the same data home (a lost database).
+    pub async fn spawn_over(other: &TestApp) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join("db/artifact_cache.db").display()
+        );
+        let settings = test_settings(&other.data_home, url);
+        let state = build_state(settings).await.expect("build state");
+        let client = TestClient::new(build_routes(state.clone()));
+        TestApp {
+            client,
+            state,
+            data_home: other.data_home.clone(),
+            backend: Backend::Sqlite,
+            _pg: None,
+            _dir: dir,
+        }
+    }
+
     /// The default collection's folder.
     pub fn collection_dir(&self, name: &str) -> PathBuf {
         self.data_home.join("collections").join(name)
@@ -137,6 +157,40 @@ impl TestApp {
     /// POST an empty body.
     pub async fn post(&self, path: &str) -> Reply {
         Reply::from(self.client.post(path).send().await).await
+    }
+
+    /// POST a JSON body.
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> Reply {
+        Reply::from(self.client.post(path).body_json(&body).send().await).await
+    }
+
+    /// PUT a JSON body.
+    pub async fn put_json(&self, path: &str, body: serde_json::Value) -> Reply {
+        Reply::from(self.client.put(path).body_json(&body).send().await).await
+    }
+
+    /// Creates a collection and returns its id.
+    pub async fn create_collection(&self, name: &str) -> String {
+        let r = self
+            .post_json(
+                "/api/v1/user-collections",
+                serde_json::json!({"name": name}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a group and returns its id.
+    pub async fn create_group(&self, collection_id: &str, name: &str) -> String {
+        let r = self
+            .post_json(
+                "/api/v1/groups",
+                serde_json::json!({"collection_id": collection_id, "name": name}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_string()
     }
 
     /// DELETE.

@@ -2,8 +2,10 @@
 
 mod artifacts;
 mod cache;
+mod collections;
 mod config;
 mod errors;
+mod groups;
 mod health;
 mod helpers;
 mod migrations;

@@ -56,14 +56,35 @@ async fn the_real_server_serves_docs_spec_and_artifacts() {
     assert_eq!(
         operations,
         [
+            "add_collection_artifacts",
+            "add_group_artifacts",
             "cache_status",
             "clear_cache",
+            "copy_collection_artifacts",
+            "copy_group",
+            "create_group",
+            "create_user_collection",
+            "delete_group",
+            "delete_user_collection",
             "get_artifact",
             "get_artifact_file",
+            "get_group",
+            "get_user_collection",
             "health",
             "health_ready",
             "invalidate_cache_entry",
-            "list_artifacts"
+            "list_artifacts",
+            "list_collection_artifacts",
+            "list_groups",
+            "list_user_collections",
+            "move_collection_artifacts",
+            "move_group_artifact",
+            "order_collection_groups",
+            "order_group_artifacts",
+            "remove_collection_artifact",
+            "remove_group_artifact",
+            "update_group",
+            "update_user_collection",
         ]
     );
 

@@ -1,0 +1,894 @@
+//! Collections, memberships and groups: how users organise artifacts.
+//!
+//! Memberships reference artifacts by `type:name`, never by a key into the cache, so clearing or
+//! rebuilding the cache loses nothing. Every mutation runs in one transaction that takes the
+//! write lock up front (`BEGIN IMMEDIATE` on SQLite, row locks on PostgreSQL), so concurrent
+//! writers queue instead of interleaving, and positions stay 0-based and gapless.
+
+pub mod groups;
+pub mod manifest_groups;
+pub mod validate;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use entity::{
+    cached_artifacts, collection_artifacts, collection_exclusions, group_artifacts,
+    groups as group_rows, user_collections,
+};
+use sea_orm::sea_query::{Expr, LikeExpr, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::cache::listing::escape_like;
+use crate::cache::{CacheError, CacheService};
+use crate::source::{ArtifactId, ArtifactType};
+
+/// Id of the default collection.
+pub const DEFAULT_COLLECTION_ID: &str = "default";
+/// Name of the default collection.
+pub const DEFAULT_COLLECTION_NAME: &str = "Default Collection";
+
+/// A failure of a collection or group operation.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    /// Something named in the request does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// A collection name is taken (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// A group name is taken in its collection (400, as SkillMeat's acceptance checks require).
+    #[error("{0}")]
+    DuplicateGroupName(String),
+    /// The request is malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A value is not acceptable (422).
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    /// The cache failed while checking artifact ids.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// Is this a unique-constraint violation?
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Starts a write transaction that holds the write lock from its first statement (SQLite
+/// `BEGIN IMMEDIATE`; on PostgreSQL callers lock the rows they change with `lock_exclusive`).
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// A new 32-hex-character id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A collection with live counts.
+#[derive(Debug, Clone)]
+pub struct CollectionInfo {
+    /// The row.
+    pub collection: user_collections::Model,
+    /// Its groups.
+    pub group_count: u64,
+    /// Its artifacts.
+    pub artifact_count: u64,
+}
+
+/// Fields of a new collection.
+#[derive(Debug, Clone, Default)]
+pub struct NewCollection {
+    /// Name (trimmed, 1..=255, unique case-insensitively).
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Free-form type.
+    pub collection_type: Option<String>,
+    /// Free-form category.
+    pub context_category: Option<String>,
+}
+
+/// A partial update of a collection; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct CollectionPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New type.
+    pub collection_type: Option<String>,
+    /// New category.
+    pub context_category: Option<String>,
+}
+
+/// One page of collections.
+#[derive(Debug, Clone)]
+pub struct CollectionPage {
+    /// The collections.
+    pub items: Vec<CollectionInfo>,
+    /// More follow.
+    pub has_next_page: bool,
+    /// Cursor of the last one.
+    pub end_cursor: Option<String>,
+    /// Matching collections in all.
+    pub total_count: u64,
+}
+
+/// A member of a collection, joined with the cache when the artifact is known there.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// `type:name`.
+    pub artifact_id: String,
+    /// When it was added.
+    pub added_at: DateTime<Utc>,
+    /// The cached artifact, `None` when the sources no longer have it.
+    pub cached: Option<cached_artifacts::Model>,
+    /// Its groups in this collection (only when asked for).
+    pub groups: Vec<(String, String, i32)>,
+}
+
+/// One page of members.
+#[derive(Debug, Clone)]
+pub struct MemberPage {
+    /// Members ordered by id.
+    pub items: Vec<Member>,
+    /// More follow.
+    pub has_next_page: bool,
+    /// Cursor of the last one.
+    pub end_cursor: Option<String>,
+    /// Matching members in all.
+    pub total_count: u64,
+}
+
+/// Filters of a member listing.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// Only these types.
+    pub types: Vec<ArtifactType>,
+    /// Only members of this group.
+    pub group_id: Option<String>,
+    /// Include each member's groups.
+    pub include_groups: bool,
+}
+
+/// What adding artifacts did.
+#[derive(Debug, Clone, Default)]
+pub struct AddReport {
+    /// Newly added.
+    pub added: Vec<String>,
+    /// Already members.
+    pub already_present: Vec<String>,
+    /// Not known to any source: not added.
+    pub unknown: Vec<String>,
+    /// Members after the change.
+    pub total_artifacts: u64,
+}
+
+/// Move or copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// Add to the target, remove from the source.
+    Move,
+    /// Add to the target.
+    Copy,
+}
+
+/// What a move or copy did.
+#[derive(Debug, Clone, Default)]
+pub struct TransferReport {
+    /// Added to the target.
+    pub added: Vec<String>,
+    /// Already in the target.
+    pub already_present: Vec<String>,
+    /// Removed from the source (move only).
+    pub removed: Vec<String>,
+}
+
+/// Collections and groups over the database; cheap to clone.
+#[derive(Clone)]
+pub struct CollectionService {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) cache: CacheService,
+    pub(crate) data_home: Arc<PathBuf>,
+    /// Serialises writes of `collection.toml` files within this process.
+    pub(crate) manifest_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl CollectionService {
+    /// A service over `db`; `data_home` locates `collection.toml` files for write-through.
+    pub fn new(db: DatabaseConnection, cache: CacheService, data_home: PathBuf) -> Self {
+        Self {
+            db,
+            cache,
+            data_home: Arc::new(data_home),
+            manifest_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Creates the default collection (`default`, "Default Collection") unless it exists.
+    pub async fn ensure_default(&self) -> Result<(), DbErr> {
+        if user_collections::Entity::find_by_id(DEFAULT_COLLECTION_ID)
+            .one(&self.db)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let row = user_collections::ActiveModel {
+            id: Set(DEFAULT_COLLECTION_ID.into()),
+            name: Set(DEFAULT_COLLECTION_NAME.into()),
+            name_key: Set(validate::name_key(DEFAULT_COLLECTION_NAME)),
+            description: Set(Some(
+                "Every artifact the sources report, unless removed".into(),
+            )),
+            collection_type: Set(Some("default".into())),
+            context_category: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        match user_collections::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(user_collections::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                tracing::warn!(
+                    "a collection named '{DEFAULT_COLLECTION_NAME}' already exists; the default collection was not created"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The collection, or 404.
+    pub async fn find<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        id: &str,
+    ) -> Result<user_collections::Model, OrgError> {
+        user_collections::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .ok_or_else(|| not_found_collection(id))
+    }
+
+    /// Locks the collection row for the rest of the transaction (PostgreSQL), or 404.
+    pub(crate) async fn lock_collection(
+        &self,
+        txn: &DatabaseTransaction,
+        id: &str,
+    ) -> Result<user_collections::Model, OrgError> {
+        user_collections::Entity::find_by_id(id)
+            .lock_exclusive()
+            .one(txn)
+            .await?
+            .ok_or_else(|| not_found_collection(id))
+    }
+
+    /// Counts of groups and artifacts per collection.
+    async fn counts(
+        &self,
+        ids: &[String],
+    ) -> Result<(HashMap<String, u64>, HashMap<String, u64>), DbErr> {
+        let groups: Vec<(String, i64)> = group_rows::Entity::find()
+            .select_only()
+            .column(group_rows::Column::CollectionId)
+            .column_as(group_rows::Column::Id.count(), "n")
+            .filter(group_rows::Column::CollectionId.is_in(ids.iter().cloned()))
+            .group_by(group_rows::Column::CollectionId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let artifacts: Vec<(String, i64)> = collection_artifacts::Entity::find()
+            .select_only()
+            .column(collection_artifacts::Column::CollectionId)
+            .column_as(collection_artifacts::Column::ArtifactId.count(), "n")
+            .filter(collection_artifacts::Column::CollectionId.is_in(ids.iter().cloned()))
+            .group_by(collection_artifacts::Column::CollectionId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let to_map =
+            |rows: Vec<(String, i64)>| rows.into_iter().map(|(k, n)| (k, n as u64)).collect();
+        Ok((to_map(groups), to_map(artifacts)))
+    }
+
+    /// One collection with counts.
+    pub async fn info(&self, id: &str) -> Result<CollectionInfo, OrgError> {
+        let collection = self.find(&self.db, id).await?;
+        let (groups, artifacts) = self.counts(std::slice::from_ref(&collection.id)).await?;
+        Ok(CollectionInfo {
+            group_count: groups.get(&collection.id).copied().unwrap_or(0),
+            artifact_count: artifacts.get(&collection.id).copied().unwrap_or(0),
+            collection,
+        })
+    }
+
+    /// Collections ordered by name (case-insensitive), then id; `search` is a case-insensitive
+    /// substring of the name.
+    pub async fn list(
+        &self,
+        search: Option<&str>,
+        limit: u64,
+        after: Option<&str>,
+    ) -> Result<CollectionPage, OrgError> {
+        use user_collections::Column as C;
+        let mut cond = Condition::all();
+        if let Some(q) = search.map(str::trim).filter(|q| !q.is_empty()) {
+            cond =
+                cond.add(C::NameKey.like(
+                    LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\'),
+                ));
+        }
+        let total_count = user_collections::Entity::find()
+            .filter(cond.clone())
+            .count(&self.db)
+            .await?;
+        let mut query = user_collections::Entity::find().filter(cond);
+        if let Some(raw) = after {
+            let (key, id) = decode_pair_cursor(raw)?;
+            query = query.filter(
+                Condition::any()
+                    .add(C::NameKey.gt(key.clone()))
+                    .add(Condition::all().add(C::NameKey.eq(key)).add(C::Id.gt(id))),
+            );
+        }
+        let mut rows = query
+            .order_by_asc(C::NameKey)
+            .order_by_asc(C::Id)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
+        let has_next_page = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let end_cursor = rows.last().map(|r| encode_pair_cursor(&r.name_key, &r.id));
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let (groups, artifacts) = self.counts(&ids).await?;
+        let items = rows
+            .into_iter()
+            .map(|c| CollectionInfo {
+                group_count: groups.get(&c.id).copied().unwrap_or(0),
+                artifact_count: artifacts.get(&c.id).copied().unwrap_or(0),
+                collection: c,
+            })
+            .collect();
+        Ok(CollectionPage {
+            items,
+            has_next_page,
+            end_cursor,
+            total_count,
+        })
+    }
+
+    /// Creates a collection; a taken name (case-insensitive) is a conflict.
+    pub async fn create(&self, input: NewCollection) -> Result<user_collections::Model, OrgError> {
+        let name = validate::name(&input.name, "Collection")?;
+        let now = Utc::now();
+        let row = user_collections::ActiveModel {
+            id: Set(new_id()),
+            name_key: Set(validate::name_key(&name)),
+            name: Set(name.clone()),
+            description: Set(input.description),
+            collection_type: Set(input.collection_type),
+            context_category: Set(input.context_category),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        row.insert(&self.db).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                OrgError::Conflict(format!("Collection with name '{name}' already exists"))
+            } else {
+                e.into()
+            }
+        })
+    }
+
+    /// Applies a partial update; an empty one is a bad request.
+    pub async fn update(
+        &self,
+        id: &str,
+        patch: CollectionPatch,
+    ) -> Result<user_collections::Model, OrgError> {
+        if patch.name.is_none()
+            && patch.description.is_none()
+            && patch.collection_type.is_none()
+            && patch.context_category.is_none()
+        {
+            return Err(OrgError::BadRequest(
+                "At least one update parameter must be provided".into(),
+            ));
+        }
+        let existing = self.find(&self.db, id).await?;
+        let mut row: user_collections::ActiveModel = existing.into();
+        let mut new_name = None;
+        if let Some(name) = patch.name {
+            let name = validate::name(&name, "Collection")?;
+            row.name_key = Set(validate::name_key(&name));
+            row.name = Set(name.clone());
+            new_name = Some(name);
+        }
+        if let Some(d) = patch.description {
+            row.description = Set(Some(d));
+        }
+        if let Some(t) = patch.collection_type {
+            row.collection_type = Set(Some(t));
+        }
+        if let Some(c) = patch.context_category {
+            row.context_category = Set(Some(c));
+        }
+        row.updated_at = Set(Utc::now());
+        row.update(&self.db).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                OrgError::Conflict(format!(
+                    "Collection with name '{}' already exists",
+                    new_name.unwrap_or_default()
+                ))
+            } else {
+                e.into()
+            }
+        })
+    }
+
+    /// Deletes a collection with its groups and memberships (artifacts and files are untouched).
+    pub async fn delete(&self, id: &str) -> Result<(), OrgError> {
+        let res = user_collections::Entity::delete_by_id(id)
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(not_found_collection(id));
+        }
+        Ok(())
+    }
+
+    /// A page of a collection's members, ordered by id.
+    pub async fn list_members(
+        &self,
+        id: &str,
+        filter: &MemberFilter,
+        limit: u64,
+        after: Option<&str>,
+    ) -> Result<MemberPage, OrgError> {
+        use collection_artifacts::Column as C;
+        self.find(&self.db, id).await?;
+        self.cache.ensure_populated().await?;
+        let mut cond = Condition::all().add(C::CollectionId.eq(id));
+        if !filter.types.is_empty() {
+            let mut any = Condition::any();
+            for t in &filter.types {
+                any = any.add(C::ArtifactId.like(LikeExpr::new(format!("{}:%", t.as_str()))));
+            }
+            cond = cond.add(any);
+        }
+        if let Some(group_id) = &filter.group_id {
+            let group = group_rows::Entity::find_by_id(group_id.as_str())
+                .one(&self.db)
+                .await?;
+            if group.is_none_or(|g| g.collection_id != id) {
+                return Err(OrgError::NotFound(format!(
+                    "Group '{group_id}' not found in collection '{id}'"
+                )));
+            }
+            let in_group = Query::select()
+                .column(group_artifacts::Column::ArtifactId)
+                .from(group_artifacts::Entity)
+                .and_where(group_artifacts::Column::GroupId.eq(group_id.as_str()))
+                .to_owned();
+            cond = cond.add(C::ArtifactId.in_subquery(in_group));
+        }
+        let total_count = collection_artifacts::Entity::find()
+            .filter(cond.clone())
+            .count(&self.db)
+            .await?;
+        let mut query = collection_artifacts::Entity::find().filter(cond);
+        if let Some(raw) = after {
+            let (key, _) = decode_pair_cursor(raw)?;
+            query = query.filter(C::ArtifactId.gt(key));
+        }
+        let mut rows = query
+            .order_by_asc(C::ArtifactId)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
+        let has_next_page = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let end_cursor = rows.last().map(|r| encode_pair_cursor(&r.artifact_id, ""));
+        let ids: Vec<String> = rows.iter().map(|r| r.artifact_id.clone()).collect();
+        let mut cached: HashMap<String, cached_artifacts::Model> = cached_artifacts::Entity::find()
+            .filter(cached_artifacts::Column::ArtifactId.is_in(ids.iter().cloned()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| (m.artifact_id.clone(), m))
+            .collect();
+        let mut groups_of: HashMap<String, Vec<(String, String, i32)>> = HashMap::new();
+        if filter.include_groups && !ids.is_empty() {
+            let rows: Vec<(String, String, String, i32)> = group_artifacts::Entity::find()
+                .select_only()
+                .column(group_artifacts::Column::ArtifactId)
+                .column(group_rows::Column::Id)
+                .column(group_rows::Column::Name)
+                .column(group_rows::Column::Position)
+                .inner_join(group_rows::Entity)
+                .filter(group_rows::Column::CollectionId.eq(id))
+                .filter(group_artifacts::Column::ArtifactId.is_in(ids.iter().cloned()))
+                .order_by_asc(group_rows::Column::Position)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            for (artifact_id, gid, name, position) in rows {
+                groups_of
+                    .entry(artifact_id)
+                    .or_default()
+                    .push((gid, name, position));
+            }
+        }
+        let items = rows
+            .into_iter()
+            .map(|r| Member {
+                cached: cached.remove(&r.artifact_id),
+                groups: groups_of.remove(&r.artifact_id).unwrap_or_default(),
+                artifact_id: r.artifact_id,
+                added_at: r.added_at,
+            })
+            .collect();
+        Ok(MemberPage {
+            items,
+            has_next_page,
+            end_cursor,
+            total_count,
+        })
+    }
+
+    /// Splits ids into those a source knows and those none does. Malformed ids are a bad request.
+    pub async fn partition_known(
+        &self,
+        raw_ids: &[String],
+    ) -> Result<(Vec<String>, Vec<String>), OrgError> {
+        let mut ids: Vec<String> = Vec::new();
+        for raw in raw_ids {
+            let id = ArtifactId::parse(raw.trim())
+                .map_err(OrgError::BadRequest)?
+                .to_string();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let cached: HashSet<String> = cached_artifacts::Entity::find()
+            .select_only()
+            .column(cached_artifacts::Column::ArtifactId)
+            .filter(cached_artifacts::Column::ArtifactId.is_in(ids.iter().cloned()))
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        for id in ids {
+            if cached.contains(&id) {
+                known.push(id);
+            } else {
+                // Not cached yet (cold cache, or new on disk): ask the source once.
+                let parsed = ArtifactId::parse(&id).map_err(OrgError::BadRequest)?;
+                if self.cache.get_or_fill(&parsed).await?.is_some() {
+                    known.push(id);
+                } else {
+                    unknown.push(id);
+                }
+            }
+        }
+        Ok((known, unknown))
+    }
+
+    /// Adds artifacts to a collection; unknown ids are reported, not added.
+    pub async fn add_members(&self, id: &str, raw_ids: &[String]) -> Result<AddReport, OrgError> {
+        if raw_ids.is_empty() {
+            return Err(OrgError::Invalid(
+                "artifact_ids must list at least one id".into(),
+            ));
+        }
+        self.find(&self.db, id).await?;
+        let (known, unknown) = self.partition_known(raw_ids).await?;
+        let txn = begin_write(&self.db).await?;
+        self.lock_collection(&txn, id).await?;
+        let (added, already_present) = insert_members(&txn, id, &known).await?;
+        let total = member_count(&txn, id).await?;
+        txn.commit().await?;
+        Ok(AddReport {
+            added,
+            already_present,
+            unknown,
+            total_artifacts: total,
+        })
+    }
+
+    /// Removes one artifact from a collection and its groups; idempotent. Removing from the
+    /// default collection also keeps the refresh from adding it back.
+    pub async fn remove_member(&self, id: &str, raw_artifact_id: &str) -> Result<(), OrgError> {
+        let artifact_id = ArtifactId::parse(raw_artifact_id)
+            .map_err(OrgError::BadRequest)?
+            .to_string();
+        let txn = begin_write(&self.db).await?;
+        self.lock_collection(&txn, id).await?;
+        let touched = remove_members(&txn, id, std::slice::from_ref(&artifact_id)).await?;
+        txn.commit().await?;
+        if touched {
+            self.write_manifest_groups(id).await;
+        }
+        Ok(())
+    }
+
+    /// Moves or copies artifacts from one collection to another in one transaction. Every id
+    /// must be a member of the source; otherwise nothing changes.
+    pub async fn transfer(
+        &self,
+        source_id: &str,
+        raw_ids: &[String],
+        target_id: &str,
+        mode: Transfer,
+    ) -> Result<TransferReport, OrgError> {
+        if raw_ids.is_empty() {
+            return Err(OrgError::Invalid(
+                "artifact_ids must list at least one id".into(),
+            ));
+        }
+        if source_id == target_id {
+            return Err(OrgError::Invalid(
+                "target_collection_id must differ from the source collection".into(),
+            ));
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for raw in raw_ids {
+            let id = ArtifactId::parse(raw.trim())
+                .map_err(OrgError::BadRequest)?
+                .to_string();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let txn = begin_write(&self.db).await?;
+        // Lock both rows in a fixed order so two opposite transfers cannot deadlock.
+        let (first, second) = if source_id < target_id {
+            (source_id, target_id)
+        } else {
+            (target_id, source_id)
+        };
+        self.lock_collection(&txn, first).await?;
+        self.lock_collection(&txn, second).await?;
+        let members: HashSet<String> = collection_artifacts::Entity::find()
+            .filter(collection_artifacts::Column::CollectionId.eq(source_id))
+            .filter(collection_artifacts::Column::ArtifactId.is_in(ids.iter().cloned()))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|m| m.artifact_id)
+            .collect();
+        let missing: Vec<&String> = ids.iter().filter(|i| !members.contains(*i)).collect();
+        if !missing.is_empty() {
+            return Err(OrgError::NotFound(format!(
+                "not in collection '{source_id}': {}",
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let (added, already_present) = insert_members(&txn, target_id, &ids).await?;
+        let mut report = TransferReport {
+            added,
+            already_present,
+            removed: Vec::new(),
+        };
+        let mut source_groups_changed = false;
+        if mode == Transfer::Move {
+            source_groups_changed = remove_members(&txn, source_id, &ids).await?;
+            report.removed = ids;
+        }
+        txn.commit().await?;
+        if source_groups_changed {
+            self.write_manifest_groups(source_id).await;
+        }
+        Ok(report)
+    }
+}
+
+/// Adds every cached artifact to the default collection unless it is already there or the user
+/// removed it. One statement; the cache refresh runs it after each full refresh, so the default
+/// collection holds every artifact the sources report.
+pub async fn adopt_into_default(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    if user_collections::Entity::find_by_id(DEFAULT_COLLECTION_ID)
+        .one(db)
+        .await?
+        .is_none()
+    {
+        return Ok(0);
+    }
+    let members = Query::select()
+        .column(collection_artifacts::Column::ArtifactId)
+        .from(collection_artifacts::Entity)
+        .and_where(collection_artifacts::Column::CollectionId.eq(DEFAULT_COLLECTION_ID))
+        .to_owned();
+    let excluded = Query::select()
+        .column(collection_exclusions::Column::ArtifactId)
+        .from(collection_exclusions::Entity)
+        .and_where(collection_exclusions::Column::CollectionId.eq(DEFAULT_COLLECTION_ID))
+        .to_owned();
+    let select = Query::select()
+        .expr(Expr::val(DEFAULT_COLLECTION_ID))
+        .column(cached_artifacts::Column::ArtifactId)
+        .expr(Expr::val(Utc::now()))
+        .from(cached_artifacts::Entity)
+        .and_where(cached_artifacts::Column::ArtifactId.not_in_subquery(members))
+        .and_where(cached_artifacts::Column::ArtifactId.not_in_subquery(excluded))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(collection_artifacts::Entity)
+        .columns([
+            collection_artifacts::Column::CollectionId,
+            collection_artifacts::Column::ArtifactId,
+            collection_artifacts::Column::AddedAt,
+        ])
+        .select_from(select)
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .on_conflict(
+            OnConflict::columns([
+                collection_artifacts::Column::CollectionId,
+                collection_artifacts::Column::ArtifactId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .to_owned();
+    let res = db.execute(&insert).await?;
+    Ok(res.rows_affected())
+}
+
+/// Inserts memberships, skipping existing ones; returns (added, already present). Re-adding to
+/// the default collection lifts an earlier removal.
+pub(crate) async fn insert_members(
+    txn: &DatabaseTransaction,
+    collection_id: &str,
+    ids: &[String],
+) -> Result<(Vec<String>, Vec<String>), DbErr> {
+    let existing: BTreeSet<String> = collection_artifacts::Entity::find()
+        .filter(collection_artifacts::Column::CollectionId.eq(collection_id))
+        .filter(collection_artifacts::Column::ArtifactId.is_in(ids.iter().cloned()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|m| m.artifact_id)
+        .collect();
+    let (mut added, mut already) = (Vec::new(), Vec::new());
+    let now = Utc::now();
+    for id in ids {
+        if existing.contains(id) {
+            already.push(id.clone());
+            continue;
+        }
+        collection_artifacts::ActiveModel {
+            collection_id: Set(collection_id.to_string()),
+            artifact_id: Set(id.clone()),
+            added_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        added.push(id.clone());
+    }
+    if !ids.is_empty() {
+        collection_exclusions::Entity::delete_many()
+            .filter(collection_exclusions::Column::CollectionId.eq(collection_id))
+            .filter(collection_exclusions::Column::ArtifactId.is_in(ids.iter().cloned()))
+            .exec(txn)
+            .await?;
+    }
+    Ok((added, already))
+}
+
+/// Removes memberships and the artifacts' places in the collection's groups (compacting
+/// positions); records the removal for the default collection. True when a group changed.
+pub(crate) async fn remove_members(
+    txn: &DatabaseTransaction,
+    collection_id: &str,
+    ids: &[String],
+) -> Result<bool, DbErr> {
+    collection_artifacts::Entity::delete_many()
+        .filter(collection_artifacts::Column::CollectionId.eq(collection_id))
+        .filter(collection_artifacts::Column::ArtifactId.is_in(ids.iter().cloned()))
+        .exec(txn)
+        .await?;
+    if collection_id == DEFAULT_COLLECTION_ID {
+        let now = Utc::now();
+        for id in ids {
+            collection_exclusions::Entity::insert(collection_exclusions::ActiveModel {
+                collection_id: Set(collection_id.to_string()),
+                artifact_id: Set(id.clone()),
+                excluded_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    collection_exclusions::Column::CollectionId,
+                    collection_exclusions::Column::ArtifactId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+        }
+    }
+    let affected_groups: Vec<String> = group_artifacts::Entity::find()
+        .select_only()
+        .column(group_artifacts::Column::GroupId)
+        .inner_join(group_rows::Entity)
+        .filter(group_rows::Column::CollectionId.eq(collection_id))
+        .filter(group_artifacts::Column::ArtifactId.is_in(ids.iter().cloned()))
+        .distinct()
+        .into_tuple()
+        .all(txn)
+        .await?;
+    for group_id in &affected_groups {
+        group_artifacts::Entity::delete_many()
+            .filter(group_artifacts::Column::GroupId.eq(group_id.as_str()))
+            .filter(group_artifacts::Column::ArtifactId.is_in(ids.iter().cloned()))
+            .exec(txn)
+            .await?;
+        groups::compact_members(txn, group_id).await?;
+    }
+    Ok(!affected_groups.is_empty())
+}
+
+async fn member_count(txn: &DatabaseTransaction, collection_id: &str) -> Result<u64, DbErr> {
+    collection_artifacts::Entity::find()
+        .filter(collection_artifacts::Column::CollectionId.eq(collection_id))
+        .count(txn)
+        .await
+}
+
+/// The 404 of a missing collection.
+pub fn not_found_collection(id: &str) -> OrgError {
+    OrgError::NotFound(format!(
+        "Collection '{}' not found",
+        crate::source::printable(id)
+    ))
+}
+
+/// A cursor over a (sort key, id) pair.
+pub fn encode_pair_cursor(key: &str, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(key, id)).unwrap_or_default())
+}
+
+/// Decodes [`encode_pair_cursor`]; anything else is a bad request.
+pub fn decode_pair_cursor(raw: &str) -> Result<(String, String), OrgError> {
+    URL_SAFE_NO_PAD
+        .decode(raw.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<(String, String)>(&bytes).ok())
+        .ok_or_else(|| {
+            OrgError::BadRequest("Invalid cursor: not a cursor issued by this server".into())
+        })
+}
