@@ -53,6 +53,8 @@ pub enum SortOrder {
 pub struct PageInfo {
     /// More items follow; pass `end_cursor` as `after` to get them.
     pub has_next_page: bool,
+    /// This page was asked for with a cursor, so items precede it.
+    pub has_previous_page: bool,
     /// Cursor of the last item of this page.
     pub end_cursor: Option<String>,
     /// Items matching the filters, across all pages.
@@ -299,6 +301,7 @@ impl ArtifactsApi {
             tools: comma_list(tools.0.as_deref()),
             search: search.0.map(|s| s.trim().to_string()),
         };
+        let has_previous_page = after.0.is_some();
         let page = PageRequest {
             limit: limit.0.unwrap_or(20),
             after: after.0,
@@ -338,6 +341,7 @@ impl ArtifactsApi {
             items,
             page_info: PageInfo {
                 has_next_page: page.has_next_page,
+                has_previous_page,
                 end_cursor: page.end_cursor,
                 total_count: page.total_count,
             },

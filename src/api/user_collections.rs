@@ -184,6 +184,10 @@ pub struct AddArtifactsResult {
     pub already_present: Vec<String>,
     /// Known to no source: not added.
     pub unknown: Vec<String>,
+    /// `added.len()`, as SkillMeat reports it.
+    pub added_count: u64,
+    /// `already_present.len()`, as SkillMeat reports it.
+    pub already_present_count: u64,
     /// Members after the change.
     pub total_artifacts: u64,
 }
@@ -311,6 +315,7 @@ impl UserCollectionsApi {
         /// Case-insensitive part of the name.
         search: Query<Option<String>>,
     ) -> Result<ListUserCollectionsResponse, ApiError> {
+        let has_previous_page = after.0.is_some();
         let page = self
             .state
             .collections
@@ -324,6 +329,7 @@ impl UserCollectionsApi {
             items: page.items.into_iter().map(Into::into).collect(),
             page_info: PageInfo {
                 has_next_page: page.has_next_page,
+                has_previous_page,
                 end_cursor: page.end_cursor,
                 total_count: page.total_count,
             },
@@ -483,6 +489,7 @@ impl UserCollectionsApi {
             group_id: group_id.0,
             include_groups,
         };
+        let has_previous_page = after.0.is_some();
         let page = self
             .state
             .collections
@@ -532,6 +539,7 @@ impl UserCollectionsApi {
                 items,
                 page_info: PageInfo {
                     has_next_page: page.has_next_page,
+                    has_previous_page,
                     end_cursor: page.end_cursor,
                     total_count: page.total_count,
                 },
@@ -561,6 +569,8 @@ impl UserCollectionsApi {
             .await?;
         Ok(AddArtifactsResponse::Ok(Json(AddArtifactsResult {
             collection_id: id.0,
+            added_count: report.added.len() as u64,
+            already_present_count: report.already_present.len() as u64,
             added: report.added,
             already_present: report.already_present,
             unknown: report.unknown,

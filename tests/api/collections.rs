@@ -185,6 +185,13 @@ async fn listing_is_ordered_by_name_searchable_and_cursor_paged() {
         assert_eq!(first.body["items"][0]["name"], "Alpha");
         assert_eq!(first.body["page_info"]["has_next_page"], true);
         assert_eq!(first.body["page_info"]["total_count"], 5);
+        assert_eq!(first.body["page_info"]["has_previous_page"], false);
+        let cursor = first.body["page_info"]["end_cursor"].as_str().unwrap();
+        let second = app
+            .get(&format!("/api/v1/user-collections?limit=1&after={cursor}"))
+            .await;
+        assert_eq!(second.body["page_info"]["has_previous_page"], true);
+        assert_eq!(second.body["items"][0]["name"], "Bravo");
         let mut names = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -245,6 +252,13 @@ async fn adding_reports_added_already_present_and_unknown_ids() {
         assert_eq!(again.status, StatusCode::OK);
         assert_eq!(again.body["added"], json!([]));
         assert_eq!(again.body["already_present"], json!(["skill:nested-tree"]));
+        assert_eq!(
+            (
+                again.body["added_count"].clone(),
+                again.body["already_present_count"].clone()
+            ),
+            (json!(0), json!(1))
+        );
         app.post_json(&path, json!({"artifact_ids": []}))
             .await
             .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
