@@ -698,15 +698,7 @@ pub(crate) async fn group_order(
 }
 
 /// Member ids of a group in position order.
-pub(crate) async fn member_order(
-    txn: &DatabaseTransaction,
-    group_id: &str,
-) -> Result<Vec<String>, DbErr> {
-    member_order_of(txn, group_id).await
-}
-
-/// Member ids of a group in position order, outside a transaction.
-pub(crate) async fn member_order_of<C: ConnectionTrait>(
+pub(crate) async fn member_order<C: ConnectionTrait>(
     conn: &C,
     group_id: &str,
 ) -> Result<Vec<String>, DbErr> {

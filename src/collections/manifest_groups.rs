@@ -141,7 +141,7 @@ impl CollectionService {
             .map_err(|e| e.to_string())?;
         let mut snapshot = Vec::with_capacity(rows.len());
         for g in rows {
-            let members = super::groups::member_order_of(&self.db, &g.id)
+            let members = super::groups::member_order(&self.db, &g.id)
                 .await
                 .map_err(|e| e.to_string())?;
             snapshot.push(ManifestGroup {
