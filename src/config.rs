@@ -30,6 +30,8 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// HTTP server limits.
     pub server: ServerSettings,
+    /// Deployments into projects.
+    pub deploy: DeploySettings,
     /// Authentication.
     pub auth: AuthSettings,
 }
@@ -68,6 +70,15 @@ pub struct ServerSettings {
     pub shutdown_grace_secs: u64,
 }
 
+/// `[deploy]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeploySettings {
+    /// Folders searched for projects with `.skillmeat-deployed.toml` records (`~` expanded).
+    pub search_roots: Vec<String>,
+    /// How many folder levels below each root are searched.
+    pub search_depth: u32,
+}
+
 /// `[auth]`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct AuthSettings {
@@ -90,6 +101,10 @@ impl Default for Settings {
             server: ServerSettings {
                 body_limit_bytes: 1024 * 1024,
                 shutdown_grace_secs: 10,
+            },
+            deploy: DeploySettings {
+                search_roots: Vec::new(),
+                search_depth: 3,
             },
             auth: AuthSettings::default(),
         }
@@ -189,6 +204,11 @@ impl Settings {
             return Err(ConfigError(
                 "server.body_limit_bytes (SKILLMEAT_SERVER__BODY_LIMIT_BYTES): must be at least 1024"
                     .into(),
+            ));
+        }
+        if self.deploy.search_depth > 10 {
+            return Err(ConfigError(
+                "deploy.search_depth (SKILLMEAT_DEPLOY__SEARCH_DEPTH): must be 0 to 10".into(),
             ));
         }
         if !addr.ip().is_loopback() && self.auth.api_key.trim().is_empty() {
@@ -306,6 +326,8 @@ fn allowed_for(key: &str) -> &'static str {
         "cache.purge_after_days" => "; allowed: a whole number of days, 0 or more",
         "server.body_limit_bytes" => "; allowed: a whole number of bytes",
         "server.shutdown_grace_secs" => "; allowed: a whole number of seconds",
+        "deploy.search_roots" => "; allowed: a list of folders, e.g. [\"~/projects\"]",
+        "deploy.search_depth" => "; allowed: a whole number from 0 to 10",
         _ => "",
     }
 }

@@ -121,6 +121,20 @@ impl From<crate::collections::OrgError> for ApiError {
     }
 }
 
+impl From<crate::deploy::DeployError> for ApiError {
+    fn from(err: crate::deploy::DeployError) -> Self {
+        use crate::deploy::DeployError;
+        match err {
+            DeployError::NotFound(d) => Self::not_found(d),
+            DeployError::Conflict(d) => Self::conflict(d),
+            DeployError::BadRequest(d) => Self::bad_request(d),
+            DeployError::Db(e) => e.into(),
+            DeployError::Cache(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
 impl From<crate::source::SourceError> for ApiError {
     fn from(err: crate::source::SourceError) -> Self {
         Self::internal(&err)

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod collections;
 pub mod config;
 pub mod db;
+pub mod deploy;
 pub mod error;
 pub mod source;
 pub mod startup;

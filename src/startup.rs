@@ -20,6 +20,7 @@ use crate::cache::CacheService;
 use crate::collections::CollectionService;
 use crate::config::Settings;
 use crate::db::{self, DbOpenError};
+use crate::deploy::DeployService;
 use crate::error::render_poem_error;
 use crate::source::{ArtifactSource, FilesystemSource};
 use crate::state::AppState;
@@ -47,12 +48,22 @@ pub enum StartupError {
     },
 }
 
-/// Connects and migrates the database and builds the shared state.
+/// Connects and migrates the database and builds the shared state over the data home's
+/// filesystem collections.
 pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
-    let url = settings.database_url();
-    let db = db::open_and_migrate(&url).await?;
     let source: Arc<dyn ArtifactSource> =
         Arc::new(FilesystemSource::new(settings.data_home_path()));
+    build_state_with_source(settings, source).await
+}
+
+/// [`build_state`] over any artifact source (another source kind, or a fault-injecting wrapper
+/// in tests).
+pub async fn build_state_with_source(
+    settings: Settings,
+    source: Arc<dyn ArtifactSource>,
+) -> Result<AppState, StartupError> {
+    let url = settings.database_url();
+    let db = db::open_and_migrate(&url).await?;
     let cache = CacheService::new(
         db.clone(),
         source,
@@ -67,11 +78,24 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
     if let Err(e) = collections.recover_groups_from_manifests().await {
         tracing::warn!(error = %e, "could not restore groups from collection.toml");
     }
+    let search_roots = settings
+        .deploy
+        .search_roots
+        .iter()
+        .map(|r| crate::config::expand_home(r))
+        .collect();
+    let deployments = DeployService::new(
+        db.clone(),
+        cache.clone(),
+        search_roots,
+        settings.deploy.search_depth,
+    );
     Ok(AppState {
         settings: Arc::new(settings),
         db,
         cache,
         collections,
+        deployments,
     })
 }
 
@@ -184,8 +208,9 @@ impl Application {
             );
         }
         let cache = self.state.cache.clone();
+        let deployments = self.state.deployments.clone();
         let interval = self.state.settings.cache.refresh_interval_secs;
-        tokio::spawn(refresh_in_background(cache, interval));
+        tokio::spawn(refresh_in_background(cache, deployments, interval));
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         tracing::info!(
             address = %self.addr,
@@ -204,10 +229,12 @@ impl Application {
 /// Warms the cache at start-up (the server answers meanwhile; a list request on a cold cache
 /// waits for this refresh instead of starting its own), then refreshes it every
 /// `interval_secs` (0: never). An in-process timer until the job runner takes this over.
-async fn refresh_in_background(cache: CacheService, interval_secs: u64) {
-    if let Err(e) = cache.sync_all(false).await {
-        tracing::error!(error = %crate::error::error_chain(&e), "start-up cache warm failed");
-    }
+async fn refresh_in_background(
+    cache: CacheService,
+    deployments: DeployService,
+    interval_secs: u64,
+) {
+    refresh_once(&cache, &deployments).await;
     if interval_secs == 0 {
         return;
     }
@@ -216,8 +243,26 @@ async fn refresh_in_background(cache: CacheService, interval_secs: u64) {
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        if let Err(e) = cache.sync_all(false).await {
-            tracing::error!(error = %crate::error::error_chain(&e), "scheduled cache refresh failed");
+        refresh_once(&cache, &deployments).await;
+    }
+}
+
+/// One refresh: the cache from the sources, then deployment records and statuses (which
+/// compare against the refreshed cache).
+async fn refresh_once(cache: &CacheService, deployments: &DeployService) {
+    if let Err(e) = cache.sync_all(false).await {
+        tracing::error!(error = %crate::error::error_chain(&e), "cache refresh failed");
+    }
+    match deployments.refresh_all().await {
+        Ok(r) => tracing::info!(
+            projects = r.projects,
+            discovered = r.discovered,
+            deployments = r.deployments,
+            status_changed = r.status_changed,
+            "deployments refreshed"
+        ),
+        Err(e) => {
+            tracing::error!(error = %crate::error::error_chain(&e), "deployment refresh failed")
         }
     }
 }

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::cache::CacheService;
 use crate::collections::CollectionService;
 use crate::config::Settings;
+use crate::deploy::DeployService;
 
 /// Shared application state; cheap to clone.
 #[derive(Clone)]
@@ -19,4 +20,6 @@ pub struct AppState {
     pub cache: CacheService,
     /// Collections, memberships and groups.
     pub collections: CollectionService,
+    /// Projects and deployments.
+    pub deployments: DeployService,
 }

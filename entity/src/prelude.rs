@@ -4,6 +4,8 @@ pub use crate::cache_meta::Entity as CacheMeta;
 pub use crate::cached_artifacts::Entity as CachedArtifacts;
 pub use crate::collection_artifacts::Entity as CollectionArtifacts;
 pub use crate::collection_exclusions::Entity as CollectionExclusions;
+pub use crate::deployments::Entity as Deployments;
 pub use crate::group_artifacts::Entity as GroupArtifacts;
 pub use crate::groups::Entity as Groups;
+pub use crate::projects::Entity as Projects;
 pub use crate::user_collections::Entity as UserCollections;

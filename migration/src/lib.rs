@@ -10,6 +10,7 @@ mod m20261126_000001_create_cached_artifacts;
 mod m20261126_000002_create_cache_meta;
 mod m20261126_000003_create_user_collections;
 mod m20261126_000004_create_groups;
+mod m20261126_000005_create_projects_and_deployments;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_cache_meta::Migration),
             Box::new(m20261126_000003_create_user_collections::Migration),
             Box::new(m20261126_000004_create_groups::Migration),
+            Box::new(m20261126_000005_create_projects_and_deployments::Migration),
         ]
     }
 }

@@ -8,8 +8,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
+use super::deployments::DeploymentCounts;
 use crate::cache::Lookup;
 use crate::cache::listing::{self, ArtifactFilter, ListError, PageRequest, SortField};
+use crate::deploy::StatusCounts;
 use crate::error::{ApiError, ErrorBody};
 use crate::source::filesystem::safe_relative;
 use crate::source::{ArtifactId, ArtifactType, SourceArtifact, printable};
@@ -89,6 +91,10 @@ pub struct ArtifactSummary {
     pub updated_at: DateTime<Utc>,
     /// When the cache entry was written.
     pub cached_at: DateTime<Utc>,
+    /// Projects it is deployed into.
+    pub deployment_count: u64,
+    /// Its deployments per status.
+    pub deployments_by_status: DeploymentCounts,
 }
 
 /// One page of artifacts.
@@ -193,6 +199,10 @@ pub struct ArtifactDetail {
     pub cached_at: DateTime<Utc>,
     /// When the entry expires and a read goes back to the source.
     pub expires_at: DateTime<Utc>,
+    /// Projects it is deployed into.
+    pub deployment_count: u64,
+    /// Its deployments per status.
+    pub deployments_by_status: DeploymentCounts,
 }
 
 /// One file's content.
@@ -318,8 +328,11 @@ impl ArtifactsApi {
                 ListError::BadCursor(_) => ApiError::bad_request(e.to_string()),
                 ListError::Db(db) => db.into(),
             })?;
+        let ids: Vec<String> = page.items.iter().map(|r| r.artifact_id.clone()).collect();
+        let mut counts = self.state.deployments.counts_for(&ids).await?;
         let mut items = Vec::with_capacity(page.items.len());
         for row in page.items {
+            let deployments = counts.remove(&row.artifact_id).unwrap_or_default();
             let artifact: SourceArtifact =
                 serde_json::from_value(row.data.clone()).map_err(|e| ApiError::internal(&e))?;
             items.push(ArtifactSummary {
@@ -335,6 +348,8 @@ impl ArtifactsApi {
                 in_manifest: artifact.item.in_manifest,
                 updated_at: row.source_modified_at,
                 cached_at: row.last_updated,
+                deployment_count: deployments.total,
+                deployments_by_status: deployments.into(),
             });
         }
         Ok(ListArtifactsResponse::Ok(Json(ArtifactList {
@@ -366,8 +381,15 @@ impl ArtifactsApi {
         match self.state.cache.get_or_fill(&id).await? {
             Some(lookup) => {
                 let cache_header = if lookup.hit { "hit" } else { "miss" };
+                let counts = self
+                    .state
+                    .deployments
+                    .counts_for(std::slice::from_ref(&lookup.row.artifact_id))
+                    .await?
+                    .remove(&lookup.row.artifact_id)
+                    .unwrap_or_default();
                 Ok(GetArtifactResponse::Ok(
-                    Json(detail(lookup)),
+                    Json(detail(lookup, counts)),
                     cache_header.to_string(),
                 ))
             }
@@ -482,7 +504,7 @@ fn comma_list(raw: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-fn detail(lookup: Lookup) -> ArtifactDetail {
+fn detail(lookup: Lookup, deployments: StatusCounts) -> ArtifactDetail {
     let Lookup { row, artifact, .. } = lookup;
     let SourceArtifact {
         item,
@@ -537,5 +559,7 @@ fn detail(lookup: Lookup) -> ArtifactDetail {
         updated_at: row.source_modified_at,
         cached_at: row.last_updated,
         expires_at: row.expires_at,
+        deployment_count: deployments.total,
+        deployments_by_status: deployments.into(),
     }
 }

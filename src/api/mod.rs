@@ -2,9 +2,11 @@
 
 pub mod artifacts;
 pub mod cache;
+pub mod deployments;
 pub mod groups;
 pub mod health;
 pub mod metrics;
+pub mod projects;
 pub mod user_collections;
 
 use poem_openapi::{OpenApiService, Tags};
@@ -22,6 +24,8 @@ pub enum ApiTags {
     Collections,
     /// Groups: named, ordered buckets of artifacts inside a collection.
     Groups,
+    /// Deployments: artifacts copied into projects, their status, and the dashboard.
+    Deployments,
     /// Liveness and readiness probes.
     Health,
 }
@@ -33,6 +37,8 @@ pub type Apis = (
     cache::CacheApi,
     user_collections::UserCollectionsApi,
     groups::GroupsApi,
+    projects::ProjectsApi,
+    deployments::DeploymentsApi,
 );
 
 /// The OpenAPI service over every resource.
@@ -52,6 +58,12 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             groups::GroupsApi {
+                state: state.clone(),
+            },
+            projects::ProjectsApi {
+                state: state.clone(),
+            },
+            deployments::DeploymentsApi {
                 state: state.clone(),
             },
         ),

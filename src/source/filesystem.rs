@@ -11,7 +11,6 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use super::frontmatter::parse_document;
 use super::hash::{self, FileEntry};
@@ -303,16 +302,71 @@ impl ArtifactSource for FilesystemSource {
         relative_path: &str,
         max_bytes: u64,
     ) -> Result<Option<Vec<u8>>, SourceError> {
+        let Some(path) = self.file_path(item, relative_path).await? else {
+            return Ok(None);
+        };
+        blocking(move || {
+            let mut bytes = Vec::new();
+            match std::fs::File::open(&path)
+                .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
+            {
+                Ok(_) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(SourceError::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                }),
+            }
+        })
+        .await?
+    }
+
+    async fn copy_file(
+        &self,
+        item: &SourceItem,
+        relative_path: &str,
+        dest: &Path,
+    ) -> Result<(), SourceError> {
+        let Some(path) = self.file_path(item, relative_path).await? else {
+            return Err(SourceError::Io {
+                path: format!("{}/{relative_path}", item.path),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "not a file of the artifact",
+                ),
+            });
+        };
+        let dest = dest.to_path_buf();
+        blocking(move || {
+            std::fs::copy(&path, &dest)
+                .map(|_| ())
+                .map_err(|e| SourceError::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })
+        })
+        .await?
+    }
+}
+
+impl FilesystemSource {
+    /// The on-disk path of one file of an artifact, or `None` when the relative path is unsafe,
+    /// leaves the artifact, is not a regular file, or does not exist.
+    async fn file_path(
+        &self,
+        item: &SourceItem,
+        relative_path: &str,
+    ) -> Result<Option<PathBuf>, SourceError> {
         let Some(root) = self.root_of(item) else {
             return Ok(None);
         };
         let Some(rel) = safe_relative(relative_path) else {
             return Ok(None);
         };
-        let is_file_artifact = std::fs::symlink_metadata(&root)
-            .map(|m| m.is_file())
-            .unwrap_or(false);
         blocking(move || {
+            let is_file_artifact = std::fs::symlink_metadata(&root)
+                .map(|m| m.is_file())
+                .unwrap_or(false);
             let path = if is_file_artifact {
                 // A single-file artifact has exactly one file: itself, under its own name.
                 if Some(rel.as_os_str()) != root.file_name() {
@@ -325,21 +379,15 @@ impl ArtifactSource for FilesystemSource {
             if !inside(&root, &path) {
                 return Ok(None);
             }
-            let io = |e| SourceError::Io {
-                path: path.display().to_string(),
-                source: e,
-            };
             match std::fs::symlink_metadata(&path) {
-                Ok(m) if m.is_file() => {}
-                Ok(_) => return Ok(None),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(io(e)),
+                Ok(m) if m.is_file() => Ok(Some(path)),
+                Ok(_) => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(SourceError::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                }),
             }
-            let mut bytes = Vec::new();
-            std::fs::File::open(&path)
-                .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
-                .map_err(io)?;
-            Ok(Some(bytes))
         })
         .await?
     }
@@ -487,29 +535,21 @@ fn make_item(
         collections: vec![collection.to_string()],
         path,
         in_manifest: manifest.is_some(),
+        is_file: std::fs::symlink_metadata(root)
+            .map(|m| m.is_file())
+            .unwrap_or(false),
         fingerprint: fingerprint(&files, manifest.as_ref()),
         modified_at: newest_mtime(&files),
         manifest,
     })
 }
 
-/// Digest of every file's path, size and mtime plus the manifest entry: equal fingerprints mean
-/// nothing a reader would see has changed, without reading a byte of content.
+/// The stat fingerprint of an artifact plus its manifest entry.
 fn fingerprint(files: &[FileEntry], manifest: Option<&ManifestEntry>) -> String {
-    let mut h = Sha256::new();
-    for f in files {
-        h.update(f.relative_path.as_bytes());
-        h.update([0]);
-        h.update(f.size.to_le_bytes());
-        h.update(f.modified_ns.to_le_bytes());
-    }
-    h.update(
-        manifest
-            .map(|m| m.entry_hash.as_str())
-            .unwrap_or("-")
-            .as_bytes(),
-    );
-    format!("v1:{}:{}", files.len(), &hex::encode(h.finalize())[..32])
+    hash::fingerprint(
+        files,
+        manifest.map(|m| m.entry_hash.as_str()).unwrap_or("-"),
+    )
 }
 
 fn newest_mtime(files: &[FileEntry]) -> DateTime<Utc> {

@@ -177,6 +177,9 @@ pub struct SourceItem {
     pub path: String,
     /// Whether the collection's manifest lists it (false: found by the folder scan only).
     pub in_manifest: bool,
+    /// A single file (a command or agent `.md`) rather than a folder.
+    #[serde(default)]
+    pub is_file: bool,
     /// Changes whenever a file's size, mtime or name, or the manifest entry, changes.
     pub fingerprint: String,
     /// Newest modification time among its files.
@@ -258,4 +261,13 @@ pub trait ArtifactSource: Send + Sync + 'static {
         relative_path: &str,
         max_bytes: u64,
     ) -> Result<Option<Vec<u8>>, SourceError>;
+
+    /// Copies one file of an artifact to `dest` (its parent folder must exist). Deploys copy an
+    /// artifact file by file through this, so any source can be deployed from.
+    async fn copy_file(
+        &self,
+        item: &SourceItem,
+        relative_path: &str,
+        dest: &std::path::Path,
+    ) -> Result<(), SourceError>;
 }

@@ -11,7 +11,10 @@ use poem::test::TestClient;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 use skillmeat_server::config::Settings;
-use skillmeat_server::startup::{build_routes, build_state};
+use std::sync::Arc;
+
+use skillmeat_server::source::{ArtifactSource, FilesystemSource};
+use skillmeat_server::startup::{build_routes, build_state, build_state_with_source};
 use skillmeat_server::state::AppState;
 use tempfile::TempDir;
 
@@ -94,6 +97,21 @@ impl TestApp {
 
     /// One backend, with a chance to adjust settings.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_full(backend, adjust, |source| source).await
+    }
+
+    /// SQLite with the filesystem source wrapped (fault injection).
+    pub async fn spawn_with_source(
+        wrap: impl FnOnce(Arc<dyn ArtifactSource>) -> Arc<dyn ArtifactSource>,
+    ) -> TestApp {
+        Self::spawn_full(Backend::Sqlite, |_| {}, wrap).await
+    }
+
+    async fn spawn_full(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+        wrap: impl FnOnce(Arc<dyn ArtifactSource>) -> Arc<dyn ArtifactSource>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let data_home = dir.path().join("home/.skillmeat");
         copy_tree(&fixture_dir().join("home/.skillmeat"), &data_home);
@@ -112,7 +130,10 @@ impl TestApp {
         };
         let mut settings = test_settings(&data_home, url);
         adjust(&mut settings);
-        let state = build_state(settings.clone()).await.expect("build state");
+        let source = wrap(Arc::new(FilesystemSource::new(settings.data_home_path())));
+        let state = build_state_with_source(settings.clone(), source)
+            .await
+            .expect("build state");
         let client = TestClient::new(build_routes(state.clone()));
         TestApp {
             client,
@@ -142,6 +163,22 @@ impl TestApp {
             _pg: None,
             _dir: dir,
         }
+    }
+
+    /// A writable copy of the fixture's demo project, in this app's temp dir.
+    pub fn demo_project(&self) -> PathBuf {
+        let target = self._dir.path().join("projects/demo-project");
+        if !target.exists() {
+            copy_tree(&fixture_dir().join("projects/demo-project"), &target);
+        }
+        target.canonicalize().unwrap()
+    }
+
+    /// An empty project folder in this app's temp dir.
+    pub fn empty_project(&self, name: &str) -> PathBuf {
+        let target = self._dir.path().join("projects").join(name);
+        std::fs::create_dir_all(&target).unwrap();
+        target.canonicalize().unwrap()
     }
 
     /// The default collection's folder.

@@ -4,6 +4,7 @@ mod artifacts;
 mod cache;
 mod collections;
 mod config;
+mod deployments;
 mod errors;
 mod groups;
 mod health;

@@ -1,0 +1,131 @@
+//! Projects and the deployments found in them.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Projects {
+    Table,
+    Id,
+    Path,
+    Name,
+    Registered,
+    CreatedAt,
+    LastScannedAt,
+}
+
+#[derive(DeriveIden)]
+enum Deployments {
+    Table,
+    Id,
+    ProjectId,
+    ProjectPath,
+    ArtifactId,
+    ArtifactType,
+    ArtifactName,
+    Profile,
+    ProfileRoot,
+    ArtifactPath,
+    FromCollection,
+    DeployedAt,
+    RecordedHash,
+    LocalHash,
+    LocalFingerprint,
+    CollectionHash,
+    Status,
+    StatusCheckedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Projects::Table)
+                    .if_not_exists()
+                    .col(string_len(Projects::Id, 64).primary_key())
+                    .col(text(Projects::Path).unique_key())
+                    .col(string(Projects::Name))
+                    .col(boolean(Projects::Registered))
+                    .col(timestamp_with_time_zone(Projects::CreatedAt))
+                    .col(timestamp_with_time_zone_null(Projects::LastScannedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Deployments::Table)
+                    .if_not_exists()
+                    .col(string_len(Deployments::Id, 64).primary_key())
+                    .col(string_len(Deployments::ProjectId, 64))
+                    .col(text(Deployments::ProjectPath))
+                    .col(string(Deployments::ArtifactId))
+                    .col(string_len(Deployments::ArtifactType, 16))
+                    .col(string(Deployments::ArtifactName))
+                    .col(string_len(Deployments::Profile, 32))
+                    .col(string(Deployments::ProfileRoot))
+                    .col(text(Deployments::ArtifactPath))
+                    .col(string(Deployments::FromCollection))
+                    .col(timestamp_with_time_zone(Deployments::DeployedAt))
+                    .col(string_len(Deployments::RecordedHash, 64))
+                    .col(string_len_null(Deployments::LocalHash, 64))
+                    .col(string_null(Deployments::LocalFingerprint))
+                    .col(string_len_null(Deployments::CollectionHash, 64))
+                    .col(string_len(Deployments::Status, 16))
+                    .col(timestamp_with_time_zone(Deployments::StatusCheckedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_deployments_project")
+                            .from(Deployments::Table, Deployments::ProjectId)
+                            .to(Projects::Table, Projects::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("uq_deployments_identity")
+                    .table(Deployments::Table)
+                    .col(Deployments::ProjectId)
+                    .col(Deployments::ArtifactType)
+                    .col(Deployments::ArtifactName)
+                    .col(Deployments::Profile)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_deployments_artifact_id")
+                    .table(Deployments::Table)
+                    .col(Deployments::ArtifactId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_deployments_status")
+                    .table(Deployments::Table)
+                    .col(Deployments::Status)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Deployments::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Projects::Table).to_owned())
+            .await
+    }
+}

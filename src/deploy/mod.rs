@@ -1,0 +1,1322 @@
+//! Deployments: copies of artifacts in project folders, SkillMeat's record files, and their
+//! status (spec section 4, with its [rec] fixes).
+//!
+//! A project's `<profile root>/.skillmeat-deployed.toml` is the truth; the `deployments` table
+//! mirrors it with a computed status, so the dashboard never hashes a tree on a list request.
+//! Statuses are recomputed by the refresh (a stat fingerprint decides whether the project copy
+//! must be re-hashed) and on demand for one deployment.
+//!
+//! Deploys copy into a temp folder inside the profile root and rename it into place, so a crash
+//! or a failed copy never leaves half an artifact; the record is written after the rename.
+
+pub mod record;
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use entity::{cached_artifacts, deployments, projects};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
+    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::listing::escape_like;
+use crate::cache::{CacheError, CacheService};
+use crate::collections::{decode_pair_cursor, is_unique_violation, new_id};
+use crate::source::filesystem::safe_relative;
+use crate::source::hash;
+use crate::source::{ArtifactId, ArtifactType, SourceError, printable};
+use record::{NewRecord, RECORD_FILE};
+
+/// Where an agent platform keeps its files in a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Profile {
+    /// Claude Code: `.claude` (the default).
+    ClaudeCode,
+    /// Codex: `.codex`.
+    Codex,
+    /// Gemini: `.gemini`.
+    Gemini,
+    /// Cursor: `.cursor`.
+    Cursor,
+}
+
+impl Profile {
+    /// Every profile.
+    pub const ALL: [Profile; 4] = [
+        Profile::ClaudeCode,
+        Profile::Codex,
+        Profile::Gemini,
+        Profile::Cursor,
+    ];
+
+    /// The id written in records.
+    pub fn id(self) -> &'static str {
+        match self {
+            Profile::ClaudeCode => "claude_code",
+            Profile::Codex => "codex",
+            Profile::Gemini => "gemini",
+            Profile::Cursor => "cursor",
+        }
+    }
+
+    /// The folder in the project.
+    pub fn root(self) -> &'static str {
+        match self {
+            Profile::ClaudeCode => ".claude",
+            Profile::Codex => ".codex",
+            Profile::Gemini => ".gemini",
+            Profile::Cursor => ".cursor",
+        }
+    }
+
+    /// Parses a profile id.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.id() == raw)
+            .ok_or_else(|| {
+                format!(
+                    "unknown profile '{}'; allowed: claude_code, codex, gemini, cursor",
+                    printable(raw)
+                )
+            })
+    }
+}
+
+/// A deployment's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentStatus {
+    /// Project copy = recorded = collection.
+    Synced,
+    /// The project copy changed locally.
+    Modified,
+    /// The collection changed since the deploy.
+    Outdated,
+    /// Both changed.
+    Conflict,
+    /// The record is there, the files are not.
+    Missing,
+}
+
+impl DeploymentStatus {
+    /// Every status, in display order.
+    pub const ALL: [DeploymentStatus; 5] = [
+        DeploymentStatus::Synced,
+        DeploymentStatus::Modified,
+        DeploymentStatus::Outdated,
+        DeploymentStatus::Conflict,
+        DeploymentStatus::Missing,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::Synced => "synced",
+            DeploymentStatus::Modified => "modified",
+            DeploymentStatus::Outdated => "outdated",
+            DeploymentStatus::Conflict => "conflict",
+            DeploymentStatus::Missing => "missing",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| {
+                format!(
+                    "unknown status '{}'; allowed: synced, modified, outdated, conflict, missing",
+                    printable(raw)
+                )
+            })
+    }
+
+    /// Three-way comparison of the recorded hash with the project copy and the collection copy.
+    pub fn compute(recorded: &str, local: Option<&str>, collection: Option<&str>) -> Self {
+        let Some(local) = local else {
+            return DeploymentStatus::Missing;
+        };
+        let local_changed = local != recorded;
+        // An artifact the collection no longer has cannot be newer there.
+        let collection_changed = collection.is_some_and(|c| c != recorded);
+        match (local_changed, collection_changed) {
+            (false, false) => DeploymentStatus::Synced,
+            (true, false) => DeploymentStatus::Modified,
+            (false, true) => DeploymentStatus::Outdated,
+            (true, true) => DeploymentStatus::Conflict,
+        }
+    }
+}
+
+/// A failure of a deployment operation.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A file operation failed (500; the cause is logged).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    /// The source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The cache failed.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DeployError {
+    let context = context.into();
+    move |source| DeployError::Io { context, source }
+}
+
+/// A deploy request.
+#[derive(Debug, Clone, Default)]
+pub struct DeployRequest {
+    /// `type:name`.
+    pub artifact_id: String,
+    /// A registered project.
+    pub project_id: Option<String>,
+    /// Or a project folder (absolute; registered on first use).
+    pub project_path: Option<String>,
+    /// Profile id (default `claude_code`).
+    pub profile: Option<String>,
+    /// Replace an existing deployment.
+    pub overwrite: bool,
+    /// Path relative to the profile root (default `<type folder>/<name>`).
+    pub dest_path: Option<String>,
+}
+
+/// Filters of the dashboard list; each list is "any of".
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentFilter {
+    /// Statuses.
+    pub statuses: Vec<DeploymentStatus>,
+    /// Project id or path.
+    pub project: Option<String>,
+    /// `type:name`.
+    pub artifact_id: Option<String>,
+    /// Types.
+    pub types: Vec<ArtifactType>,
+    /// Profile id.
+    pub profile: Option<String>,
+    /// Case-insensitive part of the artifact name.
+    pub search: Option<String>,
+}
+
+/// Sort fields of the dashboard list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeploymentSort {
+    /// By `type:name`.
+    #[default]
+    Artifact,
+    /// By project path.
+    Project,
+    /// By deploy time.
+    DeployedAt,
+    /// By status name.
+    Status,
+}
+
+/// One page of deployments.
+#[derive(Debug, Clone)]
+pub struct DeploymentPage {
+    /// Rows.
+    pub items: Vec<deployments::Model>,
+    /// More follow.
+    pub has_next_page: bool,
+    /// Cursor of the last row.
+    pub end_cursor: Option<String>,
+    /// Matching rows in all.
+    pub total_count: u64,
+}
+
+/// Counts per status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StatusCounts {
+    /// All.
+    pub total: u64,
+    /// synced.
+    pub synced: u64,
+    /// modified.
+    pub modified: u64,
+    /// outdated.
+    pub outdated: u64,
+    /// conflict.
+    pub conflict: u64,
+    /// missing.
+    pub missing: u64,
+}
+
+impl StatusCounts {
+    fn add(&mut self, status: &str, n: u64) {
+        self.total += n;
+        match status {
+            "synced" => self.synced += n,
+            "modified" => self.modified += n,
+            "outdated" => self.outdated += n,
+            "conflict" => self.conflict += n,
+            "missing" => self.missing += n,
+            _ => {}
+        }
+    }
+}
+
+/// The dashboard summary.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Per status (and the total).
+    pub by_status: StatusCounts,
+    /// Per artifact type.
+    pub by_type: Vec<(String, u64)>,
+    /// Per project: id, path, count; most first.
+    pub by_project: Vec<(String, String, u64)>,
+    /// Per artifact: id, count; most first.
+    pub by_artifact: Vec<(String, u64)>,
+    /// Newest status check.
+    pub last_updated: Option<DateTime<Utc>>,
+}
+
+/// What a refresh of deployments did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeployRefreshReport {
+    /// Projects read.
+    pub projects: u64,
+    /// Projects found by discovery that were not known.
+    pub discovered: u64,
+    /// Deployment rows after the refresh.
+    pub deployments: u64,
+    /// Rows whose status changed.
+    pub status_changed: u64,
+    /// Per-project failures.
+    pub errors: Vec<String>,
+}
+
+/// Deployments over the database and the project folders; cheap to clone.
+#[derive(Clone)]
+pub struct DeployService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    cache: CacheService,
+    search_roots: Vec<PathBuf>,
+    search_depth: u32,
+    project_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl DeployService {
+    /// A service; `search_roots` are searched `search_depth` levels deep for projects.
+    pub fn new(
+        db: DatabaseConnection,
+        cache: CacheService,
+        search_roots: Vec<PathBuf>,
+        search_depth: u32,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                cache,
+                search_roots,
+                search_depth,
+                project_locks: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// Serialises file and record changes within one project.
+    fn project_lock(&self, project_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .inner
+            .project_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        locks.entry(project_id.to_string()).or_default().clone()
+    }
+
+    // ----- projects -------------------------------------------------------------------------
+
+    /// Registers a project folder (absolute, existing folder) and reads its records. A folder
+    /// registered already is a conflict; one found earlier by discovery becomes registered.
+    pub async fn register_project(&self, raw_path: &str) -> Result<projects::Model, DeployError> {
+        let path = canonical_project_path(raw_path)?;
+        let key = path.display().to_string();
+        if let Some(existing) = projects::Entity::find()
+            .filter(projects::Column::Path.eq(key.as_str()))
+            .one(self.db())
+            .await?
+        {
+            if existing.registered {
+                return Err(DeployError::Conflict(format!(
+                    "Project '{key}' is already registered"
+                )));
+            }
+            let mut row: projects::ActiveModel = existing.into();
+            row.registered = Set(true);
+            let project = row.update(self.db()).await?;
+            self.scan_project(&project).await?;
+            return self.project(&project.id).await;
+        }
+        let project = self.insert_project(&path, true).await?;
+        self.scan_project(&project).await?;
+        self.project(&project.id).await
+    }
+
+    async fn insert_project(
+        &self,
+        path: &Path,
+        registered: bool,
+    ) -> Result<projects::Model, DeployError> {
+        let key = path.display().to_string();
+        let row = projects::ActiveModel {
+            id: Set(new_id()),
+            path: Set(key.clone()),
+            name: Set(path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| key.clone())),
+            registered: Set(registered),
+            created_at: Set(Utc::now()),
+            last_scanned_at: Set(None),
+        };
+        match row.insert(self.db()).await {
+            Ok(p) => Ok(p),
+            Err(e) if is_unique_violation(&e) => projects::Entity::find()
+                .filter(projects::Column::Path.eq(key.as_str()))
+                .one(self.db())
+                .await?
+                .ok_or(DeployError::Db(e)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One project, or 404.
+    pub async fn project(&self, id: &str) -> Result<projects::Model, DeployError> {
+        projects::Entity::find_by_id(id)
+            .one(self.db())
+            .await?
+            .ok_or_else(|| DeployError::NotFound(format!("Project '{}' not found", printable(id))))
+    }
+
+    /// Every project, by path, with its deployment count.
+    pub async fn list_projects(&self) -> Result<Vec<(projects::Model, u64)>, DeployError> {
+        let rows = projects::Entity::find()
+            .order_by_asc(projects::Column::Path)
+            .all(self.db())
+            .await?;
+        let counts: HashMap<String, i64> = deployments::Entity::find()
+            .select_only()
+            .column(deployments::Column::ProjectId)
+            .column_as(deployments::Column::Id.count(), "n")
+            .group_by(deployments::Column::ProjectId)
+            .into_tuple::<(String, i64)>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|p| {
+                let n = counts.get(&p.id).copied().unwrap_or(0) as u64;
+                (p, n)
+            })
+            .collect())
+    }
+
+    /// Forgets a project and its deployment rows; its files and records are untouched.
+    pub async fn delete_project(&self, id: &str) -> Result<(), DeployError> {
+        let res = projects::Entity::delete_by_id(id).exec(self.db()).await?;
+        if res.rows_affected == 0 {
+            return Err(DeployError::NotFound(format!(
+                "Project '{}' not found",
+                printable(id)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Finds folders under the search roots whose profile roots hold a record file and adds the
+    /// unknown ones as discovered projects. Returns how many were new.
+    pub async fn discover(&self) -> Result<u64, DeployError> {
+        let roots = self.inner.search_roots.clone();
+        let depth = self.inner.search_depth;
+        let found = tokio::task::spawn_blocking(move || discover_projects(&roots, depth))
+            .await
+            .map_err(|e| DeployError::Io {
+                context: "discovering projects".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        let mut new = 0;
+        for path in found {
+            let key = path.display().to_string();
+            if projects::Entity::find()
+                .filter(projects::Column::Path.eq(key.as_str()))
+                .one(self.db())
+                .await?
+                .is_none()
+            {
+                self.insert_project(&path, false).await?;
+                new += 1;
+            }
+        }
+        Ok(new)
+    }
+
+    /// Discovery, then every project's records re-read and statuses recomputed (only what
+    /// changed is re-hashed).
+    pub async fn refresh_all(&self) -> Result<DeployRefreshReport, DeployError> {
+        let mut report = DeployRefreshReport {
+            discovered: self.discover().await?,
+            ..Default::default()
+        };
+        for project in projects::Entity::find().all(self.db()).await? {
+            report.projects += 1;
+            match self.scan_project(&project).await {
+                Ok(changed) => report.status_changed += changed,
+                Err(e) => {
+                    tracing::warn!(project = %project.path, error = %e, "could not read the project's deployments");
+                    report.errors.push(format!("{}: {e}", project.path));
+                }
+            }
+        }
+        report.deployments = deployments::Entity::find().count(self.db()).await?;
+        Ok(report)
+    }
+
+    /// Reads a project's record files into rows (new records added, vanished ones dropped) and
+    /// recomputes each status. Returns how many statuses changed.
+    pub async fn scan_project(&self, project: &projects::Model) -> Result<u64, DeployError> {
+        let lock = self.project_lock(&project.id);
+        let _guard = lock.lock().await;
+        let root = PathBuf::from(&project.path);
+        let found = tokio::task::spawn_blocking(move || read_project_records(&root))
+            .await
+            .map_err(|e| DeployError::Io {
+                context: "reading deployment records".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?
+            .map_err(io(format!(
+                "reading deployment records of {}",
+                project.path
+            )))?;
+        let existing = deployments::Entity::find()
+            .filter(deployments::Column::ProjectId.eq(project.id.as_str()))
+            .all(self.db())
+            .await?;
+        let mut seen = Vec::new();
+        let mut changed = 0;
+        for (profile_root, rec) in found {
+            let Ok(artifact_type) = rec.artifact_type.parse::<ArtifactType>() else {
+                continue;
+            };
+            let name = rec.bare_name().to_string();
+            let Some(recorded_hash) = rec.hash().map(String::from) else {
+                continue;
+            };
+            let profile = rec.profile().to_string();
+            let row = existing.iter().find(|d| {
+                d.artifact_type == artifact_type.as_str()
+                    && d.artifact_name == name
+                    && d.profile == profile
+            });
+            let mut model = match row {
+                Some(r) => r.clone(),
+                None => deployments::Model {
+                    id: new_id(),
+                    project_id: project.id.clone(),
+                    project_path: project.path.clone(),
+                    artifact_id: format!("{artifact_type}:{name}"),
+                    artifact_type: artifact_type.as_str().into(),
+                    artifact_name: name.clone(),
+                    profile: profile.clone(),
+                    profile_root: profile_root.clone(),
+                    artifact_path: rec.artifact_path.clone(),
+                    from_collection: rec.from_collection.clone(),
+                    deployed_at: rec.deployed_at(),
+                    recorded_hash: recorded_hash.clone(),
+                    local_hash: None,
+                    local_fingerprint: None,
+                    collection_hash: None,
+                    status: String::new(),
+                    status_checked_at: Utc::now(),
+                },
+            };
+            // The record may have been rewritten (by us or by SkillMeat) since.
+            model.profile_root = profile_root;
+            model.artifact_path = rec.artifact_path.clone();
+            model.from_collection = rec.from_collection.clone();
+            model.deployed_at = rec.deployed_at();
+            model.recorded_hash = recorded_hash;
+            let before = model.status.clone();
+            let model = self.recheck_model(model).await?;
+            if model.status != before {
+                changed += 1;
+            }
+            self.save(model.clone(), row.is_some()).await?;
+            seen.push(model.id);
+        }
+        let gone: Vec<String> = existing
+            .iter()
+            .map(|d| d.id.clone())
+            .filter(|id| !seen.contains(id))
+            .collect();
+        if !gone.is_empty() {
+            deployments::Entity::delete_many()
+                .filter(deployments::Column::Id.is_in(gone))
+                .exec(self.db())
+                .await?;
+        }
+        let mut row: projects::ActiveModel = project.clone().into();
+        row.last_scanned_at = Set(Some(Utc::now()));
+        row.update(self.db()).await?;
+        Ok(changed)
+    }
+
+    async fn save(
+        &self,
+        model: deployments::Model,
+        exists: bool,
+    ) -> Result<deployments::Model, DbErr> {
+        let active: deployments::ActiveModel = model.into();
+        let active = active.reset_all();
+        if exists {
+            active.update(self.db()).await
+        } else {
+            active.insert(self.db()).await
+        }
+    }
+
+    /// Recomputes one row's hashes and status from disk and the cache (re-hashing the project
+    /// copy only when its stat fingerprint changed).
+    async fn recheck_model(
+        &self,
+        mut model: deployments::Model,
+    ) -> Result<deployments::Model, DeployError> {
+        let collection_hash: Option<String> = cached_artifacts::Entity::find()
+            .select_only()
+            .column(cached_artifacts::Column::ContentHash)
+            .filter(cached_artifacts::Column::ArtifactId.eq(model.artifact_id.as_str()))
+            .into_tuple()
+            .one(self.db())
+            .await?;
+        let project = PathBuf::from(&model.project_path);
+        let rel = PathBuf::from(&model.profile_root).join(&model.artifact_path);
+        let stored_fp = model.local_fingerprint.clone();
+        let stored_hash = model.local_hash.clone();
+        let (local_hash, local_fp) = tokio::task::spawn_blocking(move || {
+            check_local_copy(&project, &rel, stored_fp.as_deref(), stored_hash.as_deref())
+        })
+        .await
+        .map_err(|e| DeployError::Io {
+            context: "hashing a project copy".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        model.status = DeploymentStatus::compute(
+            &model.recorded_hash,
+            local_hash.as_deref(),
+            collection_hash.as_deref(),
+        )
+        .as_str()
+        .into();
+        model.local_hash = local_hash;
+        model.local_fingerprint = local_fp;
+        model.collection_hash = collection_hash;
+        model.status_checked_at = Utc::now();
+        Ok(model)
+    }
+
+    // ----- deployments ----------------------------------------------------------------------
+
+    /// One deployment; with `recheck` its status is recomputed first.
+    pub async fn get(&self, id: &str, recheck: bool) -> Result<deployments::Model, DeployError> {
+        let row = deployments::Entity::find_by_id(id)
+            .one(self.db())
+            .await?
+            .ok_or_else(|| {
+                DeployError::NotFound(format!("Deployment '{}' not found", printable(id)))
+            })?;
+        if !recheck {
+            return Ok(row);
+        }
+        // The collection side is re-validated through the cache too.
+        if let Ok(artifact_id) = ArtifactId::parse(&row.artifact_id) {
+            self.inner.cache.get_or_fill(&artifact_id).await?;
+        }
+        let model = self.recheck_model(row).await?;
+        self.save(model, true).await.map_err(Into::into)
+    }
+
+    /// Deploys an artifact into a project. Returns the row and whether an existing deployment
+    /// was replaced.
+    pub async fn deploy(
+        &self,
+        req: DeployRequest,
+    ) -> Result<(deployments::Model, bool), DeployError> {
+        let id = ArtifactId::parse(req.artifact_id.trim()).map_err(DeployError::BadRequest)?;
+        let profile = Profile::parse(req.profile.as_deref().unwrap_or("claude_code"))
+            .map_err(DeployError::BadRequest)?;
+        let project = match (&req.project_id, &req.project_path) {
+            (Some(_), Some(_)) => {
+                return Err(DeployError::BadRequest(
+                    "give project_id or project_path, not both".into(),
+                ));
+            }
+            (Some(pid), None) => self.project(pid).await?,
+            (None, Some(path)) => {
+                let path = canonical_project_path(path)?;
+                let key = path.display().to_string();
+                match projects::Entity::find()
+                    .filter(projects::Column::Path.eq(key.as_str()))
+                    .one(self.db())
+                    .await?
+                {
+                    Some(p) => p,
+                    None => self.insert_project(&path, true).await?,
+                }
+            }
+            (None, None) => {
+                return Err(DeployError::BadRequest(
+                    "project_id or project_path is required".into(),
+                ));
+            }
+        };
+        let source = self.inner.cache.source().clone();
+        let item = source
+            .locate(&id)
+            .await?
+            .ok_or_else(|| DeployError::NotFound(format!("Artifact '{id}' not found")))?;
+        let artifact = source
+            .read(&item)
+            .await?
+            .ok_or_else(|| DeployError::NotFound(format!("Artifact '{id}' not found")))?;
+        // Deploys take what is on disk now; keep the cache in step with it.
+        self.inner.cache.set(&artifact).await?;
+        let is_file = artifact.item.is_file && artifact.files.len() == 1;
+        let default_rel = default_artifact_path(
+            id.artifact_type,
+            &id.name,
+            is_file.then(|| artifact.files[0].path.as_str()),
+        );
+        let rel_raw = req.dest_path.clone().unwrap_or(default_rel);
+        let rel = safe_relative(&rel_raw)
+            .filter(|r| !r.components().any(|c| c.as_os_str().to_string_lossy().starts_with(".skillmeat")))
+            .ok_or_else(|| DeployError::BadRequest(format!("dest_path '{}' must be a relative path inside the profile folder, without '..'", printable(&rel_raw))))?;
+        let rel_string = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+
+        let lock = self.project_lock(&project.id);
+        let _guard = lock.lock().await;
+        let project_root = PathBuf::from(&project.path);
+        let profile_root = project_root.join(profile.root());
+        let dest = profile_root.join(&rel);
+        ensure_inside_project(&project_root, &dest)?;
+        let record_file = profile_root.join(RECORD_FILE);
+        let records =
+            record::read_records(&record_file).map_err(io("reading the deployment record"))?;
+        let already = records.iter().any(|r| {
+            r.bare_name() == id.name
+                && r.artifact_type == id.artifact_type.as_str()
+                && r.profile() == profile.id()
+        });
+        if already && !req.overwrite {
+            return Err(DeployError::Conflict(format!(
+                "Artifact '{id}' already deployed. Set overwrite=true to replace."
+            )));
+        }
+        if !already && !req.overwrite && std::fs::symlink_metadata(&dest).is_ok() {
+            return Err(DeployError::Conflict(format!(
+                "'{}' already exists in the project and was not deployed by SkillMeat. Set overwrite=true to replace it.",
+                rel_string
+            )));
+        }
+
+        let parent = dest.parent().unwrap_or(&profile_root).to_path_buf();
+        std::fs::create_dir_all(&parent).map_err(io(format!("creating {}", parent.display())))?;
+        ensure_inside_project(&project_root, &dest)?;
+        let staging = parent.join(format!(".skillmeat-tmp-{}", new_id()));
+        let copied = self.copy_into(&artifact, &staging, is_file).await;
+        let deployed_hash = match copied {
+            Ok(h) => h,
+            Err(e) => {
+                remove_path(&staging);
+                return Err(e);
+            }
+        };
+        if deployed_hash != artifact.content_hash {
+            remove_path(&staging);
+            self.inner.cache.invalidate(&id.to_string()).await?;
+            return Err(DeployError::Conflict(format!(
+                "Artifact '{id}' changed while it was being deployed; try again"
+            )));
+        }
+        swap_into_place(&staging, &dest)?;
+        let now = Utc::now();
+        let rec = NewRecord {
+            name: &id.name,
+            artifact_type: id.artifact_type.as_str(),
+            from_collection: &artifact.item.collection,
+            artifact_path: &rel_string,
+            content_hash: &deployed_hash,
+            profile: profile.id(),
+            profile_root: profile.root(),
+            deployed_at: now,
+        };
+        record::upsert_record(&record_file, &rec).map_err(io("writing the deployment record"))?;
+
+        let existing = deployments::Entity::find()
+            .filter(deployments::Column::ProjectId.eq(project.id.as_str()))
+            .filter(deployments::Column::ArtifactType.eq(id.artifact_type.as_str()))
+            .filter(deployments::Column::ArtifactName.eq(id.name.as_str()))
+            .filter(deployments::Column::Profile.eq(profile.id()))
+            .one(self.db())
+            .await?;
+        let fingerprint = hash::list_files(&dest)
+            .ok()
+            .map(|f| hash::fingerprint(&f, ""));
+        let model = deployments::Model {
+            id: existing
+                .as_ref()
+                .map(|e| e.id.clone())
+                .unwrap_or_else(new_id),
+            project_id: project.id.clone(),
+            project_path: project.path.clone(),
+            artifact_id: id.to_string(),
+            artifact_type: id.artifact_type.as_str().into(),
+            artifact_name: id.name.clone(),
+            profile: profile.id().into(),
+            profile_root: profile.root().into(),
+            artifact_path: rel_string,
+            from_collection: artifact.item.collection.clone(),
+            deployed_at: now,
+            recorded_hash: deployed_hash.clone(),
+            local_hash: Some(deployed_hash.clone()),
+            local_fingerprint: fingerprint,
+            collection_hash: Some(deployed_hash),
+            status: DeploymentStatus::Synced.as_str().into(),
+            status_checked_at: now,
+        };
+        let saved = self.save(model, existing.is_some()).await?;
+        Ok((saved, already || existing.is_some()))
+    }
+
+    /// Copies an artifact file by file into `staging` and returns the copy's content hash.
+    async fn copy_into(
+        &self,
+        artifact: &crate::source::SourceArtifact,
+        staging: &Path,
+        is_file: bool,
+    ) -> Result<String, DeployError> {
+        let source = self.inner.cache.source();
+        if is_file {
+            source
+                .copy_file(&artifact.item, &artifact.files[0].path, staging)
+                .await?;
+        } else {
+            std::fs::create_dir_all(staging).map_err(io("creating the staging folder"))?;
+            for f in &artifact.files {
+                let target = staging.join(&f.path);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(io(format!("creating {}", parent.display())))?;
+                }
+                source.copy_file(&artifact.item, &f.path, &target).await?;
+            }
+        }
+        let staging = staging.to_path_buf();
+        tokio::task::spawn_blocking(move || hash::content_hash(&staging))
+            .await
+            .map_err(|e| DeployError::Io {
+                context: "hashing the copy".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?
+            .map_err(io("hashing the copy"))
+    }
+
+    /// Removes a deployment's files and its record; 404 when it is not deployed.
+    pub async fn undeploy(&self, id: &str) -> Result<(), DeployError> {
+        let row = self.get(id, false).await?;
+        let lock = self.project_lock(&row.project_id);
+        let _guard = lock.lock().await;
+        let project_root = PathBuf::from(&row.project_path);
+        let profile_root = project_root.join(&row.profile_root);
+        let target = profile_root.join(safe_relative(&row.artifact_path).unwrap_or_default());
+        if safe_relative(&row.artifact_path).is_some()
+            && ensure_inside_project(&project_root, &target).is_ok()
+        {
+            match std::fs::symlink_metadata(&target) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&target)
+                    .map_err(io(format!("removing {}", target.display())))?,
+                Ok(_) => std::fs::remove_file(&target)
+                    .map_err(io(format!("removing {}", target.display())))?,
+                Err(_) => {}
+            }
+        }
+        record::remove_record(
+            &profile_root.join(RECORD_FILE),
+            &row.artifact_name,
+            &row.artifact_type,
+            &row.profile,
+        )
+        .map_err(io("updating the deployment record"))?;
+        deployments::Entity::delete_by_id(row.id.as_str())
+            .exec(self.db())
+            .await?;
+        Ok(())
+    }
+
+    /// Re-deploys the collection's current version over a deployment. A project copy with local
+    /// changes (modified or conflict) is refused unless `force`.
+    pub async fn update(&self, id: &str, force: bool) -> Result<deployments::Model, DeployError> {
+        let row = self.get(id, true).await?;
+        let status = DeploymentStatus::parse(&row.status).unwrap_or(DeploymentStatus::Modified);
+        if matches!(
+            status,
+            DeploymentStatus::Modified | DeploymentStatus::Conflict
+        ) && !force
+        {
+            return Err(DeployError::Conflict(format!(
+                "Deployment '{id}' has local modifications; set force=true to overwrite them"
+            )));
+        }
+        let (model, _) = self
+            .deploy(DeployRequest {
+                artifact_id: row.artifact_id.clone(),
+                project_id: Some(row.project_id.clone()),
+                project_path: None,
+                profile: Some(row.profile.clone()),
+                overwrite: true,
+                dest_path: Some(row.artifact_path.clone()),
+            })
+            .await?;
+        Ok(model)
+    }
+
+    /// One page of the dashboard list.
+    pub async fn list(
+        &self,
+        filter: &DeploymentFilter,
+        sort: DeploymentSort,
+        descending: bool,
+        limit: u64,
+        after: Option<&str>,
+    ) -> Result<DeploymentPage, DeployError> {
+        use deployments::Column as C;
+        let cond = filter_condition(filter);
+        let total_count = deployments::Entity::find()
+            .filter(cond.clone())
+            .count(self.db())
+            .await?;
+        let sort_col = match sort {
+            DeploymentSort::Artifact => C::ArtifactId,
+            DeploymentSort::Project => C::ProjectPath,
+            DeploymentSort::DeployedAt => C::DeployedAt,
+            DeploymentSort::Status => C::Status,
+        };
+        let order = if descending { Order::Desc } else { Order::Asc };
+        let mut query = deployments::Entity::find().filter(cond);
+        if let Some(raw) = after {
+            let (key, id) =
+                decode_pair_cursor(raw).map_err(|e| DeployError::BadRequest(e.to_string()))?;
+            let key: sea_orm::Value = if sort == DeploymentSort::DeployedAt {
+                DateTime::parse_from_rfc3339(&key)
+                    .map_err(|_| {
+                        DeployError::BadRequest("Invalid cursor: damaged sort key".into())
+                    })?
+                    .with_timezone(&Utc)
+                    .into()
+            } else {
+                key.into()
+            };
+            let (beyond, beyond_id) = if descending {
+                (sort_col.lt(key.clone()), C::Id.lt(id))
+            } else {
+                (sort_col.gt(key.clone()), C::Id.gt(id))
+            };
+            query = query.filter(
+                Condition::any()
+                    .add(beyond)
+                    .add(Condition::all().add(sort_col.eq(key)).add(beyond_id)),
+            );
+        }
+        let mut items = query
+            .order_by(sort_col, order.clone())
+            .order_by(C::Id, order)
+            .limit(limit + 1)
+            .all(self.db())
+            .await?;
+        let has_next_page = items.len() as u64 > limit;
+        items.truncate(limit as usize);
+        let end_cursor = items.last().map(|d| {
+            let key = match sort {
+                DeploymentSort::Artifact => d.artifact_id.clone(),
+                DeploymentSort::Project => d.project_path.clone(),
+                DeploymentSort::DeployedAt => d.deployed_at.to_rfc3339(),
+                DeploymentSort::Status => d.status.clone(),
+            };
+            crate::collections::encode_pair_cursor(&key, &d.id)
+        });
+        Ok(DeploymentPage {
+            items,
+            has_next_page,
+            end_cursor,
+            total_count,
+        })
+    }
+
+    /// Counts by status, type, project and artifact: a few grouped queries, no disk access.
+    pub async fn summary(&self) -> Result<Summary, DeployError> {
+        use deployments::Column as C;
+        let mut summary = Summary::default();
+        let by_status: Vec<(String, i64)> = deployments::Entity::find()
+            .select_only()
+            .column(C::Status)
+            .column_as(C::Id.count(), "n")
+            .group_by(C::Status)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        for (status, n) in by_status {
+            summary.by_status.add(&status, n as u64);
+        }
+        summary.by_type = deployments::Entity::find()
+            .select_only()
+            .column(C::ArtifactType)
+            .column_as(C::Id.count(), "n")
+            .group_by(C::ArtifactType)
+            .order_by_asc(C::ArtifactType)
+            .into_tuple::<(String, i64)>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|(t, n)| (t, n as u64))
+            .collect();
+        summary.by_project = deployments::Entity::find()
+            .select_only()
+            .column(C::ProjectId)
+            .column(C::ProjectPath)
+            .column_as(C::Id.count(), "n")
+            .group_by(C::ProjectId)
+            .group_by(C::ProjectPath)
+            .order_by_desc(Expr::col(sea_orm::sea_query::Alias::new("n")))
+            .order_by_asc(C::ProjectPath)
+            .into_tuple::<(String, String, i64)>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|(id, path, n)| (id, path, n as u64))
+            .collect();
+        summary.by_artifact = deployments::Entity::find()
+            .select_only()
+            .column(C::ArtifactId)
+            .column_as(C::Id.count(), "n")
+            .group_by(C::ArtifactId)
+            .order_by_desc(Expr::col(sea_orm::sea_query::Alias::new("n")))
+            .order_by_asc(C::ArtifactId)
+            .into_tuple::<(String, i64)>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|(id, n)| (id, n as u64))
+            .collect();
+        summary.last_updated = deployments::Entity::find()
+            .select_only()
+            .column_as(C::StatusCheckedAt.max(), "m")
+            .into_tuple::<Option<DateTime<Utc>>>()
+            .one(self.db())
+            .await?
+            .flatten();
+        Ok(summary)
+    }
+
+    /// Per-status deployment counts of some artifacts, for artifact responses.
+    pub async fn counts_for(
+        &self,
+        artifact_ids: &[String],
+    ) -> Result<HashMap<String, StatusCounts>, DbErr> {
+        use deployments::Column as C;
+        let rows: Vec<(String, String, i64)> = deployments::Entity::find()
+            .select_only()
+            .column(C::ArtifactId)
+            .column(C::Status)
+            .column_as(C::Id.count(), "n")
+            .filter(C::ArtifactId.is_in(artifact_ids.iter().cloned()))
+            .group_by(C::ArtifactId)
+            .group_by(C::Status)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let mut out: HashMap<String, StatusCounts> = HashMap::new();
+        for (id, status, n) in rows {
+            out.entry(id).or_default().add(&status, n as u64);
+        }
+        Ok(out)
+    }
+}
+
+fn filter_condition(f: &DeploymentFilter) -> Condition {
+    use deployments::Column as C;
+    let mut cond = Condition::all();
+    if !f.statuses.is_empty() {
+        cond = cond.add(C::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(p) = &f.project {
+        cond = cond.add(
+            Condition::any()
+                .add(C::ProjectId.eq(p.as_str()))
+                .add(C::ProjectPath.eq(p.as_str())),
+        );
+    }
+    if let Some(a) = &f.artifact_id {
+        cond = cond.add(C::ArtifactId.eq(a.as_str()));
+    }
+    if !f.types.is_empty() {
+        cond = cond.add(C::ArtifactType.is_in(f.types.iter().map(|t| t.as_str())));
+    }
+    if let Some(p) = &f.profile {
+        cond = cond.add(C::Profile.eq(p.as_str()));
+    }
+    if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        cond = cond.add(
+            Expr::expr(Func::lower(Expr::col(C::ArtifactName)))
+                .like(LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\')),
+        );
+    }
+    cond
+}
+
+/// Where a deployed artifact goes under the profile root by default.
+pub fn default_artifact_path(t: ArtifactType, name: &str, file_name: Option<&str>) -> String {
+    let folder = match t {
+        ArtifactType::Skill => "skills",
+        ArtifactType::Command => "commands",
+        ArtifactType::Agent => "agents",
+        ArtifactType::Hook => "hooks",
+        ArtifactType::Mcp => "mcp",
+    };
+    match file_name {
+        Some(f) => {
+            let ext = Path::new(f)
+                .extension()
+                .map(|e| format!(".{}", e.to_string_lossy()))
+                .unwrap_or_default();
+            format!("{folder}/{name}{ext}")
+        }
+        None => format!("{folder}/{name}"),
+    }
+}
+
+/// An absolute, existing folder, canonicalised; anything else is a bad request.
+pub fn canonical_project_path(raw: &str) -> Result<PathBuf, DeployError> {
+    let expanded = crate::config::expand_home(raw.trim());
+    if raw.contains('\0') || !expanded.is_absolute() {
+        return Err(DeployError::BadRequest(format!(
+            "project path '{}' must be absolute",
+            printable(raw)
+        )));
+    }
+    if expanded
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
+        return Err(DeployError::BadRequest(format!(
+            "project path '{}' must not contain '..'",
+            printable(raw)
+        )));
+    }
+    let canonical = expanded.canonicalize().map_err(|_| {
+        DeployError::BadRequest(format!("project path '{}' does not exist", printable(raw)))
+    })?;
+    if !canonical.is_dir() {
+        return Err(DeployError::BadRequest(format!(
+            "project path '{}' is not a folder",
+            printable(raw)
+        )));
+    }
+    Ok(canonical)
+}
+
+/// Refuses a destination whose existing folders resolve outside the project (a symlinked
+/// profile or type folder pointing elsewhere), or which is itself a symbolic link.
+fn ensure_inside_project(project_root: &Path, dest: &Path) -> Result<(), DeployError> {
+    let outside = || {
+        DeployError::BadRequest(format!(
+            "the destination {} would leave the project",
+            dest.display()
+        ))
+    };
+    let root = project_root.canonicalize().map_err(|_| outside())?;
+    if std::fs::symlink_metadata(dest)
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false)
+    {
+        return Err(outside());
+    }
+    let mut ancestor = dest.parent();
+    while let Some(a) = ancestor {
+        if a.exists() {
+            let resolved = a.canonicalize().map_err(|_| outside())?;
+            return if resolved.starts_with(&root) {
+                Ok(())
+            } else {
+                Err(outside())
+            };
+        }
+        ancestor = a.parent();
+    }
+    Err(outside())
+}
+
+/// Replaces `dest` with `staging` by renames: the old copy moves aside first and is removed
+/// last, and put back if the new one cannot be moved in.
+fn swap_into_place(staging: &Path, dest: &Path) -> Result<(), DeployError> {
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    let backup = parent.join(format!(".skillmeat-old-{}", new_id()));
+    let had_old = std::fs::symlink_metadata(dest).is_ok();
+    if had_old {
+        std::fs::rename(dest, &backup).map_err(io(format!(
+            "moving the old copy at {} aside",
+            dest.display()
+        )))?;
+    }
+    if let Err(e) = std::fs::rename(staging, dest) {
+        if had_old {
+            let _ = std::fs::rename(&backup, dest);
+        }
+        remove_path(staging);
+        return Err(DeployError::Io {
+            context: format!("moving the new copy into {}", dest.display()),
+            source: e,
+        });
+    }
+    if had_old {
+        remove_path(&backup);
+    }
+    Ok(())
+}
+
+fn remove_path(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// The project copy's content hash and stat fingerprint; the stored hash is reused when the
+/// fingerprint is unchanged. `(None, None)` when the copy is missing or not safely inside.
+fn check_local_copy(
+    project: &Path,
+    rel: &Path,
+    stored_fp: Option<&str>,
+    stored_hash: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return (None, None);
+    }
+    let path = project.join(rel);
+    if ensure_inside_project(project, &path).is_err() || std::fs::symlink_metadata(&path).is_err() {
+        return (None, None);
+    }
+    let Ok(files) = hash::list_files(&path) else {
+        return (None, None);
+    };
+    let fp = hash::fingerprint(&files, "");
+    if Some(fp.as_str()) == stored_fp
+        && let Some(h) = stored_hash
+    {
+        return (Some(h.to_string()), Some(fp));
+    }
+    let is_dir = path.is_dir();
+    match hash::hash_listed_files(&files, is_dir) {
+        Ok(h) => (Some(h), Some(fp)),
+        Err(_) => (None, None),
+    }
+}
+
+/// Every record of a project: `(profile root folder, record)` for each `<project>/.*/` folder
+/// holding a record file (not followed through symbolic links).
+fn read_project_records(project: &Path) -> std::io::Result<Vec<(String, record::DeployedRecord)>> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<_> = std::fs::read_dir(project)?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with('.') && n != "." && n != "..")
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let file = project.join(&dir).join(RECORD_FILE);
+        if !file.is_file() {
+            continue;
+        }
+        match record::read_records(&file) {
+            Ok(records) => out.extend(records.into_iter().map(|r| (dir.clone(), r))),
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "unreadable deployment record")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Folders below `roots` (at most `depth` levels) with a record file in a profile root.
+fn discover_projects(roots: &[PathBuf], depth: u32) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for root in roots {
+        let walker = walkdir::WalkDir::new(root)
+            .max_depth(depth as usize)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| {
+                e.file_type().is_dir()
+                    && (e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+                    && e.file_name() != "node_modules"
+            });
+        for entry in walker.filter_map(Result::ok) {
+            let dir = entry.path();
+            let has_records = Profile::ALL
+                .iter()
+                .any(|p| dir.join(p.root()).join(RECORD_FILE).is_file());
+            if has_records && let Ok(canonical) = dir.canonicalize() {
+                found.push(canonical);
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}

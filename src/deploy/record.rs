@@ -1,0 +1,241 @@
+//! SkillMeat's deployment record file, `<project>/<profile root>/.skillmeat-deployed.toml`
+//! (spec section 4.1): `[[deployed]]` entries, read leniently and written so SkillMeat reads ours.
+//!
+//! Writes replace or remove one entry and keep every other entry (and unknown keys) as they were;
+//! the file is replaced atomically, and deleted when no entry is left.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+
+/// The record file's name inside a profile root.
+pub const RECORD_FILE: &str = ".skillmeat-deployed.toml";
+
+/// One `[[deployed]]` entry, as read.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DeployedRecord {
+    /// Name (an extension is stripped when comparing).
+    pub artifact_name: String,
+    /// Type.
+    pub artifact_type: String,
+    /// Source collection.
+    #[serde(default)]
+    pub from_collection: String,
+    /// Naive ISO time (SkillMeat) or RFC 3339.
+    #[serde(default)]
+    pub deployed_at: String,
+    /// Path relative to the profile root.
+    pub artifact_path: String,
+    /// Hash at deploy time.
+    pub content_hash: Option<String>,
+    /// Legacy alias of `content_hash`.
+    pub collection_sha: Option<String>,
+    /// Profile id; `claude_code` when absent.
+    pub deployment_profile_id: Option<String>,
+    /// Hashes, newest first.
+    #[serde(default)]
+    pub version_lineage: Vec<String>,
+}
+
+impl DeployedRecord {
+    /// The recorded hash (`content_hash`, else the legacy `collection_sha`).
+    pub fn hash(&self) -> Option<&str> {
+        self.content_hash
+            .as_deref()
+            .or(self.collection_sha.as_deref())
+    }
+
+    /// The profile id.
+    pub fn profile(&self) -> &str {
+        self.deployment_profile_id
+            .as_deref()
+            .unwrap_or("claude_code")
+    }
+
+    /// The name with a trailing `.md` dropped, as SkillMeat compares names.
+    pub fn bare_name(&self) -> &str {
+        self.artifact_name
+            .strip_suffix(".md")
+            .unwrap_or(&self.artifact_name)
+    }
+
+    /// The deploy time; SkillMeat writes naive UTC.
+    pub fn deployed_at(&self) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&self.deployed_at)
+            .map(|d| d.with_timezone(&Utc))
+            .or_else(|_| {
+                NaiveDateTime::parse_from_str(&self.deployed_at, "%Y-%m-%dT%H:%M:%S%.f")
+                    .map(|n| n.and_utc())
+            })
+            .unwrap_or(DateTime::UNIX_EPOCH)
+    }
+}
+
+/// Reads every entry of a record file; a missing file has none. Entries that lack required
+/// fields are skipped with a warning.
+pub fn read_records(file: &Path) -> std::io::Result<Vec<DeployedRecord>> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let doc: toml::Table = text.parse().map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {e}", file.display()),
+        )
+    })?;
+    let Some(toml::Value::Array(entries)) = doc.get("deployed") else {
+        return Ok(Vec::new());
+    };
+    Ok(entries
+        .iter()
+        .filter_map(|e| match e.clone().try_into::<DeployedRecord>() {
+            Ok(r) => Some(r),
+            Err(err) => {
+                tracing::warn!(file = %file.display(), error = %err, "skipping a deployment record without name, type or path");
+                None
+            }
+        })
+        .collect())
+}
+
+/// What to write for one deployment.
+#[derive(Debug, Clone)]
+pub struct NewRecord<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Type.
+    pub artifact_type: &'a str,
+    /// Source collection.
+    pub from_collection: &'a str,
+    /// Path relative to the profile root.
+    pub artifact_path: &'a str,
+    /// Hash of what was deployed.
+    pub content_hash: &'a str,
+    /// Profile id.
+    pub profile: &'a str,
+    /// Profile root folder name, e.g. `.claude`.
+    pub profile_root: &'a str,
+    /// Deploy time.
+    pub deployed_at: DateTime<Utc>,
+}
+
+fn matches(table: &toml_edit::Table, name: &str, artifact_type: &str, profile: &str) -> bool {
+    let get = |k: &str| table.get(k).and_then(|v| v.as_str());
+    let entry_name = get("artifact_name").map(|n| n.strip_suffix(".md").unwrap_or(n));
+    entry_name == Some(name)
+        && get("artifact_type") == Some(artifact_type)
+        && get("deployment_profile_id").unwrap_or("claude_code") == profile
+}
+
+fn load(file: &Path) -> std::io::Result<toml_edit::DocumentMut> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => text.parse().map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", file.display()),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(toml_edit::DocumentMut::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Adds or replaces the entry for (name, type, profile). A replaced entry's lineage is kept
+/// behind the new hash.
+pub fn upsert_record(file: &Path, record: &NewRecord<'_>) -> std::io::Result<()> {
+    use toml_edit::{Array, ArrayOfTables, Item, Table, value};
+    let mut doc = load(file)?;
+    if !matches!(doc.get("deployed"), Some(Item::ArrayOfTables(_))) {
+        doc.insert("deployed", Item::ArrayOfTables(ArrayOfTables::new()));
+    }
+    let Some(Item::ArrayOfTables(entries)) = doc.get_mut("deployed") else {
+        return Err(std::io::Error::other("deployed is not an array of tables"));
+    };
+    let existing = entries
+        .iter()
+        .position(|t| matches(t, record.name, record.artifact_type, record.profile));
+    let mut lineage = Array::new();
+    lineage.push(record.content_hash);
+    if let Some(i) = existing
+        && let Some(old) = entries
+            .get(i)
+            .and_then(|t| t.get("version_lineage"))
+            .and_then(|v| v.as_array())
+    {
+        for h in old
+            .iter()
+            .filter_map(|v| v.as_str())
+            .filter(|h| *h != record.content_hash)
+            .take(19)
+        {
+            lineage.push(h);
+        }
+    }
+    let mut t = Table::new();
+    t["artifact_name"] = value(record.name);
+    t["artifact_type"] = value(record.artifact_type);
+    t["from_collection"] = value(record.from_collection);
+    t["deployed_at"] = value(
+        record
+            .deployed_at
+            .naive_utc()
+            .format("%Y-%m-%dT%H:%M:%S%.6f")
+            .to_string(),
+    );
+    t["artifact_path"] = value(record.artifact_path);
+    t["content_hash"] = value(record.content_hash);
+    t["local_modifications"] = value(false);
+    t["version_lineage"] = value(lineage);
+    t["merge_base_snapshot"] = value(record.content_hash);
+    t["deployment_profile_id"] = value(record.profile);
+    t["platform"] = value(record.profile);
+    t["profile_root_dir"] = value(record.profile_root);
+    t["collection_sha"] = value(record.content_hash);
+    match existing.and_then(|i| entries.get_mut(i)) {
+        Some(slot) => *slot = t,
+        None => entries.push(t),
+    }
+    write_atomically(file, &doc.to_string())
+}
+
+/// Removes the entry for (name, type, profile); deletes the file when none is left. Returns
+/// whether an entry was removed.
+pub fn remove_record(
+    file: &Path,
+    name: &str,
+    artifact_type: &str,
+    profile: &str,
+) -> std::io::Result<bool> {
+    let mut doc = load(file)?;
+    let Some(toml_edit::Item::ArrayOfTables(entries)) = doc.get_mut("deployed") else {
+        return Ok(false);
+    };
+    let before = entries.len();
+    entries.retain(|t| !matches(t, name, artifact_type, profile));
+    let removed = entries.len() != before;
+    if entries.is_empty() {
+        match std::fs::remove_file(file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    } else if removed {
+        write_atomically(file, &doc.to_string())?;
+    }
+    Ok(removed)
+}
+
+/// Writes `text` to `file` through a temp file in the same folder and a rename.
+pub fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
+    let dir = file.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(file).map_err(|e| e.error)?;
+    Ok(())
+}
