@@ -178,6 +178,22 @@ pub async fn open_and_migrate(url: &str) -> Result<DatabaseConnection, DbOpenErr
     Ok(db)
 }
 
+/// `COUNT(*)` of a query's rows. SeaORM's paginator counts over a subquery that selects every
+/// column; this lets the database answer from an index.
+pub async fn count_rows<E: sea_orm::EntityTrait>(
+    db: &impl ConnectionTrait,
+    select: sea_orm::Select<E>,
+) -> Result<u64, DbErr> {
+    use sea_orm::{QuerySelect, sea_query::Expr};
+    let n: Option<i64> = select
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(n.unwrap_or(0) as u64)
+}
+
 /// A cheap round trip, for readiness checks.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.ping().await

@@ -16,7 +16,7 @@ enum Projects {
     LastScannedAt,
 }
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone)]
 enum Deployments {
     Table,
     Id,
@@ -100,24 +100,60 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_deployments_artifact_id")
-                    .table(Deployments::Table)
-                    .col(Deployments::ArtifactId)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_deployments_status")
-                    .table(Deployments::Table)
-                    .col(Deployments::Status)
-                    .to_owned(),
-            )
-            .await
+        // The dashboard sorts by each of these with the id as tie-break and pages with a
+        // keyset; the composite ones also serve the common filter + sort pairs and let counts
+        // be answered from the index alone.
+        let indexes: [(&str, &[Deployments]); 8] = [
+            (
+                "idx_deployments_artifact_id",
+                &[Deployments::ArtifactId, Deployments::Id],
+            ),
+            (
+                "idx_deployments_status",
+                &[Deployments::Status, Deployments::Id],
+            ),
+            (
+                "idx_deployments_status_artifact",
+                &[
+                    Deployments::Status,
+                    Deployments::ArtifactId,
+                    Deployments::Id,
+                ],
+            ),
+            (
+                "idx_deployments_deployed_at",
+                &[Deployments::DeployedAt, Deployments::Id],
+            ),
+            (
+                "idx_deployments_project_path",
+                &[Deployments::ProjectPath, Deployments::Id],
+            ),
+            (
+                "idx_deployments_type_deployed_at",
+                &[
+                    Deployments::ArtifactType,
+                    Deployments::DeployedAt,
+                    Deployments::Id,
+                ],
+            ),
+            (
+                "idx_deployments_artifact_name",
+                &[Deployments::ArtifactName],
+            ),
+            (
+                "idx_deployments_status_checked_at",
+                &[Deployments::StatusCheckedAt],
+            ),
+        ];
+        for (name, columns) in indexes {
+            let mut index = Index::create();
+            index.name(name).table(Deployments::Table);
+            for column in columns {
+                index.col(column.clone());
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

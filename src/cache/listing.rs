@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use entity::cached_artifacts::{self, Column as C};
 use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
@@ -163,10 +163,8 @@ pub async fn list_artifacts(
     page: &PageRequest,
 ) -> Result<Page, ListError> {
     let cond = filter_condition(filter);
-    let total_count = cached_artifacts::Entity::find()
-        .filter(cond.clone())
-        .count(db)
-        .await?;
+    let total_count =
+        crate::db::count_rows(db, cached_artifacts::Entity::find().filter(cond.clone())).await?;
     let order = if page.descending {
         Order::Desc
     } else {

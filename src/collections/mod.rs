@@ -345,10 +345,11 @@ impl CollectionService {
                     LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\'),
                 ));
         }
-        let total_count = user_collections::Entity::find()
-            .filter(cond.clone())
-            .count(&self.db)
-            .await?;
+        let total_count = crate::db::count_rows(
+            &self.db,
+            user_collections::Entity::find().filter(cond.clone()),
+        )
+        .await?;
         let mut query = user_collections::Entity::find().filter(cond);
         if let Some(raw) = after {
             let (key, id) = decode_pair_cursor(raw)?;
@@ -500,10 +501,11 @@ impl CollectionService {
                 .to_owned();
             cond = cond.add(C::ArtifactId.in_subquery(in_group));
         }
-        let total_count = collection_artifacts::Entity::find()
-            .filter(cond.clone())
-            .count(&self.db)
-            .await?;
+        let total_count = crate::db::count_rows(
+            &self.db,
+            collection_artifacts::Entity::find().filter(cond.clone()),
+        )
+        .await?;
         let mut query = collection_artifacts::Entity::find().filter(cond);
         if let Some(raw) = after {
             let (key, _) = decode_pair_cursor(raw)?;

@@ -32,6 +32,9 @@ use crate::source::hash;
 use crate::source::{ArtifactId, ArtifactType, SourceError, printable};
 use record::{NewRecord, RECORD_FILE};
 
+/// `cache_meta` key changed on every write to the deployment rows.
+pub const META_DEPLOYMENTS_VERSION: &str = "deployments_version";
+
 /// Where an agent platform keeps its files in a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Profile {
@@ -214,7 +217,7 @@ pub struct DeployRequest {
 pub struct DeploymentFilter {
     /// Statuses.
     pub statuses: Vec<DeploymentStatus>,
-    /// Project id or path.
+    /// Project id or path (resolved to the id before querying).
     pub project: Option<String>,
     /// `type:name`.
     pub artifact_id: Option<String>,
@@ -323,6 +326,8 @@ pub struct DeployService {
 struct Inner {
     db: DatabaseConnection,
     cache: CacheService,
+    /// The last summary and the `deployments_version` it was computed at.
+    summary_memo: Mutex<Option<(String, Summary)>>,
     search_roots: Vec<PathBuf>,
     search_depth: u32,
     project_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -342,6 +347,7 @@ impl DeployService {
                 cache,
                 search_roots,
                 search_depth,
+                summary_memo: Mutex::new(None),
                 project_locks: Mutex::new(HashMap::new()),
             }),
         }
@@ -596,6 +602,7 @@ impl DeployService {
         let mut row: projects::ActiveModel = project.clone().into();
         row.last_scanned_at = Set(Some(Utc::now()));
         row.update(self.db()).await?;
+        self.bump_version().await?;
         Ok(changed)
     }
 
@@ -670,7 +677,9 @@ impl DeployService {
             self.inner.cache.get_or_fill(&artifact_id).await?;
         }
         let model = self.recheck_model(row).await?;
-        self.save(model, true).await.map_err(Into::into)
+        let saved = self.save(model, true).await?;
+        self.bump_version().await?;
+        Ok(saved)
     }
 
     /// Deploys an artifact into a project. Returns the row and whether an existing deployment
@@ -826,6 +835,7 @@ impl DeployService {
             status_checked_at: now,
         };
         let saved = self.save(model, existing.is_some()).await?;
+        self.bump_version().await?;
         Ok((saved, already || existing.is_some()))
     }
 
@@ -931,11 +941,33 @@ impl DeployService {
         after: Option<&str>,
     ) -> Result<DeploymentPage, DeployError> {
         use deployments::Column as C;
-        let cond = filter_condition(filter);
-        let total_count = deployments::Entity::find()
-            .filter(cond.clone())
-            .count(self.db())
-            .await?;
+        let mut filter = filter.clone();
+        if let Some(p) = &filter.project {
+            // An id or a path: resolve it to the id once, so the project index answers.
+            let project = projects::Entity::find()
+                .filter(
+                    Condition::any()
+                        .add(projects::Column::Id.eq(p.as_str()))
+                        .add(projects::Column::Path.eq(p.as_str())),
+                )
+                .one(self.db())
+                .await?;
+            match project {
+                Some(project) => filter.project = Some(project.id),
+                None => {
+                    return Ok(DeploymentPage {
+                        items: Vec::new(),
+                        has_next_page: false,
+                        end_cursor: None,
+                        total_count: 0,
+                    });
+                }
+            }
+        }
+        let cond = filter_condition(&filter);
+        let total_count =
+            crate::db::count_rows(self.db(), deployments::Entity::find().filter(cond.clone()))
+                .await?;
         let sort_col = match sort {
             DeploymentSort::Artifact => C::ArtifactId,
             DeploymentSort::Project => C::ProjectPath,
@@ -968,14 +1000,26 @@ impl DeployService {
                     .add(Condition::all().add(sort_col.eq(key)).add(beyond_id)),
             );
         }
-        let mut items = query
+        // Two steps: the page's ids first (sorting index entries, not whole rows), then the rows.
+        let mut ids: Vec<String> = query
+            .select_only()
+            .column(C::Id)
             .order_by(sort_col, order.clone())
             .order_by(C::Id, order)
             .limit(limit + 1)
+            .into_tuple()
             .all(self.db())
             .await?;
-        let has_next_page = items.len() as u64 > limit;
-        items.truncate(limit as usize);
+        let has_next_page = ids.len() as u64 > limit;
+        ids.truncate(limit as usize);
+        let mut rows: HashMap<String, deployments::Model> = deployments::Entity::find()
+            .filter(C::Id.is_in(ids.iter().cloned()))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|d| (d.id.clone(), d))
+            .collect();
+        let items: Vec<deployments::Model> = ids.iter().filter_map(|id| rows.remove(id)).collect();
         let end_cursor = items.last().map(|d| {
             let key = match sort {
                 DeploymentSort::Artifact => d.artifact_id.clone(),
@@ -993,14 +1037,52 @@ impl DeployService {
         })
     }
 
-    /// Counts by status, type, project and artifact: a few grouped queries, no disk access.
+    /// Marks the deployment rows as changed (in `cache_meta`, so every instance sees it), which
+    /// retires memoised summaries.
+    async fn bump_version(&self) -> Result<(), DbErr> {
+        self.inner
+            .cache
+            .set_meta(META_DEPLOYMENTS_VERSION, &new_id())
+            .await
+    }
+
+    /// Counts by status, type, project and artifact. Served from a memo while the
+    /// `deployments_version` in `cache_meta` is unchanged (one key lookup); otherwise a few
+    /// grouped `COUNT(*)` queries that indexes answer. Never touches the disk.
     pub async fn summary(&self) -> Result<Summary, DeployError> {
+        let version = self
+            .inner
+            .cache
+            .meta(META_DEPLOYMENTS_VERSION)
+            .await?
+            .unwrap_or_default();
+        if let Some((v, s)) = self
+            .inner
+            .summary_memo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            && *v == version
+        {
+            return Ok(s.clone());
+        }
+        let summary = self.compute_summary().await?;
+        *self
+            .inner
+            .summary_memo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((version, summary.clone()));
+        Ok(summary)
+    }
+
+    async fn compute_summary(&self) -> Result<Summary, DeployError> {
         use deployments::Column as C;
+        let count = || Expr::cust("COUNT(*)");
         let mut summary = Summary::default();
         let by_status: Vec<(String, i64)> = deployments::Entity::find()
             .select_only()
             .column(C::Status)
-            .column_as(C::Id.count(), "n")
+            .column_as(count(), "n")
             .group_by(C::Status)
             .into_tuple()
             .all(self.db())
@@ -1011,7 +1093,7 @@ impl DeployService {
         summary.by_type = deployments::Entity::find()
             .select_only()
             .column(C::ArtifactType)
-            .column_as(C::Id.count(), "n")
+            .column_as(count(), "n")
             .group_by(C::ArtifactType)
             .order_by_asc(C::ArtifactType)
             .into_tuple::<(String, i64)>()
@@ -1020,34 +1102,46 @@ impl DeployService {
             .into_iter()
             .map(|(t, n)| (t, n as u64))
             .collect();
-        summary.by_project = deployments::Entity::find()
+        let per_project: Vec<(String, i64)> = deployments::Entity::find()
             .select_only()
             .column(C::ProjectId)
-            .column(C::ProjectPath)
-            .column_as(C::Id.count(), "n")
+            .column_as(count(), "n")
             .group_by(C::ProjectId)
-            .group_by(C::ProjectPath)
-            .order_by_desc(Expr::col(sea_orm::sea_query::Alias::new("n")))
-            .order_by_asc(C::ProjectPath)
-            .into_tuple::<(String, String, i64)>()
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let paths: HashMap<String, String> = projects::Entity::find()
+            .select_only()
+            .column(projects::Column::Id)
+            .column(projects::Column::Path)
+            .into_tuple::<(String, String)>()
             .all(self.db())
             .await?
             .into_iter()
-            .map(|(id, path, n)| (id, path, n as u64))
             .collect();
-        summary.by_artifact = deployments::Entity::find()
+        summary.by_project = per_project
+            .into_iter()
+            .map(|(id, n)| {
+                let path = paths.get(&id).cloned().unwrap_or_default();
+                (id, path, n as u64)
+            })
+            .collect();
+        summary
+            .by_project
+            .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+        let mut by_artifact: Vec<(String, u64)> = deployments::Entity::find()
             .select_only()
             .column(C::ArtifactId)
-            .column_as(C::Id.count(), "n")
+            .column_as(count(), "n")
             .group_by(C::ArtifactId)
-            .order_by_desc(Expr::col(sea_orm::sea_query::Alias::new("n")))
-            .order_by_asc(C::ArtifactId)
             .into_tuple::<(String, i64)>()
             .all(self.db())
             .await?
             .into_iter()
             .map(|(id, n)| (id, n as u64))
             .collect();
+        by_artifact.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        summary.by_artifact = by_artifact;
         summary.last_updated = deployments::Entity::find()
             .select_only()
             .column_as(C::StatusCheckedAt.max(), "m")

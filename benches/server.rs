@@ -1,15 +1,20 @@
-//! Cache benchmark over a generated collection of 1,000 artifacts (`cargo bench --bench cache`).
+//! Server benchmarks (`cargo bench`), on generated data, printed as Markdown tables:
 //!
-//! Prints, as a Markdown table: artifact detail on a cache hit vs a miss (target: a hit at least
-//! 10x faster than a source read), a list page of 50, a full refresh, and the cache's size on
-//! disk (target: under 10 MB for 1,000 artifacts). Requests go through the production route tree
-//! in process, so the figures include routing, the handler, SQLite and JSON, but not TCP.
+//! - the artifact cache over 1,000 artifacts: detail on a cache hit vs a miss (target: a hit at
+//!   least 10x faster than a source read), a list page of 50, a full refresh, and the cache's
+//!   size on disk (target: under 10 MB);
+//! - the deployment dashboard over 10,000 deployments in 100 projects: the summary and filtered
+//!   list pages (target: each under 5 ms).
+//!
+//! Requests go through the production route tree in process, so the figures are server time:
+//! routing, the handler, SQLite and JSON, but not TCP.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use poem::{Endpoint, Request};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, EntityTrait, Statement};
 use skillmeat_server::config::Settings;
 use skillmeat_server::startup::{build_routes, build_state};
 
@@ -92,6 +97,145 @@ async fn get(
         .map(String::from);
     let _ = resp.into_body().into_vec().await.unwrap();
     (started.elapsed(), status, cache)
+}
+
+fn row(label: String, samples: &mut [Duration], target: &str) {
+    let p50 = percentile(samples, 0.5);
+    let p95 = percentile(samples, 0.95);
+    println!(
+        "| {label} ({} runs) | {} | {} | {target} |",
+        samples.len(),
+        ms(p50),
+        ms(p95)
+    );
+}
+
+/// 10,000 deployment rows in 100 projects, inserted directly (what the refresh would store).
+async fn deployment_dashboard(dir: &Path) {
+    const PROJECTS: usize = 100;
+    const PER_PROJECT: usize = 100;
+    let mut settings = Settings {
+        data_home: dir.join("empty-home").display().to_string(),
+        ..Settings::default()
+    };
+    settings.database.url = format!("sqlite://{}", dir.join("deployments.db").display());
+    let state = build_state(settings).await.unwrap();
+    let routes = build_routes(state.clone());
+    let statuses = [
+        "synced", "synced", "synced", "modified", "outdated", "conflict", "missing",
+    ];
+    let kinds = ["skill", "command", "agent"];
+    let now = Utc::now();
+    for p in 0..PROJECTS {
+        let project_id = format!("{p:032x}");
+        let path = format!("/work/projects/project-{p:03}");
+        entity::projects::Entity::insert(entity::projects::ActiveModel {
+            id: sea_orm::Set(project_id.clone()),
+            path: sea_orm::Set(path.clone()),
+            name: sea_orm::Set(format!("project-{p:03}")),
+            registered: sea_orm::Set(true),
+            created_at: sea_orm::Set(now),
+            last_scanned_at: sea_orm::Set(Some(now)),
+        })
+        .exec_without_returning(&state.db)
+        .await
+        .unwrap();
+        let rows = (0..PER_PROJECT).map(|i| {
+            let n = (p * 37 + i) % 1000;
+            let kind = kinds[n % 3];
+            entity::deployments::ActiveModel {
+                id: sea_orm::Set(format!("{p:016x}{i:016x}")),
+                project_id: sea_orm::Set(project_id.clone()),
+                project_path: sea_orm::Set(path.clone()),
+                artifact_id: sea_orm::Set(format!("{kind}:artifact-{n:04}")),
+                artifact_type: sea_orm::Set(kind.into()),
+                artifact_name: sea_orm::Set(format!("artifact-{n:04}")),
+                profile: sea_orm::Set("claude_code".into()),
+                profile_root: sea_orm::Set(".claude".into()),
+                artifact_path: sea_orm::Set(format!("{kind}s/artifact-{n:04}")),
+                from_collection: sea_orm::Set("default".into()),
+                deployed_at: sea_orm::Set(
+                    now - chrono::Duration::minutes((p * PER_PROJECT + i) as i64),
+                ),
+                recorded_hash: sea_orm::Set(format!("{:064x}", n)),
+                local_hash: sea_orm::Set(Some(format!("{:064x}", n))),
+                local_fingerprint: sea_orm::Set(None),
+                collection_hash: sea_orm::Set(Some(format!("{:064x}", n))),
+                status: sea_orm::Set(statuses[(p + i) % statuses.len()].into()),
+                status_checked_at: sea_orm::Set(now),
+            }
+        });
+        entity::deployments::Entity::insert_many(rows)
+            .exec_without_returning(&state.db)
+            .await
+            .unwrap();
+    }
+    let db = &state.db;
+    db.execute_raw(Statement::from_string(db.get_database_backend(), "ANALYZE"))
+        .await
+        .unwrap();
+
+    println!(
+        "\n| figure ({} deployments in {PROJECTS} projects) | p50 | p95 | target |",
+        PROJECTS * PER_PROJECT
+    );
+    println!("|---|---|---|---|");
+    // The summary is memoised until the deployment rows change; measure a recomputation too.
+    let mut cold = Vec::new();
+    for i in 0..50 {
+        // What every write to the deployment rows does.
+        state
+            .cache
+            .set_meta(
+                skillmeat_server::deploy::META_DEPLOYMENTS_VERSION,
+                &format!("bench-{i}"),
+            )
+            .await
+            .unwrap();
+        let (t, status, _) = get(&routes, "/api/v1/deployments/summary").await;
+        assert!(status.is_success());
+        cold.push(t);
+    }
+    row(
+        "summary, recomputed after a change".to_string(),
+        &mut cold,
+        "under 5 ms",
+    );
+    let queries = [
+        (
+            "summary, unchanged since the last request",
+            "/api/v1/deployments/summary".to_string(),
+        ),
+        (
+            "list page of 50, no filter",
+            "/api/v1/deployments?limit=50".to_string(),
+        ),
+        (
+            "list page of 50, status=modified,conflict",
+            "/api/v1/deployments?limit=50&status=modified,conflict".to_string(),
+        ),
+        (
+            "list page of 50, one project",
+            format!("/api/v1/deployments?limit=50&project={:032x}", 42),
+        ),
+        (
+            "list page of 50, type=skill, newest first",
+            "/api/v1/deployments?limit=50&type=skill&sort=deployed_at&order=desc".to_string(),
+        ),
+        (
+            "list page of 50, search=artifact-04",
+            "/api/v1/deployments?limit=50&search=artifact-04".to_string(),
+        ),
+    ];
+    for (label, uri) in queries {
+        let mut samples = Vec::new();
+        for _ in 0..200 {
+            let (t, status, _) = get(&routes, &uri).await;
+            assert!(status.is_success(), "{uri}");
+            samples.push(t);
+        }
+        row(label.to_string(), &mut samples, "under 5 ms");
+    }
 }
 
 #[tokio::main]
@@ -226,4 +370,6 @@ async fn main() {
         status.bytes as f64 / 1e6,
         status.entries
     );
+
+    deployment_dashboard(dir.path()).await;
 }
