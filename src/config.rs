@@ -320,8 +320,9 @@ fn describe_figment_error(err: figment::Error) -> ConfigError {
 
 fn allowed_for(key: &str) -> &'static str {
     match key {
-        "cache.ttl_secs" | "cache.refresh_interval_secs" => {
-            "; allowed: a whole number of seconds, 0 or more"
+        "cache.ttl_secs" => "; allowed: a whole number of seconds, 1 or more",
+        "cache.refresh_interval_secs" => {
+            "; allowed: a whole number of seconds, 0 or more (0: no schedule)"
         }
         "cache.purge_after_days" => "; allowed: a whole number of days, 0 or more",
         "server.body_limit_bytes" => "; allowed: a whole number of bytes",

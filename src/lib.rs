@@ -2,6 +2,7 @@
 //! cache, and documents itself through OpenAPI.
 
 pub mod api;
+pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod collections;

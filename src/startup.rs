@@ -105,7 +105,8 @@ pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     let body_limit = state.settings.server.body_limit_bytes as usize;
-    Route::new()
+    let api_key = state.settings.auth.api_key.trim().to_string();
+    let routes = Route::new()
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .at("/metrics", get(api::metrics::metrics))
@@ -113,7 +114,8 @@ pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
         .at("/api/v1/artifacts/:id/files/*path", get(raw_file_path))
         .nest("/", service)
         .data(state)
-        .before(move |req| limit_body(req, body_limit))
+        .before(move |req| limit_body(req, body_limit));
+    crate::auth::require_key(routes, api_key)
         .with(Tracing)
         .catch_all_error(render_poem_error)
         .boxed()

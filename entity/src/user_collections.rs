@@ -20,6 +20,9 @@ pub struct Model {
     pub collection_type: Option<String>,
     /// Free-form category.
     pub context_category: Option<String>,
+    /// The folder under `collections/` whose `collection.toml` mirrors the groups (kept across
+    /// renames); `None` when the collection has no folder.
+    pub folder: Option<String>,
     /// Creation time.
     pub created_at: DateTimeUtc,
     /// Last change to the collection itself.

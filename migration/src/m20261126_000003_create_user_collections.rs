@@ -14,6 +14,7 @@ enum UserCollections {
     Description,
     CollectionType,
     ContextCategory,
+    Folder,
     CreatedAt,
     UpdatedAt,
 }
@@ -46,10 +47,13 @@ impl MigrationTrait for Migration {
                     .col(string_len(UserCollections::Name, 255))
                     // Lower-cased name: the database, not only the handler, keeps names unique
                     // case-insensitively.
-                    .col(string_len(UserCollections::NameKey, 255).unique_key())
+                    .col(text(UserCollections::NameKey).unique_key())
                     .col(text_null(UserCollections::Description))
                     .col(string_null(UserCollections::CollectionType))
                     .col(string_null(UserCollections::ContextCategory))
+                    // The folder under collections/ whose collection.toml mirrors the groups;
+                    // kept across renames.
+                    .col(text_null(UserCollections::Folder))
                     .col(timestamp_with_time_zone(UserCollections::CreatedAt))
                     .col(timestamp_with_time_zone(UserCollections::UpdatedAt))
                     .to_owned(),

@@ -66,15 +66,15 @@ impl MigrationTrait for Migration {
                     .col(string(Deployments::ArtifactId))
                     .col(string_len(Deployments::ArtifactType, 16))
                     .col(string(Deployments::ArtifactName))
-                    .col(string_len(Deployments::Profile, 32))
-                    .col(string(Deployments::ProfileRoot))
+                    .col(text(Deployments::Profile))
+                    .col(text(Deployments::ProfileRoot))
                     .col(text(Deployments::ArtifactPath))
-                    .col(string(Deployments::FromCollection))
+                    .col(text(Deployments::FromCollection))
                     .col(timestamp_with_time_zone(Deployments::DeployedAt))
-                    .col(string_len(Deployments::RecordedHash, 64))
-                    .col(string_len_null(Deployments::LocalHash, 64))
-                    .col(string_null(Deployments::LocalFingerprint))
-                    .col(string_len_null(Deployments::CollectionHash, 64))
+                    .col(text(Deployments::RecordedHash))
+                    .col(text_null(Deployments::LocalHash))
+                    .col(text_null(Deployments::LocalFingerprint))
+                    .col(text_null(Deployments::CollectionHash))
                     .col(string_len(Deployments::Status, 16))
                     .col(timestamp_with_time_zone(Deployments::StatusCheckedAt))
                     .foreign_key(
@@ -103,7 +103,7 @@ impl MigrationTrait for Migration {
         // The dashboard sorts by each of these with the id as tie-break and pages with a
         // keyset; the composite ones also serve the common filter + sort pairs and let counts
         // be answered from the index alone.
-        let indexes: [(&str, &[Deployments]); 8] = [
+        let indexes: [(&str, &[Deployments]); 9] = [
             (
                 "idx_deployments_artifact_id",
                 &[Deployments::ArtifactId, Deployments::Id],
@@ -111,6 +111,10 @@ impl MigrationTrait for Migration {
             (
                 "idx_deployments_status",
                 &[Deployments::Status, Deployments::Id],
+            ),
+            (
+                "idx_deployments_status_type",
+                &[Deployments::Status, Deployments::ArtifactType],
             ),
             (
                 "idx_deployments_status_artifact",

@@ -4,8 +4,10 @@
 //! At start-up, a collection whose database rows have no groups gets them back from the manifest,
 //! so a lost database does not lose the user's organisation.
 //!
-//! A collection maps to `collections/<name>/` when that folder has a `collection.toml`, else to
-//! `collections/<id>/` (so the default collection, id `default`, maps to SkillMeat's `default`).
+//! A collection mirrors into the folder recorded in its `folder` column: the default collection
+//! into SkillMeat's `default`, a new collection into `collections/<its name>/` when that folder
+//! has a `collection.toml`, a recovered one into the folder it was recovered from. Renaming a
+//! collection keeps its folder; deleting it clears the folder's `[[groups]]`.
 //! Group tags are not written: SkillMeat's `[[groups]]` has no such field.
 
 use std::io::Write;
@@ -44,12 +46,22 @@ pub struct ManifestGroup {
 
 /// The folder a collection mirrors its groups into, if it has a manifest.
 pub fn collection_dir(data_home: &Path, collection: &user_collections::Model) -> Option<PathBuf> {
-    let base = data_home.join("collections");
-    [&collection.name, &collection.id]
-        .into_iter()
-        .filter(|c| validate_name(c).is_ok())
-        .map(|c| base.join(c))
-        .find(|d| d.join("collection.toml").is_file())
+    let folder = collection.folder.as_deref()?;
+    validate_name(folder).ok()?;
+    let dir = data_home.join("collections").join(folder);
+    dir.join("collection.toml").is_file().then_some(dir)
+}
+
+/// The folder a new collection named `name` mirrors into: `collections/<name>/` when it has a
+/// `collection.toml`.
+pub fn folder_for_name(data_home: &Path, name: &str) -> Option<String> {
+    validate_name(name).ok()?;
+    data_home
+        .join("collections")
+        .join(name)
+        .join("collection.toml")
+        .is_file()
+        .then(|| name.to_string())
 }
 
 /// Reads `[[groups]]` from a manifest; entries that do not parse are skipped.
@@ -119,6 +131,20 @@ impl CollectionService {
         }
     }
 
+    /// Empties `[[groups]]` in a collection's folder (before the collection is deleted).
+    pub async fn clear_manifest_groups(&self, collection: &user_collections::Model) {
+        let _guard = self.manifest_lock.lock().await;
+        let Some(dir) = collection_dir(&self.data_home, collection) else {
+            return;
+        };
+        let file = dir.join("collection.toml");
+        let cleared =
+            tokio::task::spawn_blocking(move || rewrite_manifest_groups(&file, &[])).await;
+        if !matches!(cleared, Ok(Ok(()))) {
+            tracing::warn!(collection_id = %collection.id, "could not clear [[groups]] in collection.toml");
+        }
+    }
+
     async fn try_write_manifest_groups(&self, collection_id: &str) -> Result<(), String> {
         // One writer at a time, and each writes the state as of now, so the last write wins
         // with the latest state.
@@ -182,15 +208,10 @@ impl CollectionService {
                 continue;
             }
             let mapped = user_collections::Entity::find()
-                .filter(
-                    sea_orm::Condition::any()
-                        .add(user_collections::Column::NameKey.eq(validate::name_key(&folder)))
-                        .add(user_collections::Column::Id.eq(folder.as_str())),
-                )
-                .order_by_asc(user_collections::Column::Id)
-                .all(&self.db)
+                .filter(user_collections::Column::Folder.eq(folder.as_str()))
+                .one(&self.db)
                 .await?;
-            let collection = match mapped.into_iter().next() {
+            let collection = match mapped {
                 Some(c) => c,
                 None => match self
                     .create(NewCollection {
@@ -206,6 +227,10 @@ impl CollectionService {
                     }
                 },
             };
+            if collection.folder.as_deref() != Some(folder.as_str()) {
+                // A collection of that name already mirrors elsewhere: leave both alone.
+                continue;
+            }
             let existing = groups::Entity::find()
                 .filter(groups::Column::CollectionId.eq(collection.id.as_str()))
                 .count(&self.db)

@@ -242,6 +242,7 @@ impl CollectionService {
             )),
             collection_type: Set(Some("default".into())),
             context_category: Set(None),
+            folder: Set(Some(DEFAULT_COLLECTION_ID.into())),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -397,6 +398,7 @@ impl CollectionService {
             description: Set(input.description),
             collection_type: Set(input.collection_type),
             context_category: Set(input.context_category),
+            folder: Set(manifest_groups::folder_for_name(&self.data_home, &name)),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -456,7 +458,10 @@ impl CollectionService {
     }
 
     /// Deletes a collection with its groups and memberships (artifacts and files are untouched).
+    /// Its folder's `[[groups]]` are cleared first, so a restart does not bring them back.
     pub async fn delete(&self, id: &str) -> Result<(), OrgError> {
+        let collection = self.find(&self.db, id).await?;
+        self.clear_manifest_groups(&collection).await;
         let res = user_collections::Entity::delete_by_id(id)
             .exec(&self.db)
             .await?;

@@ -77,6 +77,11 @@ impl Profile {
         }
     }
 
+    /// The profile whose folder this is (`.claude` is `claude_code`, ...).
+    pub fn for_folder(folder: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.root() == folder)
+    }
+
     /// Parses a profile id.
     pub fn parse(raw: &str) -> Result<Self, String> {
         Self::ALL
@@ -465,6 +470,7 @@ impl DeployService {
                 printable(id)
             )));
         }
+        self.bump_version().await?;
         Ok(())
     }
 
@@ -522,21 +528,45 @@ impl DeployService {
         let lock = self.project_lock(&project.id);
         let _guard = lock.lock().await;
         let root = PathBuf::from(&project.path);
-        let found = tokio::task::spawn_blocking(move || read_project_records(&root))
+        let read = tokio::task::spawn_blocking(move || read_project_records(&root))
             .await
             .map_err(|e| DeployError::Io {
                 context: "reading deployment records".into(),
                 source: std::io::Error::other(e.to_string()),
-            })?
-            .map_err(io(format!(
-                "reading deployment records of {}",
-                project.path
-            )))?;
+            })?;
         let existing = deployments::Entity::find()
             .filter(deployments::Column::ProjectId.eq(project.id.as_str()))
             .all(self.db())
             .await?;
+        let found = match read {
+            Ok(found) => found,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // The project folder is gone: every deployment in it is missing.
+                let mut changed = 0;
+                for row in existing
+                    .iter()
+                    .filter(|d| d.status != DeploymentStatus::Missing.as_str())
+                {
+                    let mut row = row.clone();
+                    row.status = DeploymentStatus::Missing.as_str().into();
+                    row.local_hash = None;
+                    row.local_fingerprint = None;
+                    row.status_checked_at = Utc::now();
+                    self.save(row, true).await?;
+                    changed += 1;
+                }
+                self.bump_version().await?;
+                return Ok(changed);
+            }
+            Err(e) => {
+                return Err(DeployError::Io {
+                    context: format!("reading deployment records of {}", project.path),
+                    source: e,
+                });
+            }
+        };
         let mut seen = Vec::new();
+        let mut identities = std::collections::HashSet::new();
         let mut changed = 0;
         for (profile_root, rec) in found {
             let Ok(artifact_type) = rec.artifact_type.parse::<ArtifactType>() else {
@@ -546,7 +576,14 @@ impl DeployService {
             let Some(recorded_hash) = rec.hash().map(String::from) else {
                 continue;
             };
-            let profile = rec.profile().to_string();
+            let folder_profile = Profile::for_folder(&profile_root)
+                .map(|p| p.id().to_string())
+                .unwrap_or_else(|| profile_root.trim_start_matches('.').to_string());
+            let profile = rec.profile_or(&folder_profile).to_string();
+            if !identities.insert((artifact_type, name.clone(), profile.clone())) {
+                tracing::warn!(project = %project.path, artifact = %name, profile, "a second record for the same deployment is ignored");
+                continue;
+            }
             let row = existing.iter().find(|d| {
                 d.artifact_type == artifact_type.as_str()
                     && d.artifact_name == name
@@ -661,14 +698,10 @@ impl DeployService {
 
     // ----- deployments ----------------------------------------------------------------------
 
-    /// One deployment; with `recheck` its status is recomputed first.
+    /// One deployment; with `recheck` its status is recomputed first (under the project's lock,
+    /// so it cannot overwrite a deploy that finishes meanwhile).
     pub async fn get(&self, id: &str, recheck: bool) -> Result<deployments::Model, DeployError> {
-        let row = deployments::Entity::find_by_id(id)
-            .one(self.db())
-            .await?
-            .ok_or_else(|| {
-                DeployError::NotFound(format!("Deployment '{}' not found", printable(id)))
-            })?;
+        let row = self.find_deployment(id).await?;
         if !recheck {
             return Ok(row);
         }
@@ -676,14 +709,27 @@ impl DeployService {
         if let Ok(artifact_id) = ArtifactId::parse(&row.artifact_id) {
             self.inner.cache.get_or_fill(&artifact_id).await?;
         }
+        let lock = self.project_lock(&row.project_id);
+        let _guard = lock.lock().await;
+        let row = self.find_deployment(id).await?;
         let model = self.recheck_model(row).await?;
         let saved = self.save(model, true).await?;
         self.bump_version().await?;
         Ok(saved)
     }
 
+    async fn find_deployment(&self, id: &str) -> Result<deployments::Model, DeployError> {
+        deployments::Entity::find_by_id(id)
+            .one(self.db())
+            .await?
+            .ok_or_else(|| {
+                DeployError::NotFound(format!("Deployment '{}' not found", printable(id)))
+            })
+    }
+
     /// Deploys an artifact into a project. Returns the row and whether an existing deployment
-    /// was replaced.
+    /// was replaced. Everything is validated before anything is written; a project given by path
+    /// is registered (and its existing records read) only once the deploy succeeded.
     pub async fn deploy(
         &self,
         req: DeployRequest,
@@ -691,13 +737,13 @@ impl DeployService {
         let id = ArtifactId::parse(req.artifact_id.trim()).map_err(DeployError::BadRequest)?;
         let profile = Profile::parse(req.profile.as_deref().unwrap_or("claude_code"))
             .map_err(DeployError::BadRequest)?;
-        let project = match (&req.project_id, &req.project_path) {
+        let (project, new_project_path) = match (&req.project_id, &req.project_path) {
             (Some(_), Some(_)) => {
                 return Err(DeployError::BadRequest(
                     "give project_id or project_path, not both".into(),
                 ));
             }
-            (Some(pid), None) => self.project(pid).await?,
+            (Some(pid), None) => (Some(self.project(pid).await?), None),
             (None, Some(path)) => {
                 let path = canonical_project_path(path)?;
                 let key = path.display().to_string();
@@ -706,8 +752,8 @@ impl DeployService {
                     .one(self.db())
                     .await?
                 {
-                    Some(p) => p,
-                    None => self.insert_project(&path, true).await?,
+                    Some(p) => (Some(p), None),
+                    None => (None, Some(path)),
                 }
             }
             (None, None) => {
@@ -716,79 +762,166 @@ impl DeployService {
                 ));
             }
         };
+        let artifact = self.fresh_artifact(&id).await?;
+        let default_rel = default_artifact_path(
+            id.artifact_type,
+            &id.name,
+            artifact
+                .item
+                .is_file
+                .then(|| artifact.files[0].path.as_str()),
+        );
+        let rel = owned_path(req.dest_path.as_deref().unwrap_or(&default_rel), &id.name).ok_or_else(|| {
+            DeployError::BadRequest(format!(
+                "dest_path '{}' must be a relative path inside the profile folder, at least <folder>/<name>, ending in the artifact's name, without '..'",
+                printable(req.dest_path.as_deref().unwrap_or(&default_rel))
+            ))
+        })?;
+        let (project, inserted) = match (project, new_project_path) {
+            (Some(p), _) => (p, false),
+            (None, Some(path)) => {
+                // Checked before registering, so a refused deploy registers nothing.
+                ensure_inside_project(&path, &path.join(profile.root()).join(&rel))?;
+                (self.insert_project(&path, true).await?, true)
+            }
+            (None, None) => unreachable!("a project or a path was resolved above"),
+        };
+        let result = {
+            let lock = self.project_lock(&project.id);
+            let _guard = lock.lock().await;
+            self.deploy_locked(&project, &id, profile, &artifact, &rel, req.overwrite)
+                .await
+        };
+        match (&result, inserted) {
+            (Ok(_), true) => {
+                // Records SkillMeat wrote there before show up at once, as with POST /projects.
+                self.scan_project(&project).await?;
+            }
+            (Err(_), true) => {
+                projects::Entity::delete_by_id(project.id.as_str())
+                    .exec(self.db())
+                    .await?;
+            }
+            _ => {}
+        }
+        result
+    }
+
+    /// The artifact as it is on disk now; the cache entry is refreshed with it.
+    async fn fresh_artifact(
+        &self,
+        id: &ArtifactId,
+    ) -> Result<crate::source::SourceArtifact, DeployError> {
         let source = self.inner.cache.source().clone();
         let item = source
-            .locate(&id)
+            .locate(id)
             .await?
             .ok_or_else(|| DeployError::NotFound(format!("Artifact '{id}' not found")))?;
         let artifact = source
             .read(&item)
             .await?
             .ok_or_else(|| DeployError::NotFound(format!("Artifact '{id}' not found")))?;
-        // Deploys take what is on disk now; keep the cache in step with it.
         self.inner.cache.set(&artifact).await?;
-        let is_file = artifact.item.is_file && artifact.files.len() == 1;
-        let default_rel = default_artifact_path(
-            id.artifact_type,
-            &id.name,
-            is_file.then(|| artifact.files[0].path.as_str()),
-        );
-        let rel_raw = req.dest_path.clone().unwrap_or(default_rel);
-        let rel = safe_relative(&rel_raw)
-            .filter(|r| !r.components().any(|c| c.as_os_str().to_string_lossy().starts_with(".skillmeat")))
-            .ok_or_else(|| DeployError::BadRequest(format!("dest_path '{}' must be a relative path inside the profile folder, without '..'", printable(&rel_raw))))?;
+        Ok(artifact)
+    }
+
+    /// The deploy itself; the caller holds the project's lock.
+    async fn deploy_locked(
+        &self,
+        project: &projects::Model,
+        id: &ArtifactId,
+        profile: Profile,
+        artifact: &crate::source::SourceArtifact,
+        rel: &Path,
+        overwrite: bool,
+    ) -> Result<(deployments::Model, bool), DeployError> {
         let rel_string = rel
             .components()
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-
-        let lock = self.project_lock(&project.id);
-        let _guard = lock.lock().await;
         let project_root = PathBuf::from(&project.path);
         let profile_root = project_root.join(profile.root());
-        let dest = profile_root.join(&rel);
+        let dest = profile_root.join(rel);
         ensure_inside_project(&project_root, &dest)?;
         let record_file = profile_root.join(RECORD_FILE);
         let records =
             record::read_records(&record_file).map_err(io("reading the deployment record"))?;
-        let already = records.iter().any(|r| {
+        let previous = records.iter().find(|r| {
             r.bare_name() == id.name
                 && r.artifact_type == id.artifact_type.as_str()
-                && r.profile() == profile.id()
+                && r.profile_or(profile.id()) == profile.id()
         });
-        if already && !req.overwrite {
+        if previous.is_some() && !overwrite {
             return Err(DeployError::Conflict(format!(
                 "Artifact '{id}' already deployed. Set overwrite=true to replace."
             )));
         }
-        if !already && !req.overwrite && std::fs::symlink_metadata(&dest).is_ok() {
+        if let Some(other) = records.iter().find(|r| {
+            r.artifact_path == rel_string
+                && !(r.bare_name() == id.name
+                    && r.artifact_type == id.artifact_type.as_str()
+                    && r.profile_or(profile.id()) == profile.id())
+        }) {
             return Err(DeployError::Conflict(format!(
-                "'{}' already exists in the project and was not deployed by SkillMeat. Set overwrite=true to replace it.",
-                rel_string
+                "'{rel_string}' holds the deployment of {}:{}; it is not replaced",
+                other.artifact_type,
+                other.bare_name()
+            )));
+        }
+        let is_own_copy = previous.is_some_and(|r| r.artifact_path == rel_string);
+        if !is_own_copy && !overwrite && std::fs::symlink_metadata(&dest).is_ok() {
+            return Err(DeployError::Conflict(format!(
+                "'{rel_string}' already exists in the project and was not deployed by SkillMeat. Set overwrite=true to replace it."
             )));
         }
 
         let parent = dest.parent().unwrap_or(&profile_root).to_path_buf();
+        let created = first_missing_ancestor(&parent);
         std::fs::create_dir_all(&parent).map_err(io(format!("creating {}", parent.display())))?;
-        ensure_inside_project(&project_root, &dest)?;
+        let undo_created = |created: &Option<PathBuf>| {
+            if let Some(dir) = created {
+                remove_path(dir);
+            }
+        };
+        if let Err(e) = ensure_inside_project(&project_root, &dest) {
+            undo_created(&created);
+            return Err(e);
+        }
         let staging = parent.join(format!(".skillmeat-tmp-{}", new_id()));
-        let copied = self.copy_into(&artifact, &staging, is_file).await;
-        let deployed_hash = match copied {
+        let deployed_hash = match self
+            .copy_into(artifact, &staging, artifact.item.is_file)
+            .await
+        {
             Ok(h) => h,
             Err(e) => {
                 remove_path(&staging);
+                undo_created(&created);
                 return Err(e);
             }
         };
         if deployed_hash != artifact.content_hash {
             remove_path(&staging);
+            undo_created(&created);
             self.inner.cache.invalidate(&id.to_string()).await?;
             return Err(DeployError::Conflict(format!(
                 "Artifact '{id}' changed while it was being deployed; try again"
             )));
         }
-        swap_into_place(&staging, &dest)?;
+        if let Err(e) = swap_into_place(&staging, &dest, artifact.item.is_file) {
+            undo_created(&created);
+            return Err(e);
+        }
+        // Replacing a deployment that lived elsewhere: its old copy goes, or it would linger
+        // untracked.
+        if let Some(old) = previous.filter(|r| r.artifact_path != rel_string)
+            && let Some(old_rel) = owned_path(&old.artifact_path, &id.name)
+        {
+            let old_path = profile_root.join(old_rel);
+            if ensure_inside_project(&project_root, &old_path).is_ok() {
+                remove_path(&old_path);
+            }
+        }
         let now = Utc::now();
         let rec = NewRecord {
             name: &id.name,
@@ -836,7 +969,7 @@ impl DeployService {
         };
         let saved = self.save(model, existing.is_some()).await?;
         self.bump_version().await?;
-        Ok((saved, already || existing.is_some()))
+        Ok((saved, previous.is_some() || existing.is_some()))
     }
 
     /// Copies an artifact file by file into `staging` and returns the copy's content hash.
@@ -872,61 +1005,87 @@ impl DeployService {
             .map_err(io("hashing the copy"))
     }
 
-    /// Removes a deployment's files and its record; 404 when it is not deployed.
+    /// Removes a deployment's files and its record; 404 when it is not deployed. Files are only
+    /// removed at a path that can belong to the artifact (`<folder>/<name>[.ext]` inside the
+    /// project); a record pointing anywhere else loses its record, never someone else's files.
     pub async fn undeploy(&self, id: &str) -> Result<(), DeployError> {
-        let row = self.get(id, false).await?;
-        let lock = self.project_lock(&row.project_id);
+        let project_id = self.find_deployment(id).await?.project_id;
+        let lock = self.project_lock(&project_id);
         let _guard = lock.lock().await;
+        let row = self.find_deployment(id).await?;
         let project_root = PathBuf::from(&row.project_path);
         let profile_root = project_root.join(&row.profile_root);
-        let target = profile_root.join(safe_relative(&row.artifact_path).unwrap_or_default());
-        if safe_relative(&row.artifact_path).is_some()
-            && ensure_inside_project(&project_root, &target).is_ok()
-        {
-            match std::fs::symlink_metadata(&target) {
-                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&target)
-                    .map_err(io(format!("removing {}", target.display())))?,
-                Ok(_) => std::fs::remove_file(&target)
-                    .map_err(io(format!("removing {}", target.display())))?,
-                Err(_) => {}
+        match owned_path(&row.artifact_path, &row.artifact_name) {
+            Some(rel) if safe_relative(&row.profile_root).is_some() => {
+                let target = profile_root.join(rel);
+                if ensure_inside_project(&project_root, &target).is_ok() {
+                    match std::fs::symlink_metadata(&target) {
+                        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&target)
+                            .map_err(io(format!("removing {}", target.display())))?,
+                        Ok(_) => std::fs::remove_file(&target)
+                            .map_err(io(format!("removing {}", target.display())))?,
+                        Err(_) => {}
+                    }
+                }
+            }
+            _ => {
+                tracing::warn!(deployment = id, path = %row.artifact_path, "record path does not belong to the artifact; its files are left alone")
             }
         }
-        record::remove_record(
-            &profile_root.join(RECORD_FILE),
-            &row.artifact_name,
-            &row.artifact_type,
-            &row.profile,
-        )
-        .map_err(io("updating the deployment record"))?;
-        deployments::Entity::delete_by_id(row.id.as_str())
+        if safe_relative(&row.profile_root).is_some() {
+            record::remove_record(
+                &profile_root.join(RECORD_FILE),
+                &row.artifact_name,
+                &row.artifact_type,
+                &row.profile,
+            )
+            .map_err(io("updating the deployment record"))?;
+        }
+        let res = deployments::Entity::delete_by_id(row.id.as_str())
             .exec(self.db())
             .await?;
+        if res.rows_affected == 0 {
+            return Err(DeployError::NotFound(format!(
+                "Deployment '{}' not found",
+                printable(id)
+            )));
+        }
+        self.bump_version().await?;
         Ok(())
     }
 
     /// Re-deploys the collection's current version over a deployment. A project copy with local
-    /// changes (modified or conflict) is refused unless `force`.
+    /// changes (modified or conflict) is refused unless `force`. The check and the copy happen
+    /// under one hold of the project's lock.
     pub async fn update(&self, id: &str, force: bool) -> Result<deployments::Model, DeployError> {
-        let row = self.get(id, true).await?;
+        let row = self.find_deployment(id).await?;
+        let artifact_id = ArtifactId::parse(&row.artifact_id).map_err(DeployError::BadRequest)?;
+        let profile = Profile::parse(&row.profile).map_err(DeployError::BadRequest)?;
+        let artifact = self.fresh_artifact(&artifact_id).await?;
+        let project = self.project(&row.project_id).await?;
+        let lock = self.project_lock(&project.id);
+        let _guard = lock.lock().await;
+        let row = self.recheck_model(self.find_deployment(id).await?).await?;
         let status = DeploymentStatus::parse(&row.status).unwrap_or(DeploymentStatus::Modified);
         if matches!(
             status,
             DeploymentStatus::Modified | DeploymentStatus::Conflict
         ) && !force
         {
+            self.save(row, true).await?;
+            self.bump_version().await?;
             return Err(DeployError::Conflict(format!(
                 "Deployment '{id}' has local modifications; set force=true to overwrite them"
             )));
         }
+        let rel = owned_path(&row.artifact_path, &artifact_id.name).ok_or_else(|| {
+            DeployError::Conflict(format!(
+                "Deployment '{id}' records the path '{}', which does not belong to the artifact; undeploy and deploy it again",
+                printable(&row.artifact_path)
+            ))
+        })?;
         let (model, _) = self
-            .deploy(DeployRequest {
-                artifact_id: row.artifact_id.clone(),
-                project_id: Some(row.project_id.clone()),
-                project_path: None,
-                profile: Some(row.profile.clone()),
-                overwrite: true,
-                dest_path: Some(row.artifact_path.clone()),
-            })
+            .deploy_locked(&project, &artifact_id, profile, &artifact, &rel, true)
             .await?;
         Ok(model)
     }
@@ -1075,50 +1234,58 @@ impl DeployService {
         Ok(summary)
     }
 
+    /// The summary's grouped counts, run side by side on separate pooled connections (each is an
+    /// index-only scan; together they take about as long as the slowest).
     async fn compute_summary(&self) -> Result<Summary, DeployError> {
         use deployments::Column as C;
+        let db = self.db();
         let count = || Expr::cust("COUNT(*)");
-        let mut summary = Summary::default();
-        let by_status: Vec<(String, i64)> = deployments::Entity::find()
+        let status_type = deployments::Entity::find()
             .select_only()
             .column(C::Status)
-            .column_as(count(), "n")
-            .group_by(C::Status)
-            .into_tuple()
-            .all(self.db())
-            .await?;
-        for (status, n) in by_status {
-            summary.by_status.add(&status, n as u64);
-        }
-        summary.by_type = deployments::Entity::find()
-            .select_only()
             .column(C::ArtifactType)
             .column_as(count(), "n")
+            .group_by(C::Status)
             .group_by(C::ArtifactType)
-            .order_by_asc(C::ArtifactType)
-            .into_tuple::<(String, i64)>()
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(|(t, n)| (t, n as u64))
-            .collect();
-        let per_project: Vec<(String, i64)> = deployments::Entity::find()
+            .into_tuple::<(String, String, i64)>()
+            .all(db);
+        let per_project = deployments::Entity::find()
             .select_only()
             .column(C::ProjectId)
             .column_as(count(), "n")
             .group_by(C::ProjectId)
-            .into_tuple()
-            .all(self.db())
-            .await?;
-        let paths: HashMap<String, String> = projects::Entity::find()
+            .into_tuple::<(String, i64)>()
+            .all(db);
+        let per_artifact = deployments::Entity::find()
+            .select_only()
+            .column(C::ArtifactId)
+            .column_as(count(), "n")
+            .group_by(C::ArtifactId)
+            .into_tuple::<(String, i64)>()
+            .all(db);
+        let paths = projects::Entity::find()
             .select_only()
             .column(projects::Column::Id)
             .column(projects::Column::Path)
             .into_tuple::<(String, String)>()
-            .all(self.db())
-            .await?
-            .into_iter()
-            .collect();
+            .all(db);
+        let newest = deployments::Entity::find()
+            .select_only()
+            .column_as(C::StatusCheckedAt.max(), "m")
+            .into_tuple::<Option<DateTime<Utc>>>()
+            .one(db);
+        let (status_type, per_project, per_artifact, paths, newest) =
+            tokio::try_join!(status_type, per_project, per_artifact, paths, newest)?;
+
+        let mut summary = Summary::default();
+        let mut by_type: HashMap<String, u64> = HashMap::new();
+        for (status, artifact_type, n) in status_type {
+            summary.by_status.add(&status, n as u64);
+            *by_type.entry(artifact_type).or_default() += n as u64;
+        }
+        summary.by_type = by_type.into_iter().collect();
+        summary.by_type.sort();
+        let paths: HashMap<String, String> = paths.into_iter().collect();
         summary.by_project = per_project
             .into_iter()
             .map(|(id, n)| {
@@ -1129,26 +1296,14 @@ impl DeployService {
         summary
             .by_project
             .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
-        let mut by_artifact: Vec<(String, u64)> = deployments::Entity::find()
-            .select_only()
-            .column(C::ArtifactId)
-            .column_as(count(), "n")
-            .group_by(C::ArtifactId)
-            .into_tuple::<(String, i64)>()
-            .all(self.db())
-            .await?
+        summary.by_artifact = per_artifact
             .into_iter()
             .map(|(id, n)| (id, n as u64))
             .collect();
-        by_artifact.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        summary.by_artifact = by_artifact;
-        summary.last_updated = deployments::Entity::find()
-            .select_only()
-            .column_as(C::StatusCheckedAt.max(), "m")
-            .into_tuple::<Option<DateTime<Utc>>>()
-            .one(self.db())
-            .await?
-            .flatten();
+        summary
+            .by_artifact
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        summary.last_updated = newest.flatten();
         Ok(summary)
     }
 
@@ -1290,9 +1445,56 @@ fn ensure_inside_project(project_root: &Path, dest: &Path) -> Result<(), DeployE
     Err(outside())
 }
 
-/// Replaces `dest` with `staging` by renames: the old copy moves aside first and is removed
-/// last, and put back if the new one cannot be moved in.
-fn swap_into_place(staging: &Path, dest: &Path) -> Result<(), DeployError> {
+/// A path under the profile folder that can hold the artifact `name`: relative, no `..`, at
+/// least `<folder>/<name>`, its last part `name` or `name.<ext>`, nothing of ours
+/// (`.skillmeat*`). Deploys write and undeploys delete only such paths.
+pub fn owned_path(raw: &str, name: &str) -> Option<PathBuf> {
+    let rel = safe_relative(raw)?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.starts_with(".skillmeat")) {
+        return None;
+    }
+    let last = parts.last()?;
+    let stem = Path::new(last)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned());
+    (last == name || stem.as_deref() == Some(name)).then_some(rel)
+}
+
+/// The outermost folder on the way to `dir` that does not exist yet (what a failed deploy must
+/// remove again), or `None` when `dir` exists.
+fn first_missing_ancestor(dir: &Path) -> Option<PathBuf> {
+    let mut missing = None;
+    let mut current = Some(dir);
+    while let Some(d) = current {
+        if d.exists() {
+            break;
+        }
+        missing = Some(d.to_path_buf());
+        current = d.parent();
+    }
+    missing
+}
+
+/// Replaces `dest` with `staging`. A file is renamed over the old one (atomic). A folder: the
+/// old copy moves aside first and is removed last, and is put back if the new one cannot be
+/// moved in.
+fn swap_into_place(staging: &Path, dest: &Path, is_file: bool) -> Result<(), DeployError> {
+    let old_is_dir = std::fs::symlink_metadata(dest)
+        .map(|m| m.is_dir())
+        .unwrap_or(false);
+    if is_file && !old_is_dir {
+        return std::fs::rename(staging, dest).map_err(|e| {
+            remove_path(staging);
+            DeployError::Io {
+                context: format!("moving the new copy into {}", dest.display()),
+                source: e,
+            }
+        });
+    }
     let parent = dest.parent().unwrap_or(Path::new("."));
     let backup = parent.join(format!(".skillmeat-old-{}", new_id()));
     let had_old = std::fs::symlink_metadata(dest).is_ok();

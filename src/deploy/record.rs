@@ -32,7 +32,7 @@ pub struct DeployedRecord {
     pub content_hash: Option<String>,
     /// Legacy alias of `content_hash`.
     pub collection_sha: Option<String>,
-    /// Profile id; `claude_code` when absent.
+    /// Profile id; when absent, the profile of the folder the file is in.
     pub deployment_profile_id: Option<String>,
     /// Hashes, newest first.
     #[serde(default)]
@@ -47,11 +47,11 @@ impl DeployedRecord {
             .or(self.collection_sha.as_deref())
     }
 
-    /// The profile id.
-    pub fn profile(&self) -> &str {
+    /// The profile id; a record without one belongs to the profile of the folder it is in.
+    pub fn profile_or<'a>(&'a self, folder_profile: &'a str) -> &'a str {
         self.deployment_profile_id
             .as_deref()
-            .unwrap_or("claude_code")
+            .unwrap_or(folder_profile)
     }
 
     /// The name with a trailing `.md` dropped, as SkillMeat compares names.
@@ -123,12 +123,14 @@ pub struct NewRecord<'a> {
     pub deployed_at: DateTime<Utc>,
 }
 
+/// Same deployment: name (an `.md` ignored), type and profile; an entry without a profile id is
+/// of the file's own profile, which is the one asked about (one file per profile folder).
 fn matches(table: &toml_edit::Table, name: &str, artifact_type: &str, profile: &str) -> bool {
     let get = |k: &str| table.get(k).and_then(|v| v.as_str());
     let entry_name = get("artifact_name").map(|n| n.strip_suffix(".md").unwrap_or(n));
     entry_name == Some(name)
         && get("artifact_type") == Some(artifact_type)
-        && get("deployment_profile_id").unwrap_or("claude_code") == profile
+        && get("deployment_profile_id").unwrap_or(profile) == profile
 }
 
 fn load(file: &Path) -> std::io::Result<toml_edit::DocumentMut> {

@@ -256,11 +256,14 @@ impl FilesystemSource {
     }
 
     /// Where an item lives on disk, re-derived from its collection and path (never trusted
-    /// blindly: the path is checked again).
+    /// blindly: the path is checked again, and must not lead out of the collection through a
+    /// symbolic link anywhere on the way).
     fn root_of(&self, item: &SourceItem) -> Option<PathBuf> {
         validate_name(&item.collection).ok()?;
         let rel = safe_relative(&item.path)?;
-        Some(self.collections_dir().join(&item.collection).join(rel))
+        let dir = self.collections_dir().join(&item.collection);
+        let root = dir.join(rel);
+        contained(&dir, &root).then_some(root)
     }
 }
 
@@ -436,6 +439,15 @@ fn rel_string(rel: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// `path`, with every symbolic link on the way resolved, lies inside `dir` (so a symlinked type
+/// folder or a manifest path through a link cannot reach outside the collection).
+fn contained(dir: &Path, path: &Path) -> bool {
+    match (dir.canonicalize(), path.canonicalize()) {
+        (Ok(dir), Ok(path)) => path.starts_with(dir),
+        _ => false,
+    }
 }
 
 /// Exists and is not a symbolic link.

@@ -77,3 +77,50 @@ async fn database_failures_are_a_generic_error_without_internals() {
         "{detail}"
     );
 }
+
+#[tokio::test]
+async fn with_an_api_key_every_route_but_health_needs_it() {
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.auth.api_key = "s3cret-key".into()
+    })
+    .await;
+    let r = app.get("/api/v1/artifacts").await;
+    r.assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(!r.text.contains("s3cret"), "the key is never echoed");
+    assert_eq!(app.get("/health").await.status, StatusCode::OK);
+    app.get("/openapi.json")
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let with = |name: &'static str, value: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .get("/api/v1/cache/status")
+                .header(name, value)
+                .send()
+                .await
+                .0
+                .status()
+        }
+    };
+    assert_eq!(
+        with("authorization", "Bearer s3cret-key").await,
+        StatusCode::OK
+    );
+    assert_eq!(with("x-api-key", "s3cret-key").await, StatusCode::OK);
+    assert_eq!(
+        with("authorization", "Bearer s3cret-kez").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(with("x-api-key", "s3cret").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        with("authorization", "s3cret-key").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn without_an_api_key_nothing_asks_for_one() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/api/v1/cache/status").await.status, StatusCode::OK);
+}

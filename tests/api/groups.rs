@@ -726,3 +726,24 @@ async fn every_route_is_reachable_and_none_shadows_another() {
         assert_eq!(r.status, expected, "{method} {path}: {}", r.text);
     }
 }
+
+#[tokio::test]
+async fn a_deleted_collection_does_not_come_back_and_a_renamed_one_keeps_its_folder() {
+    let app = TestApp::spawn_on(Backend::Sqlite).await;
+    // "work" has a folder; a collection of that name mirrors into it.
+    let work = app.create_collection("work").await;
+    let g = app.create_group(&work, "Kept").await;
+    app.post_json(&format!("/api/v1/groups/{g}/artifacts"), json!({"artifact_ids": ["skill:work-skill"]})).await;
+    let manifest = app.collection_dir("work").join("collection.toml");
+    assert!(std::fs::read_to_string(&manifest).unwrap().contains("Kept"));
+    // Renamed: still mirrored into the same folder.
+    app.put_json(&format!("/api/v1/user-collections/{work}"), json!({"name": "Work stuff"})).await;
+    app.create_group(&work, "After rename").await;
+    assert!(std::fs::read_to_string(&manifest).unwrap().contains("After rename"));
+    // Deleted: the folder's groups are cleared, so a restart does not resurrect it.
+    assert_eq!(app.delete(&format!("/api/v1/user-collections/{work}")).await.status, StatusCode::NO_CONTENT);
+    let doc: toml::Table = std::fs::read_to_string(&manifest).unwrap().parse().unwrap();
+    assert!(doc.get("groups").is_none(), "{doc:?}");
+    let fresh = TestApp::spawn_over(&app).await;
+    assert_eq!(fresh.get("/api/v1/user-collections").await.body["page_info"]["total_count"], 1, "only the default collection");
+}
