@@ -150,6 +150,7 @@ async fn deployment_dashboard(dir: &Path) {
                 artifact_id: sea_orm::Set(format!("{kind}:artifact-{n:04}")),
                 artifact_type: sea_orm::Set(kind.into()),
                 artifact_name: sea_orm::Set(format!("artifact-{n:04}")),
+                artifact_name_key: sea_orm::Set(format!("artifact-{n:04}")),
                 profile: sea_orm::Set("claude_code".into()),
                 profile_root: sea_orm::Set(".claude".into()),
                 artifact_path: sea_orm::Set(format!("{kind}s/artifact-{n:04}")),

@@ -20,6 +20,8 @@ pub struct Model {
     pub artifact_type: String,
     /// The artifact's name.
     pub artifact_name: String,
+    /// The name lower-cased by the server, for case-insensitive search on both backends.
+    pub artifact_name_key: String,
     /// `claude_code`, `codex`, `gemini` or `cursor`.
     pub profile: String,
     /// The profile's folder in the project, e.g. `.claude`.

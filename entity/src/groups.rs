@@ -13,6 +13,9 @@ pub struct Model {
     pub collection_id: String,
     /// Display name, 1..=255 characters.
     pub name: String,
+    /// The name lower-cased (Unicode-aware, by the server) for case-insensitive search on both
+    /// backends.
+    pub name_key: String,
     /// Free text.
     pub description: Option<String>,
     /// Group-local tags as a JSON list of strings.

@@ -17,6 +17,7 @@ enum Groups {
     Id,
     CollectionId,
     Name,
+    NameKey,
     Description,
     Tags,
     Color,
@@ -46,6 +47,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(Groups::Id, 64).primary_key())
                     .col(string_len(Groups::CollectionId, 64))
                     .col(string_len(Groups::Name, 255))
+                    .col(text(Groups::NameKey))
                     .col(text_null(Groups::Description))
                     .col(text(Groups::Tags).default("[]"))
                     .col(string_len(Groups::Color, 32).default("slate"))

@@ -25,6 +25,7 @@ enum Deployments {
     ArtifactId,
     ArtifactType,
     ArtifactName,
+    ArtifactNameKey,
     Profile,
     ProfileRoot,
     ArtifactPath,
@@ -66,6 +67,7 @@ impl MigrationTrait for Migration {
                     .col(string(Deployments::ArtifactId))
                     .col(string_len(Deployments::ArtifactType, 16))
                     .col(string(Deployments::ArtifactName))
+                    .col(text(Deployments::ArtifactNameKey))
                     .col(text(Deployments::Profile))
                     .col(text(Deployments::ProfileRoot))
                     .col(text(Deployments::ArtifactPath))
@@ -141,8 +143,12 @@ impl MigrationTrait for Migration {
                 ],
             ),
             (
-                "idx_deployments_artifact_name",
-                &[Deployments::ArtifactName],
+                "idx_deployments_artifact_name_key",
+                &[
+                    Deployments::ArtifactNameKey,
+                    Deployments::ArtifactId,
+                    Deployments::Id,
+                ],
             ),
             (
                 "idx_deployments_status_checked_at",

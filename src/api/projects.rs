@@ -6,9 +6,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
+use super::artifacts::PageInfo;
 use super::user_collections::DeletedResponse;
 use crate::error::ApiError;
 use crate::state::AppState;
+use poem_openapi::param::Query;
 
 /// Project endpoints.
 pub struct ProjectsApi {
@@ -35,13 +37,13 @@ pub struct Project {
     pub last_scanned_at: Option<DateTime<Utc>>,
 }
 
-/// Projects.
+/// One page of projects.
 #[derive(Debug, Object)]
 pub struct ProjectList {
     /// By path.
     pub items: Vec<Project>,
-    /// How many.
-    pub total: u64,
+    /// Paging.
+    pub page_info: PageInfo,
 }
 
 /// A folder to register.
@@ -85,12 +87,30 @@ impl ProjectsApi {
         method = "get",
         operation_id = "list_projects"
     )]
-    async fn list(&self) -> Result<ListProjectsResponse, ApiError> {
-        let rows = self.state.deployments.list_projects().await?;
-        let items: Vec<Project> = rows.into_iter().map(|(p, n)| to_project(p, n)).collect();
+    async fn list(
+        &self,
+        /// Page size, 1 to 500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u64>>,
+        /// `end_cursor` of the previous page.
+        after: Query<Option<String>>,
+    ) -> Result<ListProjectsResponse, ApiError> {
+        let (rows, has_next_page, total_count) = self
+            .state
+            .deployments
+            .list_projects(limit.0.unwrap_or(50), after.0.as_deref())
+            .await?;
+        let end_cursor = rows
+            .last()
+            .map(|(p, _)| crate::collections::encode_pair_cursor(&p.path, &p.id));
         Ok(ListProjectsResponse::Ok(Json(ProjectList {
-            total: items.len() as u64,
-            items,
+            items: rows.into_iter().map(|(p, n)| to_project(p, n)).collect(),
+            page_info: PageInfo {
+                has_next_page,
+                has_previous_page: after.0.is_some(),
+                end_cursor,
+                total_count,
+            },
         })))
     }
 
@@ -158,11 +178,9 @@ impl ProjectsApi {
         Ok(self
             .state
             .deployments
-            .list_projects()
+            .deployment_counts(&[project_id.to_string()])
             .await?
-            .into_iter()
-            .find(|(p, _)| p.id == project_id)
-            .map(|(_, n)| n)
+            .remove(project_id)
             .unwrap_or(0))
     }
 }

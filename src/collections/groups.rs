@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use entity::{group_artifacts, groups};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -140,12 +140,9 @@ impl CollectionService {
         let mut query =
             groups::Entity::find().filter(groups::Column::CollectionId.eq(collection_id));
         if let Some(q) = search.map(str::trim).filter(|q| !q.is_empty()) {
-            // Names keep their case; compare lower-cased on both backends.
+            // Compared with the name lower-cased by the server: SQLite's lower() knows ASCII only.
             query = query.filter(
-                Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(
-                    groups::Column::Name,
-                )))
-                .like(
+                groups::Column::NameKey.like(
                     sea_orm::sea_query::LikeExpr::new(format!(
                         "%{}%",
                         escape_like(&q.to_lowercase())
@@ -235,6 +232,7 @@ impl CollectionService {
         groups::ActiveModel {
             id: Set(id.clone()),
             collection_id: Set(collection.id.clone()),
+            name_key: Set(name.to_lowercase()),
             name: Set(name.clone()),
             description: Set(input.description),
             tags: Set(serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into())),
@@ -289,6 +287,7 @@ impl CollectionService {
             if *name != existing.name && group_named(&txn, &collection_id, name).await?.is_some() {
                 return Err(duplicate_name(name, &collection_id));
             }
+            row.name_key = Set(name.to_lowercase());
             row.name = Set(name.clone());
         }
         if let Some(d) = patch.description {
@@ -387,6 +386,7 @@ impl CollectionService {
         groups::ActiveModel {
             id: Set(new_group_id.clone()),
             collection_id: Set(target_collection_id.to_string()),
+            name_key: Set(name.to_lowercase()),
             name: Set(name.clone()),
             description: Set(source_group.description.clone()),
             tags: Set(source_group.tags.clone()),

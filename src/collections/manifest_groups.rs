@@ -271,6 +271,7 @@ impl CollectionService {
             groups::ActiveModel {
                 id: Set(group_id.clone()),
                 collection_id: Set(collection_id.to_string()),
+                name_key: Set(name.to_lowercase()),
                 name: Set(name.clone()),
                 description: Set(g.description),
                 tags: Set("[]".into()),

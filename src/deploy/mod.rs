@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use entity::{cached_artifacts, deployments, projects};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
     EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -436,28 +436,55 @@ impl DeployService {
             .ok_or_else(|| DeployError::NotFound(format!("Project '{}' not found", printable(id))))
     }
 
-    /// Every project, by path, with its deployment count.
-    pub async fn list_projects(&self) -> Result<Vec<(projects::Model, u64)>, DeployError> {
-        let rows = projects::Entity::find()
+    /// A page of projects by path, each with its deployment count, and the total.
+    pub async fn list_projects(
+        &self,
+        limit: u64,
+        after: Option<&str>,
+    ) -> Result<(Vec<(projects::Model, u64)>, bool, u64), DeployError> {
+        let total = crate::db::count_rows(self.db(), projects::Entity::find()).await?;
+        let mut query = projects::Entity::find();
+        if let Some(raw) = after {
+            let (path, _) =
+                decode_pair_cursor(raw).map_err(|e| DeployError::BadRequest(e.to_string()))?;
+            query = query.filter(projects::Column::Path.gt(path));
+        }
+        let mut rows = query
             .order_by_asc(projects::Column::Path)
+            .limit(limit + 1)
             .all(self.db())
             .await?;
-        let counts: HashMap<String, i64> = deployments::Entity::find()
+        let has_next_page = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let counts = self
+            .deployment_counts(&rows.iter().map(|p| p.id.clone()).collect::<Vec<_>>())
+            .await?;
+        let page = rows
+            .into_iter()
+            .map(|p| {
+                let n = counts.get(&p.id).copied().unwrap_or(0);
+                (p, n)
+            })
+            .collect();
+        Ok((page, has_next_page, total))
+    }
+
+    /// Deployment counts of some projects.
+    pub async fn deployment_counts(
+        &self,
+        project_ids: &[String],
+    ) -> Result<HashMap<String, u64>, DbErr> {
+        Ok(deployments::Entity::find()
             .select_only()
             .column(deployments::Column::ProjectId)
-            .column_as(deployments::Column::Id.count(), "n")
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(deployments::Column::ProjectId.is_in(project_ids.iter().cloned()))
             .group_by(deployments::Column::ProjectId)
             .into_tuple::<(String, i64)>()
             .all(self.db())
             .await?
             .into_iter()
-            .collect();
-        Ok(rows
-            .into_iter()
-            .map(|p| {
-                let n = counts.get(&p.id).copied().unwrap_or(0) as u64;
-                (p, n)
-            })
+            .map(|(id, n)| (id, n as u64))
             .collect())
     }
 
@@ -598,6 +625,7 @@ impl DeployService {
                     artifact_id: format!("{artifact_type}:{name}"),
                     artifact_type: artifact_type.as_str().into(),
                     artifact_name: name.clone(),
+                    artifact_name_key: name.to_lowercase(),
                     profile: profile.clone(),
                     profile_root: profile_root.clone(),
                     artifact_path: rec.artifact_path.clone(),
@@ -955,6 +983,7 @@ impl DeployService {
             artifact_id: id.to_string(),
             artifact_type: id.artifact_type.as_str().into(),
             artifact_name: id.name.clone(),
+            artifact_name_key: id.name.to_lowercase(),
             profile: profile.id().into(),
             profile_root: profile.root().into(),
             artifact_path: rel_string,
@@ -1356,7 +1385,7 @@ fn filter_condition(f: &DeploymentFilter) -> Condition {
     }
     if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         cond = cond.add(
-            Expr::expr(Func::lower(Expr::col(C::ArtifactName)))
+            C::ArtifactNameKey
                 .like(LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\')),
         );
     }

@@ -731,6 +731,19 @@ async fn projects_are_registered_once_and_discovered_under_search_roots() {
         app.get(&format!("/api/v1/projects/{id}")).await.body["deployment_count"],
         5
     );
+    let second = register(&app, &app.empty_project("zzz-second")).await;
+    let page = app.get("/api/v1/projects?limit=1").await;
+    assert_eq!(page.body["page_info"]["total_count"], 2);
+    assert_eq!(page.body["page_info"]["has_next_page"], true);
+    let cursor = page.body["page_info"]["end_cursor"].as_str().unwrap();
+    let next = app
+        .get(&format!("/api/v1/projects?limit=1&after={cursor}"))
+        .await;
+    assert_eq!(next.body["items"][0]["id"], second);
+    app.get("/api/v1/projects?after=junk")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    app.delete(&format!("/api/v1/projects/{second}")).await;
     assert_eq!(
         app.delete(&format!("/api/v1/projects/{id}")).await.status,
         StatusCode::NO_CONTENT
@@ -752,24 +765,57 @@ async fn projects_are_registered_once_and_discovered_under_search_roots() {
 async fn a_destination_must_belong_to_the_artifact_so_nothing_else_is_replaced() {
     let app = TestApp::spawn().await;
     let project = app.empty_project("clobber");
-    deploy(&app, json!({"artifact_id": "skill:nested-tree", "project_path": project})).await;
+    deploy(
+        &app,
+        json!({"artifact_id": "skill:nested-tree", "project_path": project}),
+    )
+    .await;
     std::fs::write(project.join(".claude/settings.json"), "{}").unwrap();
-    for dest in ["skills", "settings.json", "skills/other-name", ".skillmeat-deployed.toml", "x/.skillmeat-tmp/bom-skill"] {
+    for dest in [
+        "skills",
+        "settings.json",
+        "skills/other-name",
+        ".skillmeat-deployed.toml",
+        "x/.skillmeat-tmp/bom-skill",
+    ] {
         let r = deploy(&app, json!({"artifact_id": "skill:bom-skill", "project_path": project, "dest_path": dest, "overwrite": true})).await;
         r.assert_error(StatusCode::BAD_REQUEST, "bad_request");
     }
-    assert!(project.join(".claude/skills/nested-tree/SKILL.md").is_file());
-    assert_eq!(std::fs::read_to_string(project.join(".claude/settings.json")).unwrap(), "{}");
+    assert!(
+        project
+            .join(".claude/skills/nested-tree/SKILL.md")
+            .is_file()
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join(".claude/settings.json")).unwrap(),
+        "{}"
+    );
     // Another deployment's path is never taken over, even with overwrite.
     let r = deploy(&app, json!({"artifact_id": "command:nested-tree", "project_path": project, "dest_path": "skills/nested-tree", "overwrite": true})).await;
-    assert!(r.status == StatusCode::CONFLICT || r.status == StatusCode::NOT_FOUND, "{}", r.text);
-    assert!(project.join(".claude/skills/nested-tree/SKILL.md").is_file());
+    assert!(
+        r.status == StatusCode::CONFLICT || r.status == StatusCode::NOT_FOUND,
+        "{}",
+        r.text
+    );
+    assert!(
+        project
+            .join(".claude/skills/nested-tree/SKILL.md")
+            .is_file()
+    );
     // A custom destination inside the profile folder is fine.
     let custom = deploy(&app, json!({"artifact_id": "skill:bom-skill", "project_path": project, "dest_path": "skills/team/bom-skill"})).await;
     assert_eq!(custom.status, StatusCode::CREATED, "{}", custom.text);
-    assert!(project.join(".claude/skills/team/bom-skill/SKILL.md").is_file());
+    assert!(
+        project
+            .join(".claude/skills/team/bom-skill/SKILL.md")
+            .is_file()
+    );
     // Moving it with overwrite leaves no stale copy behind.
-    let moved = deploy(&app, json!({"artifact_id": "skill:bom-skill", "project_path": project, "overwrite": true})).await;
+    let moved = deploy(
+        &app,
+        json!({"artifact_id": "skill:bom-skill", "project_path": project, "overwrite": true}),
+    )
+    .await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
     assert!(!project.join(".claude/skills/team/bom-skill").exists());
     assert!(project.join(".claude/skills/bom-skill/SKILL.md").is_file());
@@ -790,9 +836,18 @@ async fn a_record_pointing_at_a_foreign_path_never_deletes_it() {
     let pid = register(&app, &project).await;
     let d = deployment_of(&app, &pid, "skill:evil").await;
     let id = d["id"].as_str().unwrap();
-    app.post(&format!("/api/v1/deployments/{id}/update?force=true")).await;
-    assert_eq!(app.delete(&format!("/api/v1/deployments/{id}")).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(std::fs::read_to_string(project.join(".claude/skills/precious/keep.md")).unwrap(), "mine");
+    app.post(&format!("/api/v1/deployments/{id}/update?force=true"))
+        .await;
+    assert_eq!(
+        app.delete(&format!("/api/v1/deployments/{id}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join(".claude/skills/precious/keep.md")).unwrap(),
+        "mine"
+    );
 }
 
 #[tokio::test]
@@ -806,13 +861,33 @@ async fn a_failed_deploy_into_a_fresh_project_leaves_nothing_behind() {
     })
     .await;
     let project = app.empty_project("fresh-fail");
-    let r = deploy(&app, json!({"artifact_id": "skill:nested-tree", "project_path": project})).await;
+    let r = deploy(
+        &app,
+        json!({"artifact_id": "skill:nested-tree", "project_path": project}),
+    )
+    .await;
     assert!(r.status.is_server_error(), "{}", r.text);
-    assert_eq!(std::fs::read_dir(&project).unwrap().count(), 0, "no .claude left behind");
-    assert_eq!(app.get("/api/v1/projects").await.body["total"], 0, "the project was not registered");
+    assert_eq!(
+        std::fs::read_dir(&project).unwrap().count(),
+        0,
+        "no .claude left behind"
+    );
+    assert_eq!(
+        app.get("/api/v1/projects").await.body["page_info"]["total_count"],
+        0,
+        "the project was not registered"
+    );
     // A refused deploy registers nothing either.
-    deploy(&app, json!({"artifact_id": "skill:ghost", "project_path": project})).await.assert_error(StatusCode::NOT_FOUND, "not_found");
-    assert_eq!(app.get("/api/v1/projects").await.body["total"], 0);
+    deploy(
+        &app,
+        json!({"artifact_id": "skill:ghost", "project_path": project}),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(
+        app.get("/api/v1/projects").await.body["page_info"]["total_count"],
+        0
+    );
 }
 
 #[tokio::test]
@@ -822,7 +897,11 @@ async fn records_without_a_profile_id_belong_to_their_folder_and_duplicates_are_
     std::fs::create_dir_all(project.join(".codex/skills/bom-skill")).unwrap();
     let record = "[[deployed]]\nartifact_name = \"bom-skill\"\nartifact_type = \"skill\"\nfrom_collection = \"default\"\n\
                   deployed_at = \"2026-01-01T00:00:00\"\nartifact_path = \"skills/bom-skill\"\ncontent_hash = \"00\"\n";
-    std::fs::write(project.join(".codex/.skillmeat-deployed.toml"), format!("{record}\n{record}")).unwrap();
+    std::fs::write(
+        project.join(".codex/.skillmeat-deployed.toml"),
+        format!("{record}\n{record}"),
+    )
+    .unwrap();
     let pid = register(&app, &project).await;
     let d = deployment_of(&app, &pid, "skill:bom-skill").await;
     assert_eq!(d["profile"], "codex");
@@ -833,12 +912,22 @@ async fn records_without_a_profile_id_belong_to_their_folder_and_duplicates_are_
 async fn deployments_of_a_vanished_project_become_missing_and_deletes_update_the_summary() {
     let app = TestApp::spawn().await;
     let project = app.empty_project("vanishing");
-    deploy(&app, json!({"artifact_id": "skill:bom-skill", "project_path": project})).await;
+    deploy(
+        &app,
+        json!({"artifact_id": "skill:bom-skill", "project_path": project}),
+    )
+    .await;
     std::fs::remove_dir_all(&project).unwrap();
     app.state.deployments.refresh_all().await.unwrap();
     let s = app.get("/api/v1/deployments/summary").await;
     assert_eq!(s.body["by_status"]["missing"], 1, "{}", s.text);
-    let pid = app.get("/api/v1/projects").await.body["items"][0]["id"].as_str().unwrap().to_string();
+    let pid = app.get("/api/v1/projects").await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     app.delete(&format!("/api/v1/projects/{pid}")).await;
-    assert_eq!(app.get("/api/v1/deployments/summary").await.body["total"], 0);
+    assert_eq!(
+        app.get("/api/v1/deployments/summary").await.body["total"],
+        0
+    );
 }

@@ -733,17 +733,58 @@ async fn a_deleted_collection_does_not_come_back_and_a_renamed_one_keeps_its_fol
     // "work" has a folder; a collection of that name mirrors into it.
     let work = app.create_collection("work").await;
     let g = app.create_group(&work, "Kept").await;
-    app.post_json(&format!("/api/v1/groups/{g}/artifacts"), json!({"artifact_ids": ["skill:work-skill"]})).await;
+    app.post_json(
+        &format!("/api/v1/groups/{g}/artifacts"),
+        json!({"artifact_ids": ["skill:work-skill"]}),
+    )
+    .await;
     let manifest = app.collection_dir("work").join("collection.toml");
     assert!(std::fs::read_to_string(&manifest).unwrap().contains("Kept"));
     // Renamed: still mirrored into the same folder.
-    app.put_json(&format!("/api/v1/user-collections/{work}"), json!({"name": "Work stuff"})).await;
+    app.put_json(
+        &format!("/api/v1/user-collections/{work}"),
+        json!({"name": "Work stuff"}),
+    )
+    .await;
     app.create_group(&work, "After rename").await;
-    assert!(std::fs::read_to_string(&manifest).unwrap().contains("After rename"));
+    assert!(
+        std::fs::read_to_string(&manifest)
+            .unwrap()
+            .contains("After rename")
+    );
     // Deleted: the folder's groups are cleared, so a restart does not resurrect it.
-    assert_eq!(app.delete(&format!("/api/v1/user-collections/{work}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/api/v1/user-collections/{work}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     let doc: toml::Table = std::fs::read_to_string(&manifest).unwrap().parse().unwrap();
     assert!(doc.get("groups").is_none(), "{doc:?}");
     let fresh = TestApp::spawn_over(&app).await;
-    assert_eq!(fresh.get("/api/v1/user-collections").await.body["page_info"]["total_count"], 1, "only the default collection");
+    assert_eq!(
+        fresh.get("/api/v1/user-collections").await.body["page_info"]["total_count"],
+        1,
+        "only the default collection"
+    );
+}
+
+#[tokio::test]
+async fn searches_ignore_case_beyond_ascii_on_both_backends() {
+    for app in TestApp::all_backends().await {
+        app.create_group("default", "Équipe Ünïcode").await;
+        app.create_group("default", "Other").await;
+        let r = app
+            .get("/api/v1/groups?collection_id=default&search=%C3%A9QUIPE%20%C3%BC")
+            .await;
+        assert_eq!(r.body["total"], 1, "{:?}: {}", app.backend, r.text);
+        let project = app.empty_project("unicode");
+        app.post_json(
+            "/api/v1/deployments",
+            json!({"artifact_id": "skill:unicode-desc", "project_path": project}),
+        )
+        .await;
+        let d = app.get("/api/v1/deployments?search=UNICODE-DESC").await;
+        assert_eq!(d.body["page_info"]["total_count"], 1, "{}", d.text);
+    }
 }
