@@ -5,16 +5,16 @@
 //! When the same `type:name` is in several collections, the data home's default collection
 //! (SkillMeat's `config.toml`, else `default`) wins, then collections in name order.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
 use super::frontmatter::parse_document;
 use super::hash::{self, FileEntry};
-use super::manifest::{ManifestEntry, read_manifest};
+use super::manifest::{Manifest, ManifestEntry, read_manifest};
 use super::{
     ArtifactFile, ArtifactId, ArtifactSource, ArtifactType, SourceArtifact, SourceError,
     SourceItem, validate_name,
@@ -35,6 +35,18 @@ fn type_folders(t: ArtifactType) -> &'static [&'static str] {
 #[derive(Debug, Clone)]
 pub struct FilesystemSource {
     data_home: Arc<PathBuf>,
+    /// Parsed manifests keyed by path, with the modification time and size they were parsed at
+    /// (SkillMeat keeps the same per-collection cache): a miss stats the file instead of parsing
+    /// it again.
+    manifests: Arc<Mutex<HashMap<PathBuf, ParsedManifest>>>,
+}
+
+/// A parsed `collection.toml` and the file state it was parsed from.
+#[derive(Debug, Clone)]
+struct ParsedManifest {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    manifest: Arc<Manifest>,
 }
 
 impl FilesystemSource {
@@ -42,7 +54,36 @@ impl FilesystemSource {
     pub fn new(data_home: impl Into<PathBuf>) -> Self {
         Self {
             data_home: Arc::new(data_home.into()),
+            manifests: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// A collection's manifest, parsed again only when the file's modification time or size
+    /// changed. `Err` when it exists but cannot be read or parsed; empty when absent.
+    fn manifest(&self, collection_dir: &Path) -> Result<Arc<Manifest>, String> {
+        let path = collection_dir.join("collection.toml");
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return Ok(Arc::new(Manifest::default()));
+        };
+        let modified = meta.modified().ok();
+        let mut cache = self.manifests.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = cache.get(&path)
+            && hit.modified == modified
+            && hit.len == meta.len()
+            && modified.is_some()
+        {
+            return Ok(hit.manifest.clone());
+        }
+        let manifest = Arc::new(read_manifest(&path)?.unwrap_or_default());
+        cache.insert(
+            path,
+            ParsedManifest {
+                modified,
+                len: meta.len(),
+                manifest: manifest.clone(),
+            },
+        );
+        Ok(manifest)
     }
 
     /// The folder holding the collections.
@@ -103,8 +144,8 @@ impl FilesystemSource {
     /// One collection: manifest entries first, then what the folder scan adds.
     fn scan_collection(&self, collection: &str) -> Vec<(SourceItem, PathBuf)> {
         let dir = self.collections_dir().join(collection);
-        let manifest = match read_manifest(&dir.join("collection.toml")) {
-            Ok(m) => m.unwrap_or_default(),
+        let manifest = match self.manifest(&dir) {
+            Ok(m) => m,
             Err(e) => {
                 tracing::warn!(collection, error = %e, "manifest unreadable; scanning folders only");
                 Default::default()
@@ -119,7 +160,7 @@ impl FilesystemSource {
             .filter_map(|e| safe_relative(&e.path))
             .map(|rel| dir.join(rel))
             .collect();
-        for entry in manifest.entries {
+        for entry in manifest.entries.iter().cloned() {
             let Ok(artifact_type) = entry.artifact_type.parse::<ArtifactType>() else {
                 tracing::debug!(collection, name = %entry.name, kind = %entry.artifact_type, "type not served");
                 continue;
@@ -200,17 +241,14 @@ impl FilesystemSource {
         id: &ArtifactId,
     ) -> Option<(SourceItem, PathBuf)> {
         let dir = self.collections_dir().join(collection);
-        let manifest = read_manifest(&dir.join("collection.toml"))
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let manifest = self.manifest(&dir).unwrap_or_default();
         let claimed: HashSet<PathBuf> = manifest
             .entries
             .iter()
             .filter_map(|e| safe_relative(&e.path))
             .map(|rel| dir.join(rel))
             .collect();
-        let listed = manifest.entries.into_iter().find(|e| {
+        let listed = manifest.entries.iter().find(|e| {
             e.name == id.name
                 && e.artifact_type.parse::<ArtifactType>().ok() == Some(id.artifact_type)
         });
@@ -225,7 +263,7 @@ impl FilesystemSource {
                     collection,
                     rel_string(&rel),
                     &root,
-                    Some(entry),
+                    Some(entry.clone()),
                 )?;
                 return Some((item, root));
             }
