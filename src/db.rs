@@ -77,7 +77,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbOpenError> {
             }
         }
         // The file is created on first use; every pooled connection gets the same pragmas.
+        // A local file cannot drop a pooled connection the way a network can, so skip the ping
+        // sqlx would otherwise send before handing out each connection (a round trip per query).
         opts.max_connections(8)
+            .test_before_acquire(false)
             .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)

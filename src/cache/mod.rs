@@ -56,7 +56,7 @@ pub enum CacheError {
 /// A cached artifact and how it was served.
 #[derive(Debug, Clone)]
 pub struct Lookup {
-    /// The row.
+    /// The row (its `data` is moved into `artifact`).
     pub row: cached_artifacts::Model,
     /// The record stored in the row.
     pub artifact: SourceArtifact,
@@ -331,7 +331,7 @@ impl CacheService {
         }))
     }
 
-    async fn serve_hit(&self, row: cached_artifacts::Model) -> Result<Lookup, CacheError> {
+    async fn serve_hit(&self, mut row: cached_artifacts::Model) -> Result<Lookup, CacheError> {
         self.inner.metrics.hits.inc();
         tracing::debug!(artifact_id = %row.artifact_id, "cache hit");
         if Utc::now() - row.last_accessed > ACCESS_TOUCH_INTERVAL {
@@ -344,7 +344,8 @@ impl CacheService {
                 .exec(self.db())
                 .await?;
         }
-        let artifact = serde_json::from_value(row.data.clone())?;
+        // The record moves out of the row (no copy); callers read it from `artifact`.
+        let artifact = serde_json::from_value(std::mem::take(&mut row.data))?;
         Ok(Lookup {
             row,
             artifact,
