@@ -495,7 +495,8 @@ fn not_found_body(id: &ArtifactId) -> Json<ErrorBody> {
     })
 }
 
-fn comma_list(raw: Option<&str>) -> Vec<String> {
+/// The non-empty, trimmed items of a comma-separated query value.
+pub(crate) fn comma_list(raw: Option<&str>) -> Vec<String> {
     raw.unwrap_or("")
         .split(',')
         .map(str::trim)

@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
-use super::artifacts::{PageInfo, SortOrder};
+use super::artifacts::{PageInfo, SortOrder, comma_list};
 use super::user_collections::DeletedResponse;
 use crate::deploy::{
     DeployRequest, DeploymentFilter, DeploymentSort, DeploymentStatus, StatusCounts,
@@ -445,13 +445,4 @@ impl DeploymentsApi {
         let row = self.state.deployments.update(&id.0, force).await?;
         Ok(GetDeploymentResponse::Ok(Json(row.into())))
     }
-}
-
-fn comma_list(raw: Option<&str>) -> Vec<String> {
-    raw.unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
 }

@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
-use super::artifacts::PageInfo;
+use super::artifacts::{PageInfo, comma_list};
 use super::groups::{Group, GroupList};
 use crate::collections::{CollectionInfo, CollectionPatch, MemberFilter, NewCollection, Transfer};
 use crate::error::ApiError;
@@ -473,14 +473,7 @@ impl UserCollectionsApi {
         include_groups: Query<Option<bool>>,
     ) -> Result<ListCollectionArtifactsResponse, ApiError> {
         let mut types = Vec::new();
-        for raw in artifact_type
-            .0
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        for raw in comma_list(artifact_type.0.as_deref()) {
             types.push(raw.parse::<ArtifactType>().map_err(ApiError::bad_request)?);
         }
         let include_groups = include_groups.0.unwrap_or(false);

@@ -555,12 +555,15 @@ impl DeployService {
         let lock = self.project_lock(&project.id);
         let _guard = lock.lock().await;
         let root = PathBuf::from(&project.path);
-        let read = tokio::task::spawn_blocking(move || read_project_records(&root))
-            .await
-            .map_err(|e| DeployError::Io {
-                context: "reading deployment records".into(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+        let read = tokio::task::spawn_blocking(move || {
+            sweep_staging_leftovers(&root);
+            read_project_records(&root)
+        })
+        .await
+        .map_err(|e| DeployError::Io {
+            context: "reading deployment records".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         let existing = deployments::Entity::find()
             .filter(deployments::Column::ProjectId.eq(project.id.as_str()))
             .all(self.db())
@@ -1589,6 +1592,44 @@ fn check_local_copy(
     match hash::hash_listed_files(&files, is_dir) {
         Ok(h) => (Some(h), Some(fp)),
         Err(_) => (None, None),
+    }
+}
+
+/// Staging folders older than this are leftovers of a deploy that died mid-copy.
+const STAGING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes `.skillmeat-tmp-*` staging copies a killed deploy left in a profile's type folders
+/// (never the `.skillmeat-old-*` copies, which may be the only copy of a deployment).
+fn sweep_staging_leftovers(project: &Path) {
+    for profile in Profile::ALL {
+        let Ok(folders) = std::fs::read_dir(project.join(profile.root())) else {
+            continue;
+        };
+        for folder in folders
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        {
+            let Ok(entries) = std::fs::read_dir(folder.path()) else {
+                continue;
+            };
+            for entry in entries.filter_map(Result::ok) {
+                let stale = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STAGING_MAX_AGE);
+                if stale
+                    && entry
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(".skillmeat-tmp-")
+                {
+                    tracing::info!(path = %entry.path().display(), "removing a staging copy left by an interrupted deploy");
+                    remove_path(&entry.path());
+                }
+            }
+        }
     }
 }
 

@@ -931,3 +931,18 @@ async fn deployments_of_a_vanished_project_become_missing_and_deletes_update_the
         0
     );
 }
+
+#[tokio::test]
+async fn staging_copies_left_by_a_killed_deploy_are_swept() {
+    let app = TestApp::spawn().await;
+    let project = app.empty_project("leftovers");
+    let stale = project.join(".claude/skills/.skillmeat-tmp-deadbeef");
+    let fresh = project.join(".claude/skills/.skillmeat-tmp-inflight");
+    std::fs::create_dir_all(stale.join("scripts")).unwrap();
+    std::fs::create_dir_all(&fresh).unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::open(&stale).unwrap().set_modified(two_hours_ago).unwrap();
+    register(&app, &project).await;
+    assert!(!stale.exists(), "an old staging copy is removed");
+    assert!(fresh.exists(), "a recent one may belong to a deploy in progress");
+}
