@@ -941,8 +941,14 @@ async fn staging_copies_left_by_a_killed_deploy_are_swept() {
     std::fs::create_dir_all(stale.join("scripts")).unwrap();
     std::fs::create_dir_all(&fresh).unwrap();
     let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
-    std::fs::File::open(&stale).unwrap().set_modified(two_hours_ago).unwrap();
+    std::fs::File::open(&stale)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
     register(&app, &project).await;
     assert!(!stale.exists(), "an old staging copy is removed");
-    assert!(fresh.exists(), "a recent one may belong to a deploy in progress");
+    assert!(
+        fresh.exists(),
+        "a recent one may belong to a deploy in progress"
+    );
 }
