@@ -653,8 +653,31 @@ impl DeployService {
             if model.status != before {
                 changed += 1;
             }
-            self.save(model.clone(), row.is_some()).await?;
-            seen.push(model.id);
+            let saved = match self.save(model.clone(), row.is_some()).await {
+                Ok(saved) => saved,
+                // Another instance scanning the same project inserted this deployment first:
+                // take its row.
+                Err(e) if row.is_none() && is_unique_violation(&e) => {
+                    let theirs = deployments::Entity::find()
+                        .filter(deployments::Column::ProjectId.eq(project.id.as_str()))
+                        .filter(deployments::Column::ArtifactType.eq(model.artifact_type.as_str()))
+                        .filter(deployments::Column::ArtifactName.eq(model.artifact_name.as_str()))
+                        .filter(deployments::Column::Profile.eq(model.profile.as_str()))
+                        .one(self.db())
+                        .await?
+                        .ok_or(DeployError::Db(e))?;
+                    self.save(
+                        deployments::Model {
+                            id: theirs.id,
+                            ..model
+                        },
+                        true,
+                    )
+                    .await?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            seen.push(saved.id);
         }
         let gone: Vec<String> = existing
             .iter()

@@ -790,13 +790,15 @@ async fn a_destination_must_belong_to_the_artifact_so_nothing_else_is_replaced()
         std::fs::read_to_string(project.join(".claude/settings.json")).unwrap(),
         "{}"
     );
-    // Another deployment's path is never taken over, even with overwrite.
-    let r = deploy(&app, json!({"artifact_id": "command:nested-tree", "project_path": project, "dest_path": "skills/nested-tree", "overwrite": true})).await;
-    assert!(
-        r.status == StatusCode::CONFLICT || r.status == StatusCode::NOT_FOUND,
-        "{}",
-        r.text
-    );
+    // Another deployment's path is never taken over, even with overwrite: an agent that happens
+    // to share the skill's name may not replace the deployed skill folder.
+    std::fs::write(
+        app.collection_dir("default").join("agents/nested-tree.md"),
+        "---\ndescription: same name, other type\n---\n",
+    )
+    .unwrap();
+    let r = deploy(&app, json!({"artifact_id": "agent:nested-tree", "project_path": project, "dest_path": "skills/nested-tree", "overwrite": true})).await;
+    r.assert_error(StatusCode::CONFLICT, "conflict");
     assert!(
         project
             .join(".claude/skills/nested-tree/SKILL.md")
