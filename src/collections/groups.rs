@@ -94,20 +94,6 @@ fn duplicate_name(name: &str, collection_id: &str) -> OrgError {
     ))
 }
 
-/// Parses and de-duplicates ids (order kept); a malformed one is a bad request.
-fn parse_ids(raw: &[String]) -> Result<Vec<String>, OrgError> {
-    let mut ids = Vec::new();
-    for r in raw {
-        let id = ArtifactId::parse(r.trim())
-            .map_err(OrgError::BadRequest)?
-            .to_string();
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
-}
-
 /// Inserts `items` into `list` at `position` (clamped to the end; end when `None`).
 fn insert_at(list: &mut Vec<String>, items: Vec<String>, position: Option<u32>) {
     let at = position
@@ -432,7 +418,18 @@ impl CollectionService {
         let txn = begin_write(&self.db).await?;
         self.lock_collection(&txn, collection_id).await?;
         let current = group_order(&txn, collection_id).await?;
-        let unknown: Vec<&String> = group_ids.iter().filter(|g| !current.contains(g)).collect();
+        if group_ids.len() > super::MAX_IDS_PER_REQUEST {
+            return Err(OrgError::Invalid(format!(
+                "at most {} group ids per request",
+                super::MAX_IDS_PER_REQUEST
+            )));
+        }
+        let current_set: std::collections::HashSet<&String> = current.iter().collect();
+        let listed: std::collections::HashSet<&String> = group_ids.iter().collect();
+        let unknown: Vec<&String> = group_ids
+            .iter()
+            .filter(|g| !current_set.contains(g))
+            .collect();
         if !unknown.is_empty() {
             return Err(OrgError::NotFound(format!(
                 "not groups of collection '{collection_id}': {}",
@@ -443,7 +440,7 @@ impl CollectionService {
                     .join(", ")
             )));
         }
-        let missing: Vec<&String> = current.iter().filter(|g| !group_ids.contains(g)).collect();
+        let missing: Vec<&String> = current.iter().filter(|g| !listed.contains(g)).collect();
         if !missing.is_empty() {
             return Err(OrgError::NotFound(format!(
                 "group_ids must list every group of the collection; missing: {}",
@@ -495,7 +492,11 @@ impl CollectionService {
         self.lock_collection(&txn, &collection_id).await?;
         self.group(&txn, group_id).await?;
         let mut order = member_order(&txn, group_id).await?;
-        let new: Vec<String> = known.into_iter().filter(|id| !order.contains(id)).collect();
+        let present: std::collections::HashSet<&String> = order.iter().collect();
+        let new: Vec<String> = known
+            .into_iter()
+            .filter(|id| !present.contains(id))
+            .collect();
         insert_members(&txn, &collection_id, &new).await?;
         let now = Utc::now();
         for id in &new {
@@ -558,7 +559,7 @@ impl CollectionService {
         group_id: &str,
         raw_ids: &[String],
     ) -> Result<GroupDetail, OrgError> {
-        let ids = parse_ids(raw_ids)?;
+        let ids = super::parse_artifact_ids(raw_ids)?;
         let collection_id = groups::Entity::find_by_id(group_id)
             .one(&self.db)
             .await?
@@ -567,7 +568,8 @@ impl CollectionService {
         let txn = begin_write(&self.db).await?;
         self.lock_collection(&txn, &collection_id).await?;
         let current = member_order(&txn, group_id).await?;
-        let strangers: Vec<&String> = ids.iter().filter(|i| !current.contains(i)).collect();
+        let current_set: std::collections::HashSet<&String> = current.iter().collect();
+        let strangers: Vec<&String> = ids.iter().filter(|i| !current_set.contains(i)).collect();
         if !strangers.is_empty() {
             return Err(OrgError::NotFound(format!(
                 "not members of group '{group_id}': {}",

@@ -77,6 +77,31 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
+/// Most ids one request may name (adds, moves, copies, orders): keeps one request's work and
+/// its SQL parameter lists bounded.
+pub const MAX_IDS_PER_REQUEST: usize = 5000;
+
+/// Parses `type:name` ids from a request, dropping repeats (first wins, order kept). A malformed
+/// id is a bad request; more than [`MAX_IDS_PER_REQUEST`] is refused.
+pub fn parse_artifact_ids(raw: &[String]) -> Result<Vec<String>, OrgError> {
+    if raw.len() > MAX_IDS_PER_REQUEST {
+        return Err(OrgError::Invalid(format!(
+            "at most {MAX_IDS_PER_REQUEST} artifact ids per request"
+        )));
+    }
+    let mut seen = HashSet::new();
+    let mut ids = Vec::with_capacity(raw.len());
+    for r in raw {
+        let id = ArtifactId::parse(r.trim())
+            .map_err(OrgError::BadRequest)?
+            .to_string();
+        if seen.insert(id.clone()) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
 /// A new 32-hex-character id.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -576,15 +601,7 @@ impl CollectionService {
         &self,
         raw_ids: &[String],
     ) -> Result<(Vec<String>, Vec<String>), OrgError> {
-        let mut ids: Vec<String> = Vec::new();
-        for raw in raw_ids {
-            let id = ArtifactId::parse(raw.trim())
-                .map_err(OrgError::BadRequest)?
-                .to_string();
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
+        let ids = parse_artifact_ids(raw_ids)?;
         let cached: HashSet<String> = cached_artifacts::Entity::find()
             .select_only()
             .column(cached_artifacts::Column::ArtifactId)
@@ -668,15 +685,7 @@ impl CollectionService {
                 "target_collection_id must differ from the source collection".into(),
             ));
         }
-        let mut ids: Vec<String> = Vec::new();
-        for raw in raw_ids {
-            let id = ArtifactId::parse(raw.trim())
-                .map_err(OrgError::BadRequest)?
-                .to_string();
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
+        let ids = parse_artifact_ids(raw_ids)?;
         let txn = begin_write(&self.db).await?;
         // Lock both rows in a fixed order so two opposite transfers cannot deadlock.
         let (first, second) = if source_id < target_id {

@@ -1478,7 +1478,12 @@ fn ensure_inside_project(project_root: &Path, dest: &Path) -> Result<(), DeployE
             dest.display()
         ))
     };
-    let root = project_root.canonicalize().map_err(|_| outside())?;
+    let root = project_root.canonicalize().map_err(|_| {
+        DeployError::BadRequest(format!(
+            "the project folder {} no longer exists",
+            project_root.display()
+        ))
+    })?;
     if std::fs::symlink_metadata(dest)
         .map(|m| m.file_type().is_symlink())
         .unwrap_or(false)

@@ -600,3 +600,29 @@ async fn clearing_the_cache_keeps_collections_and_memberships() {
         );
     }
 }
+
+#[tokio::test]
+async fn one_request_may_name_at_most_5000_ids() {
+    let app = TestApp::spawn().await;
+    let c = app.create_collection("Big").await;
+    let ids: Vec<String> = (0..5001).map(|i| format!("skill:s{i}")).collect();
+    let r = app
+        .post_json(
+            &format!("/api/v1/user-collections/{c}/artifacts"),
+            json!({"artifact_ids": ids}),
+        )
+        .await;
+    r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(
+        app.get(&format!("/api/v1/user-collections/{c}")).await.body["artifact_count"],
+        0
+    );
+    // Repeats count once.
+    let r = app
+        .post_json(
+            &format!("/api/v1/user-collections/{c}/artifacts"),
+            json!({"artifact_ids": ["skill:bom-skill", "skill:bom-skill"]}),
+        )
+        .await;
+    assert_eq!(r.body["added"], json!(["skill:bom-skill"]));
+}

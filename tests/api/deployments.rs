@@ -954,3 +954,26 @@ async fn staging_copies_left_by_a_killed_deploy_are_swept() {
         "a recent one may belong to a deploy in progress"
     );
 }
+
+#[tokio::test]
+async fn deploying_into_a_project_whose_folder_vanished_says_so() {
+    let app = TestApp::spawn().await;
+    let project = app.empty_project("gone");
+    let pid = register(&app, &project).await;
+    std::fs::remove_dir_all(&project).unwrap();
+    let r = deploy(
+        &app,
+        json!({"artifact_id": "skill:bom-skill", "project_id": pid}),
+    )
+    .await;
+    r.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no longer exists"),
+        "{}",
+        r.text
+    );
+    assert!(!project.exists(), "nothing was created");
+}
