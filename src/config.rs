@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -44,10 +45,39 @@ pub struct DatabaseSettings {
 }
 
 /// `[jobs]`
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobsSettings {
     /// Empty means `sqlite://<data_home>/cache/jobs.db`, or the database url with PostgreSQL.
     pub url: String,
+    /// Attempts per job run before it is recorded as failed.
+    pub max_attempts: u32,
+    /// Milliseconds before the first retry; doubles per attempt, up to 60 s.
+    pub retry_backoff_ms: u64,
+    /// Days finished job records (and finished queue entries) are kept.
+    pub retention_days: u64,
+    /// Seconds between scheduled purges; 0 disables the schedule.
+    pub purge_interval_secs: u64,
+    /// Seconds between worker heartbeats; jobs of a worker silent for two are re-queued.
+    pub heartbeat_secs: u64,
+    /// Milliseconds between idle workers' looks for new jobs.
+    pub poll_interval_ms: u64,
+    /// Longest a job attempt may run, in seconds.
+    pub run_timeout_secs: u64,
+}
+
+impl Default for JobsSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            max_attempts: 3,
+            retry_backoff_ms: 1000,
+            retention_days: 7,
+            purge_interval_secs: 3600,
+            heartbeat_secs: 10,
+            poll_interval_ms: 500,
+            run_timeout_secs: 1800,
+        }
+    }
 }
 
 /// `[cache]`
@@ -200,6 +230,19 @@ impl Settings {
                 "cache.ttl_secs (SKILLMEAT_CACHE__TTL_SECS): must be at least 1 second".into(),
             ));
         }
+        let jobs = &self.jobs;
+        if !(1..=20).contains(&jobs.max_attempts) {
+            return Err(ConfigError(
+                "jobs.max_attempts (SKILLMEAT_JOBS__MAX_ATTEMPTS): must be 1 to 20".into(),
+            ));
+        }
+        if jobs.heartbeat_secs == 0 || jobs.poll_interval_ms == 0 || jobs.run_timeout_secs == 0 {
+            return Err(ConfigError(
+                "jobs.heartbeat_secs, jobs.poll_interval_ms and jobs.run_timeout_secs \
+                 (SKILLMEAT_JOBS__...): must be at least 1"
+                    .into(),
+            ));
+        }
         if self.server.body_limit_bytes < 1024 {
             return Err(ConfigError(
                 "server.body_limit_bytes (SKILLMEAT_SERVER__BODY_LIMIT_BYTES): must be at least 1024"
@@ -247,6 +290,40 @@ impl Settings {
             )
         } else {
             self.database.url.clone()
+        }
+    }
+
+    /// The job queue's URL: `jobs.url`, else the database URL with PostgreSQL, else
+    /// `sqlite://<data_home>/cache/jobs.db` (apalis sets its own pragmas, so SQLite gets a file
+    /// of its own).
+    pub fn jobs_url(&self) -> String {
+        if !self.jobs.url.is_empty() {
+            self.jobs.url.clone()
+        } else if self.database_kind() == DatabaseKind::Postgres {
+            self.database_url()
+        } else {
+            sqlite_url(&self.data_home_path().join("cache").join("jobs.db"))
+        }
+    }
+
+    /// The job runner's settings.
+    pub fn runner_settings(&self) -> jobs::RunnerSettings {
+        let secs = Duration::from_secs;
+        let days = |d: u64| secs(d.saturating_mul(86_400));
+        let every = |s: u64| (s > 0).then(|| secs(s));
+        jobs::RunnerSettings {
+            max_attempts: self.jobs.max_attempts,
+            retry_backoff: Duration::from_millis(self.jobs.retry_backoff_ms),
+            retry_backoff_max: secs(60),
+            refresh_every: every(self.cache.refresh_interval_secs),
+            purge_every: every(self.jobs.purge_interval_secs),
+            purge_cache_after: days(self.cache.purge_after_days),
+            retention: days(self.jobs.retention_days),
+            heartbeat: secs(self.jobs.heartbeat_secs),
+            poll_interval: Duration::from_millis(self.jobs.poll_interval_ms),
+            run_timeout: secs(self.jobs.run_timeout_secs),
+            warm_on_start: true,
+            shutdown_grace: secs(self.server.shutdown_grace_secs),
         }
     }
 
@@ -329,6 +406,17 @@ fn allowed_for(key: &str) -> &'static str {
         "server.shutdown_grace_secs" => "; allowed: a whole number of seconds",
         "deploy.search_roots" => "; allowed: a list of folders, e.g. [\"~/projects\"]",
         "deploy.search_depth" => "; allowed: a whole number from 0 to 10",
+        "jobs.max_attempts" => "; allowed: a whole number from 1 to 20",
+        "jobs.retry_backoff_ms" | "jobs.poll_interval_ms" => {
+            "; allowed: a whole number of milliseconds"
+        }
+        "jobs.retention_days" => "; allowed: a whole number of days",
+        "jobs.purge_interval_secs" => {
+            "; allowed: a whole number of seconds, 0 or more (0: no schedule)"
+        }
+        "jobs.heartbeat_secs" | "jobs.run_timeout_secs" => {
+            "; allowed: a whole number of seconds, 1 or more"
+        }
         _ => "",
     }
 }

@@ -83,12 +83,12 @@ impl ApiError {
         ))
     }
 
-    /// 503 when the database cannot be reached; logged once.
+    /// 503 when the database or the job queue cannot be reached; logged once.
     pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %error_chain(cause), "backing service unavailable");
         Self::Unavailable(ErrorBody::new(
             "service_unavailable",
-            "The database is unreachable; retry shortly",
+            "The database or the job queue is unreachable; retry shortly",
         ))
     }
 }
@@ -135,6 +135,18 @@ impl From<crate::deploy::DeployError> for ApiError {
     }
 }
 
+impl From<jobs::JobError> for ApiError {
+    fn from(err: jobs::JobError) -> Self {
+        use jobs::JobError;
+        match err {
+            JobError::NotFound(_) => Self::not_found(err.to_string()),
+            JobError::NotRetryable { .. } => Self::conflict(err.to_string()),
+            JobError::Db(e) => e.into(),
+            JobError::Queue(e) => Self::unavailable(&e),
+        }
+    }
+}
+
 impl From<crate::source::SourceError> for ApiError {
     fn from(err: crate::source::SourceError) -> Self {
         Self::internal(&err)
@@ -150,17 +162,7 @@ impl From<crate::cache::CacheError> for ApiError {
     }
 }
 
-/// The error and its causes on one line.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
+pub use jobs::runner::error_chain;
 
 /// Renders any error that reached the top of the route tree in the shared [`ErrorBody`] shape.
 /// Responses built by [`ApiError`] pass through unchanged.

@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod deploy;
 pub mod error;
+pub mod job_work;
 pub mod source;
 pub mod startup;
 pub mod state;

@@ -22,6 +22,7 @@ use crate::config::Settings;
 use crate::db::{self, DbOpenError};
 use crate::deploy::DeployService;
 use crate::error::render_poem_error;
+use crate::job_work::ServerJobWork;
 use crate::source::{ArtifactSource, FilesystemSource};
 use crate::state::AppState;
 
@@ -34,6 +35,9 @@ pub enum StartupError {
     /// The cache tables could not be prepared.
     #[error("preparing the cache: {0}")]
     Cache(#[from] crate::cache::CacheError),
+    /// The job queue could not be opened.
+    #[error(transparent)]
+    Queue(#[from] jobs::QueueError),
     /// The default collection could not be ensured.
     #[error("preparing the default collection: {0}")]
     Collections(#[source] sea_orm::DbErr),
@@ -69,7 +73,7 @@ pub async fn build_state_with_source(
         source,
         Duration::from_secs(settings.cache.ttl_secs),
     );
-    cache.ensure_schema_version().await?;
+    cache.check_schema_version().await?;
     let collections = CollectionService::new(db.clone(), cache.clone(), settings.data_home_path());
     collections
         .ensure_default()
@@ -90,12 +94,19 @@ pub async fn build_state_with_source(
         search_roots,
         settings.deploy.search_depth,
     );
+    let store = jobs::QueueStore::open(&settings.jobs_url()).await?;
+    let work = Arc::new(ServerJobWork {
+        cache: cache.clone(),
+        deployments: deployments.clone(),
+    });
+    let jobs = jobs::JobRunner::new(db.clone(), store, work, settings.runner_settings());
     Ok(AppState {
         settings: Arc::new(settings),
         db,
         cache,
         collections,
         deployments,
+        jobs,
     })
 }
 
@@ -196,8 +207,9 @@ impl Application {
         &self.state
     }
 
-    /// Warms and then periodically refreshes the cache in the background, and serves until
-    /// `shutdown` resolves; in-flight requests then get `server.shutdown_grace_secs` to finish.
+    /// Starts the job runner (start-up warm, schedule, workers) and serves until `shutdown`
+    /// resolves; in-flight requests and running jobs then get `server.shutdown_grace_secs` to
+    /// finish (a job still running after that is re-queued by the next start).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -209,63 +221,44 @@ impl Application {
                 "no collections folder in the data home; the artifact list stays empty until one exists"
             );
         }
-        let cache = self.state.cache.clone();
-        let deployments = self.state.deployments.clone();
-        let interval = self.state.settings.cache.refresh_interval_secs;
-        tokio::spawn(refresh_in_background(cache, deployments, interval));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let runner = tokio::spawn(self.state.jobs.clone().run(stop_rx.clone()));
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         tracing::info!(
             address = %self.addr,
             docs = %format!("http://{}/docs", self.addr),
             data_home = %self.state.settings.data_home_path().display(),
             database = %crate::config::redact_url(&self.state.settings.database_url()),
+            jobs = %crate::config::redact_url(&self.state.settings.jobs_url()),
             "skillmeat-server listening"
         );
+        let store = self.state.jobs.store().clone();
         let routes = build_routes(self.state);
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(routes, shutdown, Some(grace))
+        let mut http_stop = stop_rx;
+        let served = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                routes,
+                async move {
+                    tokio::select! {
+                        _ = shutdown => {}
+                        _ = http_stop.wait_for(|s| *s) => {}
+                    }
+                },
+                Some(grace),
+            )
+            .await;
+        let _ = stop_tx.send(true);
+        // The runner enforces the grace itself; the extra second covers its bookkeeping.
+        if tokio::time::timeout(grace + Duration::from_secs(1), runner)
             .await
-    }
-}
-
-/// Warms the cache at start-up (the server answers meanwhile; a list request on a cold cache
-/// waits for this refresh instead of starting its own), then refreshes it every
-/// `interval_secs` (0: never). An in-process timer until the job runner takes this over.
-async fn refresh_in_background(
-    cache: CacheService,
-    deployments: DeployService,
-    interval_secs: u64,
-) {
-    refresh_once(&cache, &deployments).await;
-    if interval_secs == 0 {
-        return;
-    }
-    let mut ticker = tokio::time::interval(Duration::from_secs(interval_secs));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        refresh_once(&cache, &deployments).await;
-    }
-}
-
-/// One refresh: the cache from the sources, then deployment records and statuses (which
-/// compare against the refreshed cache).
-async fn refresh_once(cache: &CacheService, deployments: &DeployService) {
-    if let Err(e) = cache.sync_all(false).await {
-        tracing::error!(error = %crate::error::error_chain(&e), "cache refresh failed");
-    }
-    match deployments.refresh_all().await {
-        Ok(r) => tracing::info!(
-            projects = r.projects,
-            discovered = r.discovered,
-            deployments = r.deployments,
-            status_changed = r.status_changed,
-            "deployments refreshed"
-        ),
-        Err(e) => {
-            tracing::error!(error = %crate::error::error_chain(&e), "deployment refresh failed")
+            .is_err()
+        {
+            tracing::warn!(
+                "job runner did not stop in time; unfinished jobs are re-queued at the next start"
+            );
         }
+        store.close().await;
+        served
     }
 }
 

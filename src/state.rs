@@ -22,4 +22,6 @@ pub struct AppState {
     pub collections: CollectionService,
     /// Projects and deployments.
     pub deployments: DeployService,
+    /// The background job runner (queue, history, schedule).
+    pub jobs: jobs::JobRunner,
 }

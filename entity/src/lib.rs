@@ -10,6 +10,7 @@ pub mod collection_exclusions;
 pub mod deployments;
 pub mod group_artifacts;
 pub mod groups;
+pub mod job_runs;
 pub mod prelude;
 pub mod projects;
 pub mod user_collections;

@@ -7,5 +7,6 @@ pub use crate::collection_exclusions::Entity as CollectionExclusions;
 pub use crate::deployments::Entity as Deployments;
 pub use crate::group_artifacts::Entity as GroupArtifacts;
 pub use crate::groups::Entity as Groups;
+pub use crate::job_runs::Entity as JobRuns;
 pub use crate::projects::Entity as Projects;
 pub use crate::user_collections::Entity as UserCollections;

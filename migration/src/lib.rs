@@ -11,6 +11,7 @@ mod m20261126_000002_create_cache_meta;
 mod m20261126_000003_create_user_collections;
 mod m20261126_000004_create_groups;
 mod m20261126_000005_create_projects_and_deployments;
+mod m20261126_000006_create_job_runs;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_user_collections::Migration),
             Box::new(m20261126_000004_create_groups::Migration),
             Box::new(m20261126_000005_create_projects_and_deployments::Migration),
+            Box::new(m20261126_000006_create_job_runs::Migration),
         ]
     }
 }

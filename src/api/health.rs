@@ -26,17 +26,19 @@ pub struct Liveness {
 pub struct Readiness {
     /// `ready` or `unavailable`.
     pub status: String,
-    /// `ok`, or what failed.
+    /// `ok`, or `unreachable`.
     pub database: String,
+    /// The job queue: `ok`, or `unreachable`.
+    pub queue: String,
 }
 
 /// Readiness outcomes.
 #[derive(ApiResponse)]
 pub enum ReadinessResponse {
-    /// The database answers.
+    /// The database and the job queue answer.
     #[oai(status = 200)]
     Ready(Json<Readiness>),
-    /// The database does not answer.
+    /// The database or the job queue does not answer.
     #[oai(status = 503)]
     Unavailable(Json<Readiness>),
 }
@@ -52,21 +54,32 @@ impl HealthApi {
         })
     }
 
-    /// Readiness: the database is reachable
+    /// Readiness: the database and the job queue are reachable
     #[oai(path = "/health/ready", method = "get", operation_id = "health_ready")]
     async fn ready(&self) -> ReadinessResponse {
-        match crate::db::ping(&self.state.db).await {
-            Ok(()) => ReadinessResponse::Ready(Json(Readiness {
-                status: "ready".into(),
-                database: "ok".into(),
-            })),
-            Err(e) => {
-                tracing::warn!(error = %e, "readiness check failed");
-                ReadinessResponse::Unavailable(Json(Readiness {
-                    status: "unavailable".into(),
-                    database: "unreachable".into(),
-                }))
+        let database = crate::db::ping(&self.state.db).await;
+        let queue = self.state.jobs.store().ping().await;
+        if let Err(e) = &database {
+            tracing::warn!(error = %e, "readiness check failed: database");
+        }
+        if let Err(e) = &queue {
+            tracing::warn!(error = %e, "readiness check failed: job queue");
+        }
+        let word = |ok: bool| if ok { "ok" } else { "unreachable" }.to_string();
+        let body = Readiness {
+            status: if database.is_ok() && queue.is_ok() {
+                "ready"
+            } else {
+                "unavailable"
             }
+            .into(),
+            database: word(database.is_ok()),
+            queue: word(queue.is_ok()),
+        };
+        if database.is_ok() && queue.is_ok() {
+            ReadinessResponse::Ready(Json(body))
+        } else {
+            ReadinessResponse::Unavailable(Json(body))
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod deployments;
 pub mod groups;
 pub mod health;
+pub mod jobs;
 pub mod metrics;
 pub mod projects;
 pub mod user_collections;
@@ -18,7 +19,7 @@ use crate::state::AppState;
 pub enum ApiTags {
     /// Artifacts (skills, commands, agents, hooks, MCP configs), served from the cache.
     Artifacts,
-    /// The artifact cache: status, clearing and invalidation.
+    /// The artifact cache: status, on-demand refresh and purge, clearing and invalidation.
     Cache,
     /// User collections: organise artifacts, move and copy them between collections.
     Collections,
@@ -26,6 +27,8 @@ pub enum ApiTags {
     Groups,
     /// Deployments: artifacts copied into projects, their status, and the dashboard.
     Deployments,
+    /// Background jobs: warm, refresh and purge runs, their history and statistics.
+    Jobs,
     /// Liveness and readiness probes.
     Health,
 }
@@ -39,6 +42,7 @@ pub type Apis = (
     groups::GroupsApi,
     projects::ProjectsApi,
     deployments::DeploymentsApi,
+    jobs::JobsApi,
 );
 
 /// The OpenAPI service over every resource.
@@ -64,6 +68,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             deployments::DeploymentsApi {
+                state: state.clone(),
+            },
+            jobs::JobsApi {
                 state: state.clone(),
             },
         ),

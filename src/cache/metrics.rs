@@ -2,7 +2,9 @@
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// Process-wide cache counters.
@@ -21,6 +23,18 @@ pub struct CacheMetrics {
     pub entries: Gauge,
     /// Bytes of cached data, set when scraped.
     pub bytes: Gauge,
+    /// Finished job runs by kind and status.
+    pub job_runs: Family<Labels, Counter>,
+    /// Duration of finished job runs by kind, in seconds.
+    pub job_duration: Family<Labels, Histogram, fn() -> Histogram>,
+}
+
+/// Metric labels as name/value pairs.
+pub type Labels = Vec<(String, String)>;
+
+fn job_duration_histogram() -> Histogram {
+    // 5 ms .. about 2.7 min.
+    Histogram::new(exponential_buckets(0.005, 2.0, 16))
 }
 
 impl Default for CacheMetrics {
@@ -32,6 +46,20 @@ impl Default for CacheMetrics {
         let syncs = Counter::default();
         let entries = Gauge::default();
         let bytes = Gauge::default();
+        let job_runs = Family::<Labels, Counter>::default();
+        let job_duration = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            job_duration_histogram,
+        );
+        registry.register(
+            "job_runs",
+            "Finished background job runs, by kind and status",
+            job_runs.clone(),
+        );
+        registry.register(
+            "job_duration_seconds",
+            "Duration of finished background job runs, by kind",
+            job_duration.clone(),
+        );
         registry.register(
             "cache_hits",
             "Artifact reads served from the cache",
@@ -70,6 +98,8 @@ impl Default for CacheMetrics {
             syncs,
             entries,
             bytes,
+            job_runs,
+            job_duration,
         }
     }
 }

@@ -16,15 +16,18 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use entity::{cache_meta, cached_artifacts};
+use futures::StreamExt;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
 
 pub use metrics::CacheMetrics;
 
-use crate::source::{ArtifactId, ArtifactSource, SourceArtifact, SourceError};
+use crate::source::{ArtifactId, ArtifactSource, SourceArtifact, SourceError, SourceItem};
+pub use jobs::Scope;
 
 /// Version of the cache tables' layout; stored in `cache_meta` so a mismatch can be detected.
 pub const CACHE_SCHEMA_VERSION: &str = "1";
@@ -38,6 +41,10 @@ pub const META_COLLECTIONS: &str = "collections";
 const ACCESS_TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 /// Ids per statement when bumping expiry in bulk.
 const BULK_CHUNK: usize = 400;
+/// Rows per insert statement when a refresh writes fresh reads.
+const WRITE_BATCH: usize = 100;
+/// Source reads a refresh keeps in flight.
+const READ_PARALLELISM: usize = 4;
 
 /// A failure inside the cache.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +55,9 @@ pub enum CacheError {
     /// The source failed.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The refresh scope names nothing the sources have, or is malformed.
+    #[error("{0}")]
+    Scope(String),
     /// A cached row could not be (de)serialised.
     #[error("cached data is not valid: {0}")]
     Data(#[from] serde_json::Error),
@@ -73,8 +83,12 @@ pub struct SyncReport {
     pub added: u64,
     /// Rows re-read because their fingerprint changed (or `force`).
     pub updated: u64,
-    /// Rows whose fingerprint matched: expiry extended, nothing read.
+    /// Rows whose fingerprint matched: nothing read.
     pub unchanged: u64,
+    /// Unchanged rows whose TTL had expired: expiry extended (a subset of `unchanged`).
+    pub revalidated: u64,
+    /// Warm only: entries read in the last day, re-validated first.
+    pub recent_revalidated: u64,
     /// Rows dropped because the source no longer has them.
     pub removed: u64,
     /// Per-artifact failures, as `id: message`.
@@ -83,6 +97,19 @@ pub struct SyncReport {
     pub duration_ms: u64,
     /// True when this call waited for a refresh that was already running and reused it.
     pub coalesced: bool,
+}
+
+impl SyncReport {
+    /// Adds another pass's counts to this one.
+    fn merge(&mut self, other: &SyncReport) {
+        self.listed += other.listed;
+        self.added += other.added;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.revalidated += other.revalidated;
+        self.removed += other.removed;
+        self.errors.extend(other.errors.iter().cloned());
+    }
 }
 
 /// Counts and ages of the cache.
@@ -159,13 +186,30 @@ impl CacheService {
         &self.inner.metrics
     }
 
-    /// Records the cache schema version when none is stored yet.
-    pub async fn ensure_schema_version(&self) -> Result<(), CacheError> {
-        if self.meta(META_SCHEMA_VERSION).await?.is_none() {
-            self.set_meta(META_SCHEMA_VERSION, CACHE_SCHEMA_VERSION)
-                .await?;
+    /// Checks the stored cache schema version. None stored: records ours. A different one: the
+    /// cache rows were written by another layout, so they are dropped (nothing else is touched)
+    /// and the version is updated; the start-up warm refills them. Returns true on a rebuild.
+    pub async fn check_schema_version(&self) -> Result<bool, CacheError> {
+        match self.meta(META_SCHEMA_VERSION).await? {
+            Some(v) if v == CACHE_SCHEMA_VERSION => Ok(false),
+            None => {
+                self.set_meta(META_SCHEMA_VERSION, CACHE_SCHEMA_VERSION)
+                    .await?;
+                Ok(false)
+            }
+            Some(found) => {
+                let dropped = self.clear().await?;
+                self.set_meta(META_SCHEMA_VERSION, CACHE_SCHEMA_VERSION)
+                    .await?;
+                tracing::warn!(
+                    found,
+                    expected = CACHE_SCHEMA_VERSION,
+                    dropped,
+                    "cache schema version changed: cache entries dropped, a warm refills them"
+                );
+                Ok(true)
+            }
         }
-        Ok(())
     }
 
     /// The row for `artifact_id` when present and not expired.
@@ -182,44 +226,25 @@ impl CacheService {
         &self,
         artifact: &SourceArtifact,
     ) -> Result<cached_artifacts::Model, CacheError> {
+        self.store_batch(std::slice::from_ref(artifact)).await?;
+        let id = &artifact.item.artifact_id;
+        self.find(id)
+            .await?
+            .ok_or_else(|| CacheError::Db(DbErr::RecordNotFound(id.clone())))
+    }
+
+    /// Stores fresh reads in one statement (insert or replace each row).
+    async fn store_batch(&self, artifacts: &[SourceArtifact]) -> Result<(), CacheError> {
+        if artifacts.is_empty() {
+            return Ok(());
+        }
         let now = Utc::now();
-        let data = serde_json::to_value(artifact)?;
-        let data_bytes = serde_json::to_string(&data)?.len() as i64;
-        let item = &artifact.item;
-        let description = artifact.metadata.description.clone();
-        let search_text = format!(
-            "{}\n{}",
-            item.name.to_lowercase(),
-            description.as_deref().unwrap_or("").to_lowercase()
-        );
-        let ttl = chrono::Duration::from_std(self.inner.ttl).unwrap_or(chrono::Duration::MAX);
-        let model = cached_artifacts::ActiveModel {
-            artifact_id: Set(item.artifact_id.clone()),
-            artifact_type: Set(item.artifact_type.as_str().to_string()),
-            name: Set(item.name.clone()),
-            collection: Set(item.collection.clone()),
-            collections: Set(slashed(item.collections.iter().map(String::as_str))),
-            description: Set(description),
-            tags: Set(slashed(
-                artifact.metadata.tags.iter().map(|t| t.to_lowercase()),
-            )),
-            tools: Set(slashed(
-                artifact.metadata.tools.iter().map(|t| t.to_lowercase()),
-            )),
-            search_text: Set(search_text),
-            data: Set(data),
-            data_bytes: Set(data_bytes),
-            content_hash: Set(artifact.content_hash.clone()),
-            fingerprint: Set(item.fingerprint.clone()),
-            source_modified_at: Set(item.modified_at),
-            last_updated: Set(now),
-            last_accessed: Set(now),
-            ttl_secs: Set(self.inner.ttl.as_secs() as i64),
-            expires_at: Set(now + ttl),
-            ..Default::default()
-        };
+        let models = artifacts
+            .iter()
+            .map(|a| self.row_for(a, now))
+            .collect::<Result<Vec<_>, _>>()?;
         use cached_artifacts::Column as C;
-        cached_artifacts::Entity::insert(model)
+        cached_artifacts::Entity::insert_many(models)
             .on_conflict(
                 OnConflict::column(C::ArtifactId)
                     .update_columns([
@@ -245,9 +270,49 @@ impl CacheService {
             )
             .exec_without_returning(self.db())
             .await?;
-        self.find(&item.artifact_id)
-            .await?
-            .ok_or_else(|| CacheError::Db(DbErr::RecordNotFound(item.artifact_id.clone())))
+        Ok(())
+    }
+
+    fn row_for(
+        &self,
+        artifact: &SourceArtifact,
+        now: DateTime<Utc>,
+    ) -> Result<cached_artifacts::ActiveModel, CacheError> {
+        let data = serde_json::to_value(artifact)?;
+        let data_bytes = serde_json::to_string(&data)?.len() as i64;
+        let item = &artifact.item;
+        let description = artifact.metadata.description.clone();
+        let search_text = format!(
+            "{}\n{}",
+            item.name.to_lowercase(),
+            description.as_deref().unwrap_or("").to_lowercase()
+        );
+        let ttl = chrono::Duration::from_std(self.inner.ttl).unwrap_or(chrono::Duration::MAX);
+        Ok(cached_artifacts::ActiveModel {
+            artifact_id: Set(item.artifact_id.clone()),
+            artifact_type: Set(item.artifact_type.as_str().to_string()),
+            name: Set(item.name.clone()),
+            collection: Set(item.collection.clone()),
+            collections: Set(slashed(item.collections.iter().map(String::as_str))),
+            description: Set(description),
+            tags: Set(slashed(
+                artifact.metadata.tags.iter().map(|t| t.to_lowercase()),
+            )),
+            tools: Set(slashed(
+                artifact.metadata.tools.iter().map(|t| t.to_lowercase()),
+            )),
+            search_text: Set(search_text),
+            data: Set(data),
+            data_bytes: Set(data_bytes),
+            content_hash: Set(artifact.content_hash.clone()),
+            fingerprint: Set(item.fingerprint.clone()),
+            source_modified_at: Set(item.modified_at),
+            last_updated: Set(now),
+            last_accessed: Set(now),
+            ttl_secs: Set(self.inner.ttl.as_secs() as i64),
+            expires_at: Set(now + ttl),
+            ..Default::default()
+        })
     }
 
     /// Drops one entry; true when there was one.
@@ -404,11 +469,76 @@ impl CacheService {
         Ok(())
     }
 
-    /// The refresh: list the source, re-read only new or changed items (all with `force`), extend
-    /// unchanged ones, drop vanished ones. Only one runs at a time in this process; a caller that
-    /// waited for a running refresh reuses it instead of starting another.
+    /// The full refresh: list the source, re-read only new or changed items (all with `force`),
+    /// extend expired unchanged ones, drop vanished ones. Only one runs at a time in this
+    /// process; a caller that waited for a running refresh reuses it instead of starting another.
     pub async fn sync_all(&self, force: bool) -> Result<SyncReport, CacheError> {
         self.run_sync(force, false).await
+    }
+
+    /// A refresh of one scope: everything, one collection, or one artifact.
+    pub async fn refresh(&self, scope: &Scope, force: bool) -> Result<SyncReport, CacheError> {
+        match scope {
+            Scope::All => self.sync_all(force).await,
+            Scope::Collection(name) => {
+                let _guard = self.inner.sync_lock.lock().await;
+                self.timed(self.sync_locked(force, Some(name))).await
+            }
+            Scope::Artifact(raw) => {
+                let id = ArtifactId::parse(raw).map_err(CacheError::Scope)?;
+                self.timed(self.refresh_one(&id, force)).await
+            }
+        }
+    }
+
+    /// The start-up warm: re-validates the entries read in the last day first (so the ones in
+    /// use are current soonest), then runs a full refresh, which fills whatever the cache lacks.
+    pub async fn warm(&self) -> Result<SyncReport, CacheError> {
+        let since = Utc::now() - chrono::Duration::hours(24);
+        let recent: Vec<String> = cached_artifacts::Entity::find()
+            .select_only()
+            .column(cached_artifacts::Column::ArtifactId)
+            .filter(cached_artifacts::Column::LastAccessed.gt(since))
+            .order_by_desc(cached_artifacts::Column::LastAccessed)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let mut recent_report = SyncReport::default();
+        for raw in &recent {
+            let Ok(id) = ArtifactId::parse(raw) else {
+                continue;
+            };
+            let one = self.refresh_one(&id, false).await?;
+            recent_report.merge(&one);
+        }
+        let mut report = self.run_sync(false, false).await?;
+        report.recent_revalidated = recent.len() as u64;
+        report.merge(&recent_report);
+        Ok(report)
+    }
+
+    /// Drops entries neither read nor confirmed by a refresh for `older_than` (an entry whose
+    /// artifact is still in a source is confirmed by every refresh, so with the schedule on
+    /// only entries of unreachable sources age out). Returns how many.
+    pub async fn purge_stale(&self, older_than: Duration) -> Result<u64, CacheError> {
+        let cutoff =
+            Utc::now() - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+        let res = cached_artifacts::Entity::delete_many()
+            .filter(cached_artifacts::Column::LastAccessed.lt(cutoff))
+            .filter(cached_artifacts::Column::LastUpdated.lt(cutoff))
+            .exec(self.db())
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    async fn timed(
+        &self,
+        work: impl std::future::Future<Output = Result<SyncReport, CacheError>>,
+    ) -> Result<SyncReport, CacheError> {
+        let started = Instant::now();
+        let mut report = work.await?;
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
     }
 
     /// `only_if_cold`: skip when a full refresh has completed since the cache was last cleared
@@ -428,7 +558,7 @@ impl CacheService {
             });
         }
         let started = Instant::now();
-        let report = self.sync_locked(force).await;
+        let report = self.sync_locked(force, None).await;
         self.inner.sync_generation.fetch_add(1, Ordering::SeqCst);
         let mut report = report?;
         report.duration_ms = started.elapsed().as_millis() as u64;
@@ -438,6 +568,7 @@ impl CacheService {
             added = report.added,
             updated = report.updated,
             unchanged = report.unchanged,
+            revalidated = report.revalidated,
             removed = report.removed,
             errors = report.errors.len(),
             duration_ms = report.duration_ms,
@@ -446,58 +577,100 @@ impl CacheService {
         Ok(report)
     }
 
-    async fn sync_locked(&self, force: bool) -> Result<SyncReport, CacheError> {
+    /// One refresh pass over every item, or over one collection's items. Reads run a few at a
+    /// time and are written in batches.
+    async fn sync_locked(
+        &self,
+        force: bool,
+        collection: Option<&str>,
+    ) -> Result<SyncReport, CacheError> {
         let mut collections = self.inner.source.collections().await?;
-        let items = self.inner.source.list().await?;
+        if let Some(name) = collection
+            && !collections.iter().any(|c| c == name)
+        {
+            return Err(CacheError::Scope(format!("no collection named '{name}'")));
+        }
+        let mut items = self.inner.source.list().await?;
+        if let Some(name) = collection {
+            items.retain(|i| i.collections.iter().any(|c| c == name));
+        }
         let mut report = SyncReport {
             listed: items.len() as u64,
             ..Default::default()
         };
-        let cached: HashMap<String, String> = cached_artifacts::Entity::find()
+        let mut cached_query = cached_artifacts::Entity::find()
             .select_only()
             .column(cached_artifacts::Column::ArtifactId)
             .column(cached_artifacts::Column::Fingerprint)
-            .into_tuple::<(String, String)>()
+            .column(cached_artifacts::Column::ExpiresAt);
+        if let Some(name) = collection {
+            cached_query = cached_query.filter(
+                cached_artifacts::Column::Collections
+                    .like(format!("%/{}/%", name.replace('/', "_"))),
+            );
+        }
+        let cached: HashMap<String, (String, DateTime<Utc>)> = cached_query
+            .into_tuple::<(String, String, DateTime<Utc>)>()
             .all(self.db())
             .await?
             .into_iter()
+            .map(|(id, fp, exp)| (id, (fp, exp)))
             .collect();
-        let mut unchanged = Vec::new();
+        let now = Utc::now();
+        let mut expired_unchanged = Vec::new();
         let mut listed_ids = HashSet::new();
-        for item in &items {
+        let mut to_read = Vec::new();
+        for item in items {
             listed_ids.insert(item.artifact_id.clone());
             match cached.get(&item.artifact_id) {
-                Some(fp) if *fp == item.fingerprint && !force => {
-                    unchanged.push(item.artifact_id.clone());
-                    continue;
+                Some((fp, expires)) if *fp == item.fingerprint && !force => {
+                    report.unchanged += 1;
+                    // A stat says unchanged: no re-read. Only an expired entry is written
+                    // (its expiry extended), so an unchanged tree costs no writes at all.
+                    if *expires <= now {
+                        expired_unchanged.push(item.artifact_id.clone());
+                    }
                 }
-                Some(_) => report.updated += 1,
-                None => report.added += 1,
-            }
-            self.inner.metrics.source_reads.inc();
-            match self.inner.source.read(item).await {
-                Ok(Some(artifact)) => {
-                    self.set(&artifact).await?;
+                Some(_) => {
+                    report.updated += 1;
+                    to_read.push(item);
                 }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(artifact_id = %item.artifact_id, error = %e, "refresh could not read artifact");
-                    report.errors.push(format!("{}: {e}", item.artifact_id));
+                None => {
+                    report.added += 1;
+                    to_read.push(item);
                 }
             }
         }
-        report.unchanged = unchanged.len() as u64;
-        let now = Utc::now();
-        let expires =
-            now + chrono::Duration::from_std(self.inner.ttl).unwrap_or(chrono::Duration::MAX);
-        for chunk in unchanged.chunks(BULK_CHUNK) {
-            cached_artifacts::Entity::update_many()
-                .col_expr(cached_artifacts::Column::LastUpdated, Expr::value(now))
-                .col_expr(cached_artifacts::Column::ExpiresAt, Expr::value(expires))
-                .filter(cached_artifacts::Column::ArtifactId.is_in(chunk.iter().cloned()))
-                .exec(self.db())
-                .await?;
+        report.revalidated = expired_unchanged.len() as u64;
+        for chunk in to_read.chunks(WRITE_BATCH) {
+            let source = self.inner.source.clone();
+            let reads: Vec<(SourceItem, Result<Option<SourceArtifact>, SourceError>)> =
+                futures::stream::iter(chunk.iter().cloned())
+                    .map(|item| {
+                        let source = source.clone();
+                        async move {
+                            let read = source.read(&item).await;
+                            (item, read)
+                        }
+                    })
+                    .buffer_unordered(READ_PARALLELISM)
+                    .collect()
+                    .await;
+            let mut fresh = Vec::with_capacity(reads.len());
+            for (item, read) in reads {
+                self.inner.metrics.source_reads.inc();
+                match read {
+                    Ok(Some(artifact)) => fresh.push(artifact),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(artifact_id = %item.artifact_id, error = %e, "refresh could not read artifact");
+                        report.errors.push(format!("{}: {e}", item.artifact_id));
+                    }
+                }
+            }
+            self.store_batch(&fresh).await?;
         }
+        self.extend_many(&expired_unchanged).await?;
         let vanished: Vec<String> = cached
             .into_keys()
             .filter(|id| !listed_ids.contains(id))
@@ -510,12 +683,85 @@ impl CacheService {
             report.removed += res.rows_affected;
         }
         crate::collections::adopt_into_default(self.db()).await?;
-        collections.sort();
-        self.set_meta(META_COLLECTIONS, &serde_json::to_string(&collections)?)
-            .await?;
-        self.set_meta(META_LAST_FULL_SYNC, &Utc::now().to_rfc3339())
-            .await?;
+        if collection.is_none() {
+            collections.sort();
+            self.set_meta(META_COLLECTIONS, &serde_json::to_string(&collections)?)
+                .await?;
+            self.set_meta(META_LAST_FULL_SYNC, &Utc::now().to_rfc3339())
+                .await?;
+        }
         Ok(report)
+    }
+
+    /// Refreshes one artifact: dropped when its source no longer has it, re-read when its stat
+    /// fingerprint changed (or `force`), its expiry extended when it expired unchanged.
+    async fn refresh_one(&self, id: &ArtifactId, force: bool) -> Result<SyncReport, CacheError> {
+        let key = id.to_string();
+        let lock = self.fill_lock(&key);
+        let result = {
+            let _guard = lock.lock().await;
+            self.refresh_one_locked(id, &key, force).await
+        };
+        self.release_fill_lock(&key, lock);
+        result
+    }
+
+    async fn refresh_one_locked(
+        &self,
+        id: &ArtifactId,
+        key: &str,
+        force: bool,
+    ) -> Result<SyncReport, CacheError> {
+        let mut report = SyncReport::default();
+        let existing = self.find(key).await?;
+        let Some(item) = self.inner.source.locate(id).await? else {
+            if existing.is_some() && self.invalidate(key).await? {
+                report.removed = 1;
+            }
+            return Ok(report);
+        };
+        report.listed = 1;
+        match existing {
+            Some(row) if row.fingerprint == item.fingerprint && !force => {
+                report.unchanged = 1;
+                if row.expires_at <= Utc::now() {
+                    report.revalidated = 1;
+                    self.extend_many(std::slice::from_ref(&row.artifact_id))
+                        .await?;
+                }
+                return Ok(report);
+            }
+            Some(_) => report.updated = 1,
+            None => report.added = 1,
+        }
+        self.inner.metrics.source_reads.inc();
+        match self.inner.source.read(&item).await {
+            Ok(Some(artifact)) => {
+                self.store_batch(std::slice::from_ref(&artifact)).await?;
+                crate::collections::adopt_into_default(self.db()).await?;
+            }
+            Ok(None) => {
+                self.invalidate(key).await?;
+            }
+            Err(e) => report.errors.push(format!("{key}: {e}")),
+        }
+        Ok(report)
+    }
+
+    /// Pushes the expiry of unchanged entries out by one TTL from now.
+    async fn extend_many(&self, ids: &[String]) -> Result<(), CacheError> {
+        let now = Utc::now();
+        let expires =
+            now + chrono::Duration::from_std(self.inner.ttl).unwrap_or(chrono::Duration::MAX);
+        for chunk in ids.chunks(BULK_CHUNK) {
+            cached_artifacts::Entity::update_many()
+                .col_expr(cached_artifacts::Column::LastUpdated, Expr::value(now))
+                .col_expr(cached_artifacts::Column::ExpiresAt, Expr::value(expires))
+                .filter(cached_artifacts::Column::ArtifactId.is_in(chunk.iter().cloned()))
+                .exec(self.db())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Counts and ages, for `/api/v1/cache/status` and `/metrics`.

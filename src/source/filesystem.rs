@@ -91,6 +91,21 @@ impl FilesystemSource {
         self.data_home.join("collections")
     }
 
+    /// A missing `collections/` folder is an empty source; one that exists but cannot be read
+    /// (not a folder, no permission) is an error, so a refresh fails instead of dropping every
+    /// cached artifact.
+    fn check_collections_dir(&self) -> Result<(), SourceError> {
+        let dir = self.collections_dir();
+        match std::fs::read_dir(&dir) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(SourceError::Io {
+                path: dir.display().to_string(),
+                source,
+            }),
+        }
+    }
+
     /// Collection folder names, the default collection first, then by name.
     pub fn collection_names(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(self.collections_dir()) else {
@@ -313,12 +328,20 @@ impl ArtifactSource for FilesystemSource {
 
     async fn collections(&self) -> Result<Vec<String>, SourceError> {
         let this = self.clone();
-        blocking(move || this.collection_names()).await
+        blocking(move || {
+            this.check_collections_dir()?;
+            Ok(this.collection_names())
+        })
+        .await?
     }
 
     async fn list(&self) -> Result<Vec<SourceItem>, SourceError> {
         let this = self.clone();
-        let listed = blocking(move || this.list_blocking()).await?;
+        let listed = blocking(move || {
+            this.check_collections_dir()?;
+            Ok::<_, SourceError>(this.list_blocking())
+        })
+        .await??;
         Ok(listed.into_iter().map(|(item, _)| item).collect())
     }
 

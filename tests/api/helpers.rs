@@ -72,7 +72,24 @@ pub fn test_settings(data_home: &Path, database_url: String) -> Settings {
         ..Settings::default()
     };
     settings.database.url = database_url;
+    // Jobs run only where a test starts them; then quickly and without a schedule.
+    settings.cache.refresh_interval_secs = 0;
+    settings.jobs.purge_interval_secs = 0;
+    settings.jobs.retry_backoff_ms = 20;
+    settings.jobs.heartbeat_secs = 1;
+    settings.jobs.poll_interval_ms = 50;
     settings
+}
+
+/// Keeps a test's job runner running; stops it when dropped.
+pub struct JobsRunning {
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for JobsRunning {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
 }
 
 impl TestApp {
@@ -233,6 +250,67 @@ impl TestApp {
     /// DELETE.
     pub async fn delete(&self, path: &str) -> Reply {
         Reply::from(self.client.delete(path).send().await).await
+    }
+
+    /// Starts the job runner as the server does (workers plus the start-up warm) and returns
+    /// once the warm has finished.
+    pub async fn start_jobs(&self) -> JobsRunning {
+        let running = self.start_jobs_nowait();
+        self.wait_for_warm().await;
+        running
+    }
+
+    /// Starts the job runner without waiting for anything.
+    pub fn start_jobs_nowait(&self) -> JobsRunning {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(self.state.jobs.clone().run(rx));
+        JobsRunning { stop }
+    }
+
+    /// Waits (60 s at most) until the newest warm has succeeded.
+    pub async fn wait_for_warm(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let r = self.get("/api/v1/jobs?kind=warm").await;
+            let items = r.body["items"].as_array().cloned().unwrap_or_default();
+            if let Some(warm) = items.first()
+                && (warm["status"] == "succeeded" || warm["status"] == "failed")
+            {
+                assert_eq!(warm["status"], "succeeded", "warm: {warm}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the start-up warm did not finish: {}",
+                r.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until job `id` finishes (60 s at most) and returns it.
+    pub async fn wait_job(&self, id: i64) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let r = self.get(&format!("/api/v1/jobs/{id}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            if r.body["status"] == "succeeded" || r.body["status"] == "failed" {
+                return r.body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job {id} did not finish: {}",
+                r.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
+    /// `POST /api/v1/cache/refresh` with `body`; asserts 202 and returns the job's id.
+    pub async fn refresh_now(&self, body: Value) -> i64 {
+        let r = self.post_json("/api/v1/cache/refresh", body).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        r.body["job"]["id"].as_i64().unwrap()
     }
 
     /// The `source_reads` counter.

@@ -9,6 +9,7 @@ mod errors;
 mod groups;
 mod health;
 mod helpers;
+mod jobs;
 mod migrations;
 mod smoke;
 mod source;

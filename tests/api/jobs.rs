@@ -1,0 +1,731 @@
+//! The job runner: refresh, warm, purge, on-demand refresh with dedupe, retries, the history
+//! endpoints, the schema-version rebuild, and a server killed mid-refresh.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use entity::{cache_meta, cached_artifacts, job_runs};
+use poem::http::StatusCode;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use skillmeat_server::source::{
+    ArtifactId, ArtifactSource, SourceArtifact, SourceError, SourceItem,
+};
+use tokio::sync::Semaphore;
+
+use crate::helpers::{Backend, PgDatabase, TestApp, pg_base_url};
+
+#[tokio::test]
+async fn refresh_picks_up_an_edit_a_new_artifact_and_a_deleted_one() {
+    for app in TestApp::all_backends().await {
+        let _jobs = app.start_jobs().await;
+        let dir = app.collection_dir("default");
+        std::fs::write(
+            dir.join("skills/bom-skill/SKILL.md"),
+            "---\ndescription: Edited on disk\n---\nbody\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.join("skills/brand-new")).unwrap();
+        std::fs::write(
+            dir.join("skills/brand-new/SKILL.md"),
+            "---\ndescription: New\n---\n",
+        )
+        .unwrap();
+        std::fs::remove_file(dir.join("agents/multiline-agent.md")).unwrap();
+
+        let id = app.refresh_now(json!({})).await;
+        let job = app.wait_job(id).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(job["kind"], "refresh");
+        assert_eq!(job["trigger"], "manual");
+        assert_eq!(
+            (
+                &job["refreshed"],
+                &job["added"],
+                &job["removed"],
+                &job["errors"]
+            ),
+            (&json!(1), &json!(1), &json!(1), &json!(0)),
+            "{job}"
+        );
+        assert_eq!(job["checked"], 16);
+        assert!(job["duration_ms"].as_i64().is_some());
+
+        let edited = app.get("/api/v1/artifacts/skill:bom-skill").await;
+        assert_eq!(edited.header("x-cache"), Some("hit"));
+        assert_eq!(edited.body["metadata"]["description"], "Edited on disk");
+        let new = app.get("/api/v1/artifacts/skill:brand-new").await;
+        assert_eq!(new.header("x-cache"), Some("hit"), "{}", new.text);
+        app.get("/api/v1/artifacts/agent:multiline-agent")
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
+    }
+}
+
+#[tokio::test]
+async fn an_unchanged_tree_is_not_re_read_and_only_expired_entries_are_revalidated() {
+    for app in TestApp::all_backends().await {
+        let _jobs = app.start_jobs().await;
+        let reads = app.source_reads();
+        let before = cached_artifacts::Entity::find()
+            .filter(cached_artifacts::Column::ArtifactId.eq("skill:crlf-skill"))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        // One entry's TTL has run out.
+        cached_artifacts::Entity::update_many()
+            .col_expr(
+                cached_artifacts::Column::ExpiresAt,
+                Expr::value(chrono::Utc::now() - chrono::Duration::seconds(5)),
+            )
+            .filter(cached_artifacts::Column::ArtifactId.eq("skill:bom-skill"))
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+
+        let job = app.wait_job(app.refresh_now(json!({})).await).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!((&job["refreshed"], &job["added"]), (&json!(0), &json!(0)));
+        assert_eq!(job["details"]["unchanged"], 16);
+        assert_eq!(job["details"]["revalidated"], 1, "{job}");
+        assert_eq!(app.source_reads(), reads, "nothing was re-read");
+
+        let revalidated = cached_artifacts::Entity::find()
+            .filter(cached_artifacts::Column::ArtifactId.eq("skill:bom-skill"))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(revalidated.expires_at > chrono::Utc::now());
+        let untouched = cached_artifacts::Entity::find()
+            .filter(cached_artifacts::Column::ArtifactId.eq("skill:crlf-skill"))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            untouched.last_updated, before.last_updated,
+            "an entry within its TTL is not written"
+        );
+
+        // force re-reads everything.
+        let forced = app
+            .wait_job(app.refresh_now(json!({"force": true})).await)
+            .await;
+        assert_eq!(forced["refreshed"], 16, "{forced}");
+        assert_eq!(app.source_reads(), reads + 16);
+    }
+}
+
+#[tokio::test]
+async fn collection_and_artifact_scopes_refresh_only_their_part() {
+    let app = TestApp::spawn().await;
+    let _jobs = app.start_jobs().await;
+    let dir = app.collection_dir("default");
+    std::fs::write(
+        dir.join("skills/bom-skill/SKILL.md"),
+        "---\ndescription: Scoped\n---\n",
+    )
+    .unwrap();
+    let job = app
+        .wait_job(
+            app.refresh_now(json!({"scope": "artifact", "artifact_id": "skill:bom-skill"}))
+                .await,
+        )
+        .await;
+    assert_eq!(job["scope"], "artifact:skill:bom-skill");
+    assert_eq!((&job["checked"], &job["refreshed"]), (&json!(1), &json!(1)));
+    let r = app.get("/api/v1/artifacts/skill:bom-skill").await;
+    assert_eq!(r.body["metadata"]["description"], "Scoped");
+
+    let collections = app.state.cache.source().collections().await.unwrap();
+    let name = collections[0].clone();
+    let job = app
+        .wait_job(
+            app.refresh_now(json!({"scope": "collection", "collection": name}))
+                .await,
+        )
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["scope"], format!("collection:{name}"));
+
+    app.post_json(
+        "/api/v1/cache/refresh",
+        json!({"scope": "collection", "collection": "nope"}),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "not_found");
+    app.post_json("/api/v1/cache/refresh", json!({"scope": "collection"}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.post_json("/api/v1/cache/refresh", json!({"scope": "everything"}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.post_json(
+        "/api/v1/cache/refresh",
+        json!({"scope": "artifact", "artifact_id": "../etc"}),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+}
+
+#[tokio::test]
+async fn a_refresh_already_queued_for_the_same_scope_is_returned_instead_of_a_duplicate() {
+    for app in TestApp::all_backends().await {
+        // No workers run: queued jobs stay queued.
+        let first = app.post_json("/api/v1/cache/refresh", json!({})).await;
+        assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.text);
+        assert_eq!(first.body["deduplicated"], false);
+        assert_eq!(first.body["job"]["status"], "queued");
+        let second = app
+            .post_json("/api/v1/cache/refresh", json!({"scope": "all"}))
+            .await;
+        assert_eq!(second.body["deduplicated"], true);
+        assert_eq!(second.body["job"]["id"], first.body["job"]["id"]);
+        let other = app
+            .post_json(
+                "/api/v1/cache/refresh",
+                json!({"scope": "artifact", "artifact_id": "skill:bom-skill"}),
+            )
+            .await;
+        assert_eq!(other.body["deduplicated"], false);
+        assert_ne!(other.body["job"]["id"], first.body["job"]["id"]);
+        let status = app.get("/api/v1/cache/status").await;
+        assert_eq!(status.body["refreshing"], true);
+
+        // Once the workers run, the queued job completes and the scope is free again.
+        let _jobs = app.start_jobs().await;
+        let done = app
+            .wait_job(first.body["job"]["id"].as_i64().unwrap())
+            .await;
+        assert_eq!(done["status"], "succeeded");
+        let third = app.post_json("/api/v1/cache/refresh", json!({})).await;
+        assert_eq!(third.body["deduplicated"], false);
+        assert_ne!(third.body["job"]["id"], first.body["job"]["id"]);
+        app.wait_job(third.body["job"]["id"].as_i64().unwrap())
+            .await;
+        let status = app.get("/api/v1/cache/status").await;
+        assert_eq!(status.body["refreshing"], false, "{}", status.body);
+        assert!(status.body["last_refresh_at"].is_string());
+        assert!(
+            status.body["next_refresh_at"].is_null(),
+            "the schedule is off in tests"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failing_job_is_retried_with_backoff_then_recorded_as_failed_and_can_be_retried() {
+    for app in TestApp::all_backends().await {
+        let _jobs = app.start_jobs().await;
+        let collections = app.data_home.join("collections");
+        let aside = app.data_home.join("collections-aside");
+        std::fs::rename(&collections, &aside).unwrap();
+        std::fs::write(&collections, "not a folder").unwrap();
+
+        let id = app.refresh_now(json!({})).await;
+        let job = app.wait_job(id).await;
+        assert_eq!(job["status"], "failed", "{job}");
+        assert_eq!(job["attempts"], 3);
+        assert_eq!(job["max_attempts"], 3);
+        let error = job["error"].as_str().unwrap();
+        assert!(error.contains("collections"), "{error}");
+        assert!(job["finished_at"].is_string());
+        // The failure dropped nothing from the cache.
+        let status = app.get("/api/v1/cache/status").await;
+        assert_eq!(status.body["entries"], 16);
+
+        let failed = app.get("/api/v1/jobs?kind=refresh&status=failed").await;
+        assert_eq!(failed.body["page_info"]["total_count"], 1);
+
+        std::fs::remove_file(&collections).unwrap();
+        std::fs::rename(&aside, &collections).unwrap();
+        let retry = app.post(&format!("/api/v1/jobs/{id}/retry")).await;
+        assert_eq!(retry.status, StatusCode::ACCEPTED, "{}", retry.text);
+        assert_eq!(retry.body["job"]["retry_of"], id);
+        let retried = app
+            .wait_job(retry.body["job"]["id"].as_i64().unwrap())
+            .await;
+        assert_eq!(retried["status"], "succeeded", "{retried}");
+        assert_eq!(retried["attempts"], 1);
+
+        app.post(&format!("/api/v1/jobs/{}/retry", retried["id"]))
+            .await
+            .assert_error(StatusCode::CONFLICT, "conflict");
+        app.post("/api/v1/jobs/999999/retry")
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
+        app.get("/api/v1/jobs/999999")
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
+
+        let stats = app.get("/api/v1/jobs/stats").await;
+        let refresh = stats.body["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kind"] == "refresh")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (&refresh["succeeded"], &refresh["failed"]),
+            (&json!(1), &json!(1))
+        );
+        assert_eq!(refresh["success_rate"], 0.5);
+        assert!(refresh["p50_duration_ms"].is_u64());
+        assert!(refresh["p95_duration_ms"].is_u64());
+        assert_eq!(refresh["last_run"]["id"], retried["id"]);
+        let metrics = app.get("/metrics").await.text;
+        assert!(
+            metrics.contains("skillmeat_job_runs_total{kind=\"refresh\",status=\"failed\"} 1"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("skillmeat_job_duration_seconds_count{kind=\"refresh\"}"));
+    }
+}
+
+#[tokio::test]
+async fn purge_drops_stale_entries_and_old_job_records() {
+    for app in TestApp::all_backends().await {
+        let _jobs = app.start_jobs().await;
+        let old = chrono::Utc::now() - chrono::Duration::days(8);
+        cached_artifacts::Entity::update_many()
+            .col_expr(cached_artifacts::Column::LastAccessed, Expr::value(old))
+            .col_expr(cached_artifacts::Column::LastUpdated, Expr::value(old))
+            .filter(
+                cached_artifacts::Column::ArtifactId.is_in(["skill:bom-skill", "skill:crlf-skill"]),
+            )
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+        // Read recently but not refreshed for 8 days: kept.
+        cached_artifacts::Entity::update_many()
+            .col_expr(cached_artifacts::Column::LastUpdated, Expr::value(old))
+            .filter(cached_artifacts::Column::ArtifactId.eq("skill:nested-tree"))
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+        // The warm finished 8 days ago, as far as the history knows.
+        job_runs::Entity::update_many()
+            .col_expr(job_runs::Column::FinishedAt, Expr::value(old))
+            .filter(job_runs::Column::Kind.eq("warm"))
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+
+        let r = app.post("/api/v1/cache/purge").await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        let job = app.wait_job(r.body["job"]["id"].as_i64().unwrap()).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(job["kind"], "purge");
+        assert_eq!(job["removed"], 2, "{job}");
+        assert_eq!(job["details"]["job_runs_removed"], 1, "{job}");
+        let left = cached_artifacts::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(left, 14);
+        let warms = app.get("/api/v1/jobs?kind=warm").await;
+        assert_eq!(warms.body["page_info"]["total_count"], 0);
+    }
+}
+
+#[tokio::test]
+async fn job_history_pages_newest_first_and_rejects_bad_filters() {
+    let app = TestApp::spawn().await;
+    let _jobs = app.start_jobs().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let id = app.refresh_now(json!({})).await;
+        app.wait_job(id).await;
+        ids.push(id);
+    }
+    let page = app.get("/api/v1/jobs?limit=2").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.body["page_info"]["total_count"], 4,
+        "three refreshes and the warm"
+    );
+    let first: Vec<i64> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(first, vec![ids[2], ids[1]]);
+    assert_eq!(page.body["page_info"]["has_next_page"], true);
+    let cursor = page.body["page_info"]["end_cursor"].as_str().unwrap();
+    let next = app
+        .get(&format!("/api/v1/jobs?limit=2&after={cursor}"))
+        .await;
+    let second: Vec<i64> = next.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(second.len(), 2);
+    assert_eq!(second[0], ids[0]);
+    assert_eq!(next.body["page_info"]["has_next_page"], false);
+
+    let warm = app.get("/api/v1/jobs?kind=warm").await;
+    assert_eq!(warm.body["items"][0]["trigger"], "startup");
+    app.get("/api/v1/jobs?kind=bogus")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    app.get("/api/v1/jobs?status=done")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    app.get("/api/v1/jobs?after=garbage")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+}
+
+#[tokio::test]
+async fn a_schema_version_mismatch_rebuilds_only_the_cache_and_queues_a_warm() {
+    let app = TestApp::spawn().await;
+    app.state.cache.sync_all(false).await.unwrap();
+    let collection = app.create_collection("Keep me").await;
+    cache_meta::Entity::update_many()
+        .col_expr(cache_meta::Column::Value, Expr::value("0"))
+        .filter(cache_meta::Column::Key.eq("schema_version"))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    let settings = (*app.state.settings).clone();
+    let state = skillmeat_server::startup::build_state(settings)
+        .await
+        .unwrap();
+    assert_eq!(
+        cached_artifacts::Entity::find()
+            .count(&state.db)
+            .await
+            .unwrap(),
+        0,
+        "the cache rows were dropped"
+    );
+    let version = cache_meta::Entity::find_by_id("schema_version".to_string())
+        .one(&state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(version.value, skillmeat_server::cache::CACHE_SCHEMA_VERSION);
+    let kept = app
+        .get(&format!("/api/v1/user-collections/{collection}"))
+        .await;
+    assert_eq!(kept.status, StatusCode::OK, "collections are not touched");
+
+    // The start-up warm refills the cache.
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(state.jobs.clone().run(rx));
+    app.wait_for_warm().await;
+    assert_eq!(
+        cached_artifacts::Entity::find()
+            .count(&state.db)
+            .await
+            .unwrap(),
+        16
+    );
+    let _ = stop.send(true);
+}
+
+/// The filesystem source whose `list` waits for a permit while `gated` is set.
+struct GatedList {
+    inner: Arc<dyn ArtifactSource>,
+    gated: AtomicBool,
+    gate: Semaphore,
+}
+
+#[async_trait::async_trait]
+impl ArtifactSource for GatedList {
+    fn kind(&self) -> &'static str {
+        "gated-list"
+    }
+    async fn collections(&self) -> Result<Vec<String>, SourceError> {
+        self.inner.collections().await
+    }
+    async fn list(&self) -> Result<Vec<SourceItem>, SourceError> {
+        if self.gated.load(Ordering::SeqCst) {
+            let _permit = self.gate.acquire().await.expect("gate open");
+        }
+        self.inner.list().await
+    }
+    async fn locate(&self, id: &ArtifactId) -> Result<Option<SourceItem>, SourceError> {
+        self.inner.locate(id).await
+    }
+    async fn read(&self, item: &SourceItem) -> Result<Option<SourceArtifact>, SourceError> {
+        self.inner.read(item).await
+    }
+    async fn read_file(
+        &self,
+        item: &SourceItem,
+        path: &str,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
+        self.inner.read_file(item, path, max).await
+    }
+    async fn copy_file(
+        &self,
+        item: &SourceItem,
+        path: &str,
+        dest: &Path,
+    ) -> Result<(), SourceError> {
+        self.inner.copy_file(item, path, dest).await
+    }
+}
+
+#[tokio::test]
+async fn the_server_answers_while_a_long_warm_runs() {
+    let gate: Arc<std::sync::OnceLock<Arc<GatedList>>> = Arc::default();
+    let slot = gate.clone();
+    let app = TestApp::spawn_with_source(move |inner| {
+        let gated = Arc::new(GatedList {
+            inner,
+            gated: AtomicBool::new(false),
+            gate: Semaphore::new(0),
+        });
+        let _ = slot.set(gated.clone());
+        gated
+    })
+    .await;
+    let source = gate.get().unwrap().clone();
+    app.state.cache.sync_all(false).await.unwrap();
+    source.gated.store(true, Ordering::SeqCst);
+
+    let _jobs = app.start_jobs_nowait();
+    // The warm is stuck listing the source until the gate opens.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = app.get("/api/v1/jobs?kind=warm&status=running").await;
+        if r.body["page_info"]["total_count"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the warm never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    assert_eq!(app.get("/health").await.status, StatusCode::OK);
+    let list = app.get("/api/v1/artifacts?limit=100").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["page_info"]["total_count"], 16);
+    let one = app.get("/api/v1/artifacts/skill:bom-skill").await;
+    assert_eq!(one.header("x-cache"), Some("hit"));
+    let status = app.get("/api/v1/cache/status").await;
+    assert_eq!(status.body["refreshing"], true);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "requests were served from the cache, not held behind the warm"
+    );
+
+    source.gate.add_permits(1);
+    app.wait_for_warm().await;
+}
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The server binary, started with `env`, killed when dropped.
+struct ServerProcess {
+    child: std::process::Child,
+    base: String,
+}
+
+impl ServerProcess {
+    async fn start(env: &[(String, String)]) -> ServerProcess {
+        let port = free_port();
+        let log =
+            std::fs::File::create(std::env::temp_dir().join(format!("skillmeat-crash-{port}.log")))
+                .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+            .arg("serve")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start the server binary");
+        let server = ServerProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while reqwest::get(format!("{}/health", server.base))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the server did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn wait_job(&self, id: i64, deadline: Duration) -> Value {
+        let until = Instant::now() + deadline;
+        loop {
+            let job = self.get(&format!("/api/v1/jobs/{id}")).await;
+            if job["status"] == "succeeded" || job["status"] == "failed" {
+                return job;
+            }
+            assert!(Instant::now() < until, "job {id} did not finish: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown, no cleanup.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A data home with `count` generated skills of about `size` bytes each.
+fn generated_home(root: &Path, count: usize, size: usize) -> PathBuf {
+    let home = root.join(".skillmeat");
+    let skills = home.join("collections/default/skills");
+    let filler = "lorem ipsum dolor sit amet ".repeat(size / 27 + 1);
+    for i in 0..count {
+        let dir = skills.join(format!("gen-{i:05}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("SKILL.md"),
+            format!(
+                "---\ndescription: Generated {i}\n---\n{}\n",
+                &filler[..size]
+            ),
+        )
+        .unwrap();
+    }
+    home
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_refresh_finishes_the_job_after_restart_without_lost_or_duplicate_rows()
+{
+    let mut backends = vec![Backend::Sqlite];
+    if pg_base_url().is_some() {
+        backends.push(Backend::Postgres);
+    }
+    const ARTIFACTS: usize = 1500;
+    for backend in backends {
+        let dir = tempfile::tempdir().unwrap();
+        let home = generated_home(dir.path(), ARTIFACTS, 48 * 1024);
+        let pg = match backend {
+            Backend::Postgres => Some(PgDatabase::create().await),
+            Backend::Sqlite => None,
+        };
+        let db_url = match &pg {
+            Some(pg) => pg.url.clone(),
+            None => format!(
+                "sqlite://{}",
+                dir.path().join("db/artifact_cache.db").display()
+            ),
+        };
+        let env: Vec<(String, String)> = [
+            ("SKILLMEAT_DATA_HOME", home.display().to_string()),
+            ("SKILLMEAT_DATABASE__URL", db_url.clone()),
+            ("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "0".into()),
+            ("SKILLMEAT_JOBS__PURGE_INTERVAL_SECS", "0".into()),
+            ("SKILLMEAT_JOBS__HEARTBEAT_SECS", "1".into()),
+            ("SKILLMEAT_JOBS__POLL_INTERVAL_MS", "50".into()),
+            ("SKILLMEAT_JOBS__RETRY_BACKOFF_MS", "50".into()),
+            ("RUST_LOG", "info".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+
+        let server = ServerProcess::start(&env).await;
+        let warm = server.get("/api/v1/jobs?kind=warm").await;
+        let warm_id = warm["items"][0]["id"].as_i64().unwrap();
+        let warm = server.wait_job(warm_id, Duration::from_secs(300)).await;
+        assert_eq!(warm["status"], "succeeded", "{warm}");
+        assert_eq!(warm["added"], ARTIFACTS as i64);
+
+        // A forced refresh re-hashes everything; kill the server while it runs.
+        let accepted: Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/cache/refresh", server.base))
+            .json(&json!({"force": true}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = accepted["job"]["id"].as_i64().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let job = server.get(&format!("/api/v1/jobs/{id}")).await;
+            if job["status"] == "running" {
+                break;
+            }
+            assert_ne!(
+                job["status"], "succeeded",
+                "the refresh finished before the kill: make it longer"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "the refresh never started: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.kill();
+
+        let server = ServerProcess::start(&env).await;
+        let job = server.wait_job(id, Duration::from_secs(300)).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert!(
+            job["attempts"].as_i64().unwrap() >= 2,
+            "the interrupted job ran again: {job}"
+        );
+        assert_eq!(job["checked"], ARTIFACTS as i64);
+        assert_eq!(job["refreshed"], ARTIFACTS as i64, "{job}");
+        drop(server);
+
+        let db = Database::connect(&db_url).await.unwrap();
+        let rows = cached_artifacts::Entity::find().all(&db).await.unwrap();
+        assert_eq!(rows.len(), ARTIFACTS, "no lost rows");
+        let distinct: std::collections::HashSet<&str> =
+            rows.iter().map(|r| r.artifact_id.as_str()).collect();
+        assert_eq!(distinct.len(), ARTIFACTS, "no duplicated rows");
+        assert!(rows.iter().all(|r| {
+            r.description
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("Generated")
+        }));
+        let runs = job_runs::Entity::find()
+            .filter(job_runs::Column::Id.eq(id))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(runs, 1, "the re-run wrote to the same history row");
+        db.close().await.unwrap();
+    }
+}
