@@ -729,3 +729,144 @@ async fn a_server_killed_mid_refresh_finishes_the_job_after_restart_without_lost
         db.close().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_job_queue_file_that_is_not_ours_or_is_corrupt_stops_start_up_and_is_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("foreign.db");
+    let db = Database::connect(format!("sqlite://{}?mode=rwc", foreign.display()))
+        .await
+        .unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &db,
+        "CREATE TABLE artifacts (id TEXT PRIMARY KEY, body TEXT)",
+    )
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    let corrupt = dir.path().join("corrupt.db");
+    std::fs::write(&corrupt, vec![0x5a_u8; 8192]).unwrap();
+
+    for file in [&foreign, &corrupt] {
+        let before = std::fs::read(file).unwrap();
+        let mut settings = crate::helpers::test_settings(
+            dir.path(),
+            format!("sqlite://{}", dir.path().join("ours.db").display()),
+        );
+        settings.jobs.url = format!("sqlite://{}", file.display());
+        let err = skillmeat_server::startup::build_state(settings)
+            .await
+            .err()
+            .expect("must refuse");
+        let text = err.to_string();
+        assert!(
+            text.contains("is not a skillmeat-server job queue"),
+            "{text}"
+        );
+        assert!(text.contains(&file.display().to_string()), "{text}");
+        assert!(
+            std::fs::read(file).unwrap() == before,
+            "file must not change"
+        );
+    }
+
+    // The binary says so and exits non-zero.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+        .arg("serve")
+        .env("SKILLMEAT_DATA_HOME", dir.path())
+        .env(
+            "SKILLMEAT_DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("ours.db").display()),
+        )
+        .env(
+            "SKILLMEAT_JOBS__URL",
+            format!("sqlite://{}", foreign.display()),
+        )
+        .env("SKILLMEAT_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not a skillmeat-server job queue"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn two_server_instances_never_run_two_refreshes_of_the_same_scope() {
+    for app in TestApp::all_backends().await {
+        // A second instance over the same database and queue (its own pools and memory).
+        let other = skillmeat_server::startup::build_state((*app.state.settings).clone())
+            .await
+            .unwrap();
+        let first = app.post_json("/api/v1/cache/refresh", json!({})).await;
+        assert_eq!(first.body["deduplicated"], false);
+        let theirs = other
+            .jobs
+            .enqueue(
+                jobs::JobKind::Refresh,
+                jobs::Trigger::Manual,
+                jobs::Scope::All,
+                false,
+            )
+            .await
+            .unwrap();
+        match theirs {
+            jobs::Enqueued::Existing(run) => {
+                assert_eq!(Some(run.id), first.body["job"]["id"].as_i64())
+            }
+            other => panic!("expected the first instance's job, got {other:?}"),
+        }
+        // Both instances run workers; the job runs once.
+        let _mine = app.start_jobs().await;
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(other.jobs.clone().run(rx));
+        let job = app
+            .wait_job(first.body["job"]["id"].as_i64().unwrap())
+            .await;
+        assert_eq!(job["status"], "succeeded");
+        assert_eq!(job["attempts"], 1, "run once, by one instance: {job}");
+        let _ = stop.send(true);
+    }
+}
+
+#[tokio::test]
+async fn an_edit_on_disk_shows_up_within_one_scheduled_refresh() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.cache.refresh_interval_secs = 1).await;
+    let _jobs = app.start_jobs().await;
+    let status = app.get("/api/v1/cache/status").await;
+    assert!(
+        status.body["next_refresh_at"].is_string(),
+        "{}",
+        status.body
+    );
+    std::fs::write(
+        app.collection_dir("default")
+            .join("skills/bom-skill/SKILL.md"),
+        "---\ndescription: Seen by the schedule\n---\n",
+    )
+    .unwrap();
+    let edited_at = chrono::Utc::now();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = app.get("/api/v1/artifacts/skill:bom-skill").await;
+        if r.body["metadata"]["description"] == "Seen by the schedule" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the edit never showed up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let scheduled = app.get("/api/v1/jobs?kind=refresh&status=succeeded").await;
+    let run = scheduled.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["refreshed"] == 1)
+        .cloned()
+        .expect("a run that re-read the edited skill");
+    assert_eq!(run["trigger"], "schedule");
+    let finished: chrono::DateTime<chrono::Utc> =
+        run["finished_at"].as_str().unwrap().parse().unwrap();
+    assert!(finished >= edited_at);
+}
