@@ -12,6 +12,11 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+/// Longest accepted TTL or job timeout, in seconds (ten years).
+const MAX_SECS: u64 = 315_360_000;
+/// Longest accepted purge age or retention, in days.
+const MAX_DAYS: u64 = 36_500;
+
 /// Environment variables that start with the prefix but are not settings.
 const NON_SETTING_ENV: &[&str] = &["CONFIG", "TEST_DATABASE_URL"];
 
@@ -243,6 +248,18 @@ impl Settings {
                     .into(),
             ));
         }
+        if self.cache.ttl_secs > MAX_SECS || jobs.run_timeout_secs > MAX_SECS {
+            return Err(ConfigError(format!(
+                "cache.ttl_secs and jobs.run_timeout_secs (SKILLMEAT_CACHE__TTL_SECS, \
+                 SKILLMEAT_JOBS__RUN_TIMEOUT_SECS): at most {MAX_SECS} (ten years)"
+            )));
+        }
+        if self.cache.purge_after_days > MAX_DAYS || jobs.retention_days > MAX_DAYS {
+            return Err(ConfigError(format!(
+                "cache.purge_after_days and jobs.retention_days (SKILLMEAT_CACHE__PURGE_AFTER_DAYS, \
+                 SKILLMEAT_JOBS__RETENTION_DAYS): at most {MAX_DAYS}; 0 keeps entries forever"
+            )));
+        }
         if self.server.body_limit_bytes < 1024 {
             return Err(ConfigError(
                 "server.body_limit_bytes (SKILLMEAT_SERVER__BODY_LIMIT_BYTES): must be at least 1024"
@@ -309,7 +326,7 @@ impl Settings {
     /// The job runner's settings.
     pub fn runner_settings(&self) -> jobs::RunnerSettings {
         let secs = Duration::from_secs;
-        let days = |d: u64| secs(d.saturating_mul(86_400));
+        let days = |d: u64| (d > 0).then(|| secs(d.saturating_mul(86_400)));
         let every = |s: u64| (s > 0).then(|| secs(s));
         jobs::RunnerSettings {
             max_attempts: self.jobs.max_attempts,
@@ -401,7 +418,7 @@ fn allowed_for(key: &str) -> &'static str {
         "cache.refresh_interval_secs" => {
             "; allowed: a whole number of seconds, 0 or more (0: no schedule)"
         }
-        "cache.purge_after_days" => "; allowed: a whole number of days, 0 or more",
+        "cache.purge_after_days" => "; allowed: a whole number of days, 0 or more (0: never purge)",
         "server.body_limit_bytes" => "; allowed: a whole number of bytes",
         "server.shutdown_grace_secs" => "; allowed: a whole number of seconds",
         "deploy.search_roots" => "; allowed: a list of folders, e.g. [\"~/projects\"]",
@@ -410,7 +427,7 @@ fn allowed_for(key: &str) -> &'static str {
         "jobs.retry_backoff_ms" | "jobs.poll_interval_ms" => {
             "; allowed: a whole number of milliseconds"
         }
-        "jobs.retention_days" => "; allowed: a whole number of days",
+        "jobs.retention_days" => "; allowed: a whole number of days (0: keep forever)",
         "jobs.purge_interval_secs" => {
             "; allowed: a whole number of seconds, 0 or more (0: no schedule)"
         }

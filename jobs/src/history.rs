@@ -374,8 +374,9 @@ impl JobHistory {
     /// lost, e.g. the queue file was deleted), so their scope is free again. Returns how many.
     pub async fn reap_abandoned(&self, lease: Duration) -> Result<u64, DbErr> {
         use job_runs::Column as C;
-        let cutoff =
-            Utc::now() - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let Some(cutoff) = crate::older_than(lease) else {
+            return Ok(0);
+        };
         let stale = job_runs::Entity::find()
             .filter(C::ActiveKey.is_not_null())
             .all(&self.db)

@@ -24,6 +24,14 @@ pub use history::{Enqueued, JobHistory, KindStats, RunFilter};
 pub use queue::{QueueError, QueueStore};
 pub use runner::{JobError, JobRunner, RunnerSettings};
 
+/// The moment `age` ago; `None` when that is before the earliest representable time, so
+/// nothing can be that old.
+pub fn older_than(age: Duration) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::Duration::from_std(age)
+        .ok()
+        .and_then(|d| chrono::Utc::now().checked_sub_signed(d))
+}
+
 /// Any error a job's work may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -1,13 +1,13 @@
 //! The purge: drop cache entries neither read nor confirmed by a refresh for
 //! `cache.purge_after_days`, finished job records older than `jobs.retention_days`, and the
-//! queue's own finished entries of the same age.
+//! queue's own finished entries of the same age. A setting of 0 days keeps that kind forever.
 
 use apalis::prelude::{Attempt, Data};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::BoxError;
 use crate::runner::JobContext;
+use crate::{BoxError, RunReport};
 
 /// Queue name of purge jobs.
 pub const QUEUE: &str = "purge";
@@ -24,11 +24,20 @@ pub async fn purge(job: PurgeJob, ctx: Data<JobContext>, attempt: Attempt) -> Re
     let inner = ctx.clone();
     ctx.execute(job.run_id, attempt.current(), async move {
         let settings = &inner.settings;
-        let mut report = inner.work.purge_cache(settings.purge_cache_after).await?;
-        let cutoff = chrono::Utc::now()
-            - chrono::Duration::from_std(settings.retention).unwrap_or(chrono::Duration::MAX);
-        let runs_removed = inner.history.delete_finished_before(cutoff).await?;
-        let queue_entries_removed = inner.store.vacuum_older_than(settings.retention).await?;
+        let mut report = match settings.purge_cache_after {
+            Some(age) => inner.work.purge_cache(age).await?,
+            None => RunReport::default(),
+        };
+        let (runs_removed, queue_entries_removed) = match settings.retention {
+            Some(age) => match crate::older_than(age) {
+                Some(cutoff) => (
+                    inner.history.delete_finished_before(cutoff).await?,
+                    inner.store.vacuum_older_than(age).await?,
+                ),
+                None => (0, 0),
+            },
+            None => (0, 0),
+        };
         let mut details = match report.details.take() {
             serde_json::Value::Object(map) => map,
             _ => serde_json::Map::new(),

@@ -136,8 +136,9 @@ impl QueueStore {
 
     /// Deletes finished queue entries older than `age` (the history lives in `job_runs`).
     pub async fn vacuum_older_than(&self, age: Duration) -> Result<u64, QueueError> {
-        let cutoff =
-            chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+        let Some(cutoff) = crate::older_than(age) else {
+            return Ok(0);
+        };
         let done = match self {
             QueueStore::Sqlite(pool) => sqlx::query(
                 "DELETE FROM Jobs WHERE (status = 'Done' OR (status IN ('Failed', 'Killed') AND attempts >= max_attempts)) AND done_at IS NOT NULL AND done_at < ?",

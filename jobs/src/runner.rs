@@ -38,10 +38,10 @@ pub struct RunnerSettings {
     pub refresh_every: Option<Duration>,
     /// Period of the scheduled purge; `None` disables it.
     pub purge_every: Option<Duration>,
-    /// Cache entries neither read nor refreshed for this long are purged.
-    pub purge_cache_after: Duration,
-    /// Finished job records (and queue entries) older than this are purged.
-    pub retention: Duration,
+    /// Cache entries neither read nor refreshed for this long are purged; `None` keeps them.
+    pub purge_cache_after: Option<Duration>,
+    /// Finished job records (and queue entries) older than this are purged; `None` keeps them.
+    pub retention: Option<Duration>,
     /// Worker heartbeat; a worker silent for two heartbeats is dead and its jobs are re-queued.
     pub heartbeat: Duration,
     /// How often idle workers look for new jobs.
@@ -63,8 +63,8 @@ impl Default for RunnerSettings {
             retry_backoff_max: Duration::from_secs(60),
             refresh_every: Some(Duration::from_secs(300)),
             purge_every: Some(Duration::from_secs(3600)),
-            purge_cache_after: Duration::from_secs(7 * 86_400),
-            retention: Duration::from_secs(7 * 86_400),
+            purge_cache_after: Some(Duration::from_secs(7 * 86_400)),
+            retention: Some(Duration::from_secs(7 * 86_400)),
             heartbeat: Duration::from_secs(10),
             poll_interval: Duration::from_millis(500),
             run_timeout: Duration::from_secs(1800),

@@ -6,6 +6,7 @@
 //! refresh: it compares each listed item's fingerprint with the cached one and re-reads only what
 //! changed. The cache holds nothing that is not in a source: clearing it loses nothing.
 
+pub mod background;
 pub mod listing;
 pub mod metrics;
 
@@ -39,12 +40,19 @@ pub const META_LAST_FULL_SYNC: &str = "last_full_sync";
 pub const META_COLLECTIONS: &str = "collections";
 /// A hit refreshes `last_accessed` at most this often, so reads do not turn into writes.
 const ACCESS_TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+/// How long read access times are collected before they are written in one statement.
+const TOUCH_FLUSH_DELAY: Duration = Duration::from_millis(200);
 /// Ids per statement when bumping expiry in bulk.
 const BULK_CHUNK: usize = 400;
 /// Rows per insert statement when a refresh writes fresh reads.
-const WRITE_BATCH: usize = 100;
-/// Source reads a refresh keeps in flight.
-const READ_PARALLELISM: usize = 4;
+const WRITE_BATCH: usize = 20;
+/// Source reads a refresh keeps in flight: half the cores (at least one), so a forced refresh
+/// leaves CPU for the requests it runs beside.
+fn read_parallelism() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| (n.get() / 2).max(1))
+        .unwrap_or(1)
+}
 
 /// A failure inside the cache.
 #[derive(Debug, thiserror::Error)]
@@ -99,19 +107,6 @@ pub struct SyncReport {
     pub coalesced: bool,
 }
 
-impl SyncReport {
-    /// Adds another pass's counts to this one.
-    fn merge(&mut self, other: &SyncReport) {
-        self.listed += other.listed;
-        self.added += other.added;
-        self.updated += other.updated;
-        self.unchanged += other.unchanged;
-        self.revalidated += other.revalidated;
-        self.removed += other.removed;
-        self.errors.extend(other.errors.iter().cloned());
-    }
-}
-
 /// Counts and ages of the cache.
 #[derive(Debug, Clone, Serialize)]
 pub struct CacheStatus {
@@ -151,6 +146,10 @@ struct Inner {
     ttl: Duration,
     metrics: Arc<CacheMetrics>,
     fill_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Where the refresh's source reads run (threads at a lower CPU priority).
+    background: background::BackgroundReads,
+    /// Rows read since the last access-time flush.
+    pending_touches: Mutex<PendingTouches>,
     sync_lock: tokio::sync::Mutex<()>,
     sync_generation: AtomicU64,
 }
@@ -165,6 +164,8 @@ impl CacheService {
                 ttl,
                 metrics: Arc::new(CacheMetrics::default()),
                 fill_locks: Mutex::new(HashMap::new()),
+                pending_touches: Mutex::new(PendingTouches::default()),
+                background: background::BackgroundReads::new(),
                 sync_lock: tokio::sync::Mutex::new(()),
                 sync_generation: AtomicU64::new(0),
             }),
@@ -226,23 +227,22 @@ impl CacheService {
         &self,
         artifact: &SourceArtifact,
     ) -> Result<cached_artifacts::Model, CacheError> {
-        self.store_batch(std::slice::from_ref(artifact)).await?;
+        self.store_rows(vec![row_for(artifact, Utc::now(), self.inner.ttl)?])
+            .await?;
         let id = &artifact.item.artifact_id;
         self.find(id)
             .await?
             .ok_or_else(|| CacheError::Db(DbErr::RecordNotFound(id.clone())))
     }
 
-    /// Stores fresh reads in one statement (insert or replace each row).
-    async fn store_batch(&self, artifacts: &[SourceArtifact]) -> Result<(), CacheError> {
-        if artifacts.is_empty() {
+    /// Stores rows in one statement (insert or replace each).
+    async fn store_rows(
+        &self,
+        models: Vec<cached_artifacts::ActiveModel>,
+    ) -> Result<(), CacheError> {
+        if models.is_empty() {
             return Ok(());
         }
-        let now = Utc::now();
-        let models = artifacts
-            .iter()
-            .map(|a| self.row_for(a, now))
-            .collect::<Result<Vec<_>, _>>()?;
         use cached_artifacts::Column as C;
         cached_artifacts::Entity::insert_many(models)
             .on_conflict(
@@ -271,48 +271,6 @@ impl CacheService {
             .exec_without_returning(self.db())
             .await?;
         Ok(())
-    }
-
-    fn row_for(
-        &self,
-        artifact: &SourceArtifact,
-        now: DateTime<Utc>,
-    ) -> Result<cached_artifacts::ActiveModel, CacheError> {
-        let data = serde_json::to_value(artifact)?;
-        let data_bytes = serde_json::to_string(&data)?.len() as i64;
-        let item = &artifact.item;
-        let description = artifact.metadata.description.clone();
-        let search_text = format!(
-            "{}\n{}",
-            item.name.to_lowercase(),
-            description.as_deref().unwrap_or("").to_lowercase()
-        );
-        let ttl = chrono::Duration::from_std(self.inner.ttl).unwrap_or(chrono::Duration::MAX);
-        Ok(cached_artifacts::ActiveModel {
-            artifact_id: Set(item.artifact_id.clone()),
-            artifact_type: Set(item.artifact_type.as_str().to_string()),
-            name: Set(item.name.clone()),
-            collection: Set(item.collection.clone()),
-            collections: Set(slashed(item.collections.iter().map(String::as_str))),
-            description: Set(description),
-            tags: Set(slashed(
-                artifact.metadata.tags.iter().map(|t| t.to_lowercase()),
-            )),
-            tools: Set(slashed(
-                artifact.metadata.tools.iter().map(|t| t.to_lowercase()),
-            )),
-            search_text: Set(search_text),
-            data: Set(data),
-            data_bytes: Set(data_bytes),
-            content_hash: Set(artifact.content_hash.clone()),
-            fingerprint: Set(item.fingerprint.clone()),
-            source_modified_at: Set(item.modified_at),
-            last_updated: Set(now),
-            last_accessed: Set(now),
-            ttl_secs: Set(self.inner.ttl.as_secs() as i64),
-            expires_at: Set(now + ttl),
-            ..Default::default()
-        })
     }
 
     /// Drops one entry; true when there was one.
@@ -400,14 +358,7 @@ impl CacheService {
         self.inner.metrics.hits.inc();
         tracing::debug!(artifact_id = %row.artifact_id, "cache hit");
         if Utc::now() - row.last_accessed > ACCESS_TOUCH_INTERVAL {
-            cached_artifacts::Entity::update_many()
-                .col_expr(
-                    cached_artifacts::Column::LastAccessed,
-                    Expr::value(Utc::now()),
-                )
-                .filter(cached_artifacts::Column::Id.eq(row.id))
-                .exec(self.db())
-                .await?;
+            self.touch_later(row.id);
         }
         // The record moves out of the row (no copy); callers read it from `artifact`.
         let artifact = serde_json::from_value(std::mem::take(&mut row.data))?;
@@ -416,6 +367,47 @@ impl CacheService {
             artifact,
             hit: true,
         })
+    }
+
+    /// Records a read of row `id` off the response path: ids are collected and written by one
+    /// task in one statement, so a burst of reads (or a refresh holding SQLite's write lock)
+    /// never makes a reader wait for a write.
+    fn touch_later(&self, id: i64) {
+        let mut pending = self
+            .inner
+            .pending_touches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending.ids.insert(id);
+        if pending.flush_scheduled {
+            return; // the scheduled flush takes this id too
+        }
+        pending.flush_scheduled = true;
+        drop(pending);
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(TOUCH_FLUSH_DELAY).await;
+            let ids: Vec<i64> = {
+                let mut pending = this
+                    .inner
+                    .pending_touches
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                pending.flush_scheduled = false;
+                pending.ids.drain().collect()
+            };
+            let now = Utc::now();
+            for chunk in ids.chunks(BULK_CHUNK) {
+                let touched = cached_artifacts::Entity::update_many()
+                    .col_expr(cached_artifacts::Column::LastAccessed, Expr::value(now))
+                    .filter(cached_artifacts::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(this.db())
+                    .await;
+                if let Err(e) = touched {
+                    tracing::debug!(error = %e, "could not record cache entries' access times");
+                }
+            }
+        });
     }
 
     /// Pushes a row's expiry out by one TTL from now.
@@ -509,11 +501,21 @@ impl CacheService {
                 continue;
             };
             let one = self.refresh_one(&id, false).await?;
-            recent_report.merge(&one);
+            recent_report.updated += one.updated;
+            recent_report.added += one.added;
+            recent_report.removed += one.removed;
+            recent_report.revalidated += one.revalidated;
+            recent_report.errors.extend(one.errors);
         }
         let mut report = self.run_sync(false, false).await?;
+        // The full pass listed the recent entries again (found unchanged by then): count only
+        // what the first pass did to them.
         report.recent_revalidated = recent.len() as u64;
-        report.merge(&recent_report);
+        report.updated += recent_report.updated;
+        report.added += recent_report.added;
+        report.removed += recent_report.removed;
+        report.revalidated += recent_report.revalidated;
+        report.errors.extend(recent_report.errors);
         Ok(report)
     }
 
@@ -521,8 +523,9 @@ impl CacheService {
     /// artifact is still in a source is confirmed by every refresh, so with the schedule on
     /// only entries of unreachable sources age out). Returns how many.
     pub async fn purge_stale(&self, older_than: Duration) -> Result<u64, CacheError> {
-        let cutoff =
-            Utc::now() - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+        let Some(cutoff) = jobs::older_than(older_than) else {
+            return Ok(0);
+        };
         let res = cached_artifacts::Entity::delete_many()
             .filter(cached_artifacts::Column::LastAccessed.lt(cutoff))
             .filter(cached_artifacts::Column::LastUpdated.lt(cutoff))
@@ -631,36 +634,53 @@ impl CacheService {
                         expired_unchanged.push(item.artifact_id.clone());
                     }
                 }
-                Some(_) => {
-                    report.updated += 1;
-                    to_read.push(item);
-                }
-                None => {
-                    report.added += 1;
-                    to_read.push(item);
-                }
+                // Counted as updated or added once the read succeeds.
+                Some(_) => to_read.push((item, false)),
+                None => to_read.push((item, true)),
             }
         }
         report.revalidated = expired_unchanged.len() as u64;
         for chunk in to_read.chunks(WRITE_BATCH) {
             let source = self.inner.source.clone();
-            let reads: Vec<(SourceItem, Result<Option<SourceArtifact>, SourceError>)> =
-                futures::stream::iter(chunk.iter().cloned())
-                    .map(|item| {
-                        let source = source.clone();
-                        async move {
-                            let read = source.read(&item).await;
-                            (item, read)
-                        }
-                    })
-                    .buffer_unordered(READ_PARALLELISM)
-                    .collect()
-                    .await;
+            let batch = chunk.to_vec();
+            let ttl = self.inner.ttl;
+            // Read, hash and encode on the low-priority runtime; only the insert runs here.
+            let reads: Vec<ReadOutcome> = self
+                .inner
+                .background
+                .run(async move {
+                    futures::stream::iter(batch)
+                        .map(|(item, is_new)| {
+                            let source = source.clone();
+                            async move {
+                                let row = match source.read(&item).await {
+                                    Ok(Some(artifact)) => row_for(&artifact, Utc::now(), ttl)
+                                        .map(Some)
+                                        .map_err(|e| e.to_string()),
+                                    Ok(None) => Ok(None),
+                                    Err(e) => Err(e.to_string()),
+                                };
+                                (item, is_new, row)
+                            }
+                        })
+                        .buffer_unordered(read_parallelism())
+                        .collect()
+                        .await
+                })
+                .await
+                .map_err(|e| CacheError::Source(SourceError::Task(e)))?;
             let mut fresh = Vec::with_capacity(reads.len());
-            for (item, read) in reads {
+            for (item, is_new, row) in reads {
                 self.inner.metrics.source_reads.inc();
-                match read {
-                    Ok(Some(artifact)) => fresh.push(artifact),
+                match row {
+                    Ok(Some(row)) => {
+                        if is_new {
+                            report.added += 1;
+                        } else {
+                            report.updated += 1;
+                        }
+                        fresh.push(row);
+                    }
                     Ok(None) => {}
                     Err(e) => {
                         tracing::warn!(artifact_id = %item.artifact_id, error = %e, "refresh could not read artifact");
@@ -668,7 +688,7 @@ impl CacheService {
                     }
                 }
             }
-            self.store_batch(&fresh).await?;
+            self.store_rows(fresh).await?;
         }
         self.extend_many(&expired_unchanged).await?;
         let vanished: Vec<String> = cached
@@ -737,13 +757,18 @@ impl CacheService {
         self.inner.metrics.source_reads.inc();
         match self.inner.source.read(&item).await {
             Ok(Some(artifact)) => {
-                self.store_batch(std::slice::from_ref(&artifact)).await?;
+                self.store_rows(vec![row_for(&artifact, Utc::now(), self.inner.ttl)?])
+                    .await?;
                 crate::collections::adopt_into_default(self.db()).await?;
             }
             Ok(None) => {
+                (report.updated, report.added) = (0, 0);
                 self.invalidate(key).await?;
             }
-            Err(e) => report.errors.push(format!("{key}: {e}")),
+            Err(e) => {
+                (report.updated, report.added) = (0, 0);
+                report.errors.push(format!("{key}: {e}"));
+            }
         }
         Ok(report)
     }
@@ -852,6 +877,66 @@ impl CacheService {
             .await?;
         Ok(())
     }
+}
+
+/// Access times waiting to be written.
+#[derive(Default)]
+struct PendingTouches {
+    /// Rows read since the last flush.
+    ids: HashSet<i64>,
+    /// A flush task is sleeping and will write `ids`.
+    flush_scheduled: bool,
+}
+
+/// What a refresh's read of one item gave: the item, whether it is new to the cache, and its
+/// row (None: gone meanwhile) or the error text.
+type ReadOutcome = (
+    SourceItem,
+    bool,
+    Result<Option<cached_artifacts::ActiveModel>, String>,
+);
+
+/// The cache row of a fresh read, stamped `now`, expiring one `ttl` later.
+fn row_for(
+    artifact: &SourceArtifact,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<cached_artifacts::ActiveModel, CacheError> {
+    let data = serde_json::to_value(artifact)?;
+    let data_bytes = serde_json::to_string(&data)?.len() as i64;
+    let item = &artifact.item;
+    let description = artifact.metadata.description.clone();
+    let search_text = format!(
+        "{}\n{}",
+        item.name.to_lowercase(),
+        description.as_deref().unwrap_or("").to_lowercase()
+    );
+    let lifetime = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+    Ok(cached_artifacts::ActiveModel {
+        artifact_id: Set(item.artifact_id.clone()),
+        artifact_type: Set(item.artifact_type.as_str().to_string()),
+        name: Set(item.name.clone()),
+        collection: Set(item.collection.clone()),
+        collections: Set(slashed(item.collections.iter().map(String::as_str))),
+        description: Set(description),
+        tags: Set(slashed(
+            artifact.metadata.tags.iter().map(|t| t.to_lowercase()),
+        )),
+        tools: Set(slashed(
+            artifact.metadata.tools.iter().map(|t| t.to_lowercase()),
+        )),
+        search_text: Set(search_text),
+        data: Set(data),
+        data_bytes: Set(data_bytes),
+        content_hash: Set(artifact.content_hash.clone()),
+        fingerprint: Set(item.fingerprint.clone()),
+        source_modified_at: Set(item.modified_at),
+        last_updated: Set(now),
+        last_accessed: Set(now),
+        ttl_secs: Set(ttl.as_secs() as i64),
+        expires_at: Set(now + lifetime),
+        ..Default::default()
+    })
 }
 
 /// One row of aggregates: entries, bytes, oldest and newest `last_updated`.

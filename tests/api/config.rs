@@ -137,3 +137,63 @@ fn binary_prints_its_version() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn job_settings_layer_and_map_onto_the_runner() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("SKILLMEAT_DATA_HOME", "/srv/skillmeat");
+        jail.set_env("SKILLMEAT_JOBS__MAX_ATTEMPTS", "5");
+        jail.set_env("SKILLMEAT_JOBS__RETRY_BACKOFF_MS", "250");
+        jail.set_env("SKILLMEAT_CACHE__PURGE_AFTER_DAYS", "0");
+        jail.set_env("SKILLMEAT_JOBS__PURGE_INTERVAL_SECS", "0");
+        let s = load(jail, None).unwrap();
+        assert_eq!(s.jobs_url(), "sqlite:///srv/skillmeat/cache/jobs.db");
+        let r = s.runner_settings();
+        assert_eq!(r.max_attempts, 5);
+        assert_eq!(r.retry_backoff, std::time::Duration::from_millis(250));
+        assert_eq!(r.refresh_every, Some(std::time::Duration::from_secs(300)));
+        assert_eq!(r.purge_every, None, "0 turns the purge schedule off");
+        assert_eq!(r.purge_cache_after, None, "0 days keeps cache entries");
+        assert_eq!(
+            r.retention,
+            Some(std::time::Duration::from_secs(7 * 86_400))
+        );
+
+        jail.set_env("SKILLMEAT_DATABASE__URL", "postgres://u@db/skillmeat");
+        let s = load(jail, None).unwrap();
+        assert_eq!(
+            s.jobs_url(),
+            "postgres://u@db/skillmeat",
+            "the queue follows PostgreSQL"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn out_of_range_job_settings_are_rejected_naming_the_key() {
+    for (var, value, key) in [
+        ("SKILLMEAT_JOBS__MAX_ATTEMPTS", "0", "jobs.max_attempts"),
+        ("SKILLMEAT_JOBS__MAX_ATTEMPTS", "21", "jobs.max_attempts"),
+        ("SKILLMEAT_JOBS__HEARTBEAT_SECS", "0", "jobs.heartbeat_secs"),
+        (
+            "SKILLMEAT_JOBS__RETENTION_DAYS",
+            "100000",
+            "jobs.retention_days",
+        ),
+        (
+            "SKILLMEAT_CACHE__TTL_SECS",
+            "999999999999",
+            "cache.ttl_secs",
+        ),
+        ("SKILLMEAT_JOBS__URL", "redis://x", "jobs.url"),
+    ] {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(var, value);
+            let err = load(jail, None).unwrap_err();
+            assert!(err.contains(key), "{var}={value}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+            Ok(())
+        });
+    }
+}

@@ -434,11 +434,13 @@ async fn a_schema_version_mismatch_rebuilds_only_the_cache_and_queues_a_warm() {
     let _ = stop.send(true);
 }
 
-/// The filesystem source whose `list` waits for a permit while `gated` is set.
+/// The filesystem source whose `list` waits for a permit while `gated` is set, and whose
+/// `read` of `unreadable` fails.
 struct GatedList {
     inner: Arc<dyn ArtifactSource>,
     gated: AtomicBool,
     gate: Semaphore,
+    unreadable: Option<&'static str>,
 }
 
 #[async_trait::async_trait]
@@ -459,6 +461,12 @@ impl ArtifactSource for GatedList {
         self.inner.locate(id).await
     }
     async fn read(&self, item: &SourceItem) -> Result<Option<SourceArtifact>, SourceError> {
+        if self.unreadable == Some(item.artifact_id.as_str()) {
+            return Err(SourceError::Io {
+                path: item.path.clone(),
+                source: std::io::Error::other("input/output error (injected)"),
+            });
+        }
         self.inner.read(item).await
     }
     async fn read_file(
@@ -488,6 +496,7 @@ async fn the_server_answers_while_a_long_warm_runs() {
             inner,
             gated: AtomicBool::new(false),
             gate: Semaphore::new(0),
+            unreadable: None,
         });
         let _ = slot.set(gated.clone());
         gated
@@ -524,6 +533,40 @@ async fn the_server_answers_while_a_long_warm_runs() {
 
     source.gate.add_permits(1);
     app.wait_for_warm().await;
+}
+
+#[tokio::test]
+async fn one_unreadable_artifact_is_counted_and_reported_without_failing_the_run() {
+    let app = TestApp::spawn_with_source(|inner| {
+        Arc::new(GatedList {
+            inner,
+            gated: AtomicBool::new(false),
+            gate: Semaphore::new(0),
+            unreadable: Some("skill:bom-skill"),
+        })
+    })
+    .await;
+    let _jobs = app.start_jobs_nowait();
+    app.wait_for_warm().await;
+    let warm = app.get("/api/v1/jobs?kind=warm").await.body["items"][0].clone();
+    assert_eq!(warm["status"], "succeeded", "{warm}");
+    assert_eq!(
+        (&warm["added"], &warm["errors"]),
+        (&json!(15), &json!(1)),
+        "{warm}"
+    );
+    let messages = warm["details"]["error_messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1);
+    let message = messages[0].as_str().unwrap();
+    assert!(
+        message.starts_with("skill:bom-skill: ") && message.contains("injected"),
+        "{message}"
+    );
+    let listed = app.get("/api/v1/artifacts?limit=100").await;
+    assert_eq!(
+        listed.body["page_info"]["total_count"], 15,
+        "the others were cached"
+    );
 }
 
 /// A free TCP port on 127.0.0.1.
