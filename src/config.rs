@@ -248,11 +248,33 @@ impl Settings {
                     .into(),
             ));
         }
-        if self.cache.ttl_secs > MAX_SECS || jobs.run_timeout_secs > MAX_SECS {
-            return Err(ConfigError(format!(
-                "cache.ttl_secs and jobs.run_timeout_secs (SKILLMEAT_CACHE__TTL_SECS, \
-                 SKILLMEAT_JOBS__RUN_TIMEOUT_SECS): at most {MAX_SECS} (ten years)"
-            )));
+        for (key, value) in [
+            ("cache.ttl_secs", self.cache.ttl_secs),
+            (
+                "cache.refresh_interval_secs",
+                self.cache.refresh_interval_secs,
+            ),
+            ("jobs.purge_interval_secs", jobs.purge_interval_secs),
+            ("jobs.heartbeat_secs", jobs.heartbeat_secs),
+            ("jobs.run_timeout_secs", jobs.run_timeout_secs),
+            (
+                "server.shutdown_grace_secs",
+                self.server.shutdown_grace_secs,
+            ),
+        ] {
+            if value > MAX_SECS {
+                return Err(ConfigError(format!(
+                    "{key} ({}): at most {MAX_SECS} seconds (ten years)",
+                    env_name(key)
+                )));
+            }
+        }
+        if jobs.retry_backoff_ms > 60_000 || jobs.poll_interval_ms > 60_000 {
+            return Err(ConfigError(
+                "jobs.retry_backoff_ms and jobs.poll_interval_ms (SKILLMEAT_JOBS__RETRY_BACKOFF_MS, \
+                 SKILLMEAT_JOBS__POLL_INTERVAL_MS): at most 60000 (one minute)"
+                    .into(),
+            ));
         }
         if self.cache.purge_after_days > MAX_DAYS || jobs.retention_days > MAX_DAYS {
             return Err(ConfigError(format!(
@@ -350,6 +372,11 @@ impl Settings {
     }
 }
 
+/// The environment variable of a dotted key: `cache.ttl_secs` -> `SKILLMEAT_CACHE__TTL_SECS`.
+fn env_name(key: &str) -> String {
+    format!("SKILLMEAT_{}", key.replace('.', "__").to_uppercase())
+}
+
 /// Expands a leading `~` to the user's home folder.
 pub fn expand_home(path: &str) -> PathBuf {
     if path == "~" {
@@ -399,7 +426,7 @@ fn describe_figment_error(err: figment::Error) -> ConfigError {
     } else {
         err.path.join(".")
     };
-    let env_name = format!("SKILLMEAT_{}", err.path.join("__").to_uppercase());
+    let env_name = env_name(&err.path.join("."));
     let source = err
         .metadata
         .as_ref()

@@ -222,7 +222,14 @@ impl Application {
             );
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stop_tx = Arc::new(stop_tx);
         let runner = tokio::spawn(self.state.jobs.clone().run(stop_rx.clone()));
+        // One signal stops both at once: the HTTP server drains while the workers finish.
+        let signal_stop = stop_tx.clone();
+        let on_signal = tokio::spawn(async move {
+            shutdown.await;
+            let _ = signal_stop.send(true);
+        });
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         tracing::info!(
             address = %self.addr,
@@ -239,17 +246,16 @@ impl Application {
             .run_with_graceful_shutdown(
                 routes,
                 async move {
-                    tokio::select! {
-                        _ = shutdown => {}
-                        _ = http_stop.wait_for(|s| *s) => {}
-                    }
+                    let _ = http_stop.wait_for(|s| *s).await;
                 },
                 Some(grace),
             )
             .await;
+        // Also when the server stopped without a signal (a listener error).
+        on_signal.abort();
         let _ = stop_tx.send(true);
         // The runner enforces the grace itself; the extra second covers its bookkeeping.
-        if tokio::time::timeout(grace + Duration::from_secs(1), runner)
+        if tokio::time::timeout(grace.saturating_add(Duration::from_secs(1)), runner)
             .await
             .is_err()
         {

@@ -35,6 +35,8 @@ pub struct Model {
     pub enqueued_at: DateTimeUtc,
     /// When its latest attempt started.
     pub started_at: Option<DateTimeUtc>,
+    /// Last sign of life: queued, started, or still running (written every heartbeat).
+    pub heartbeat_at: DateTimeUtc,
     /// When it finished.
     pub finished_at: Option<DateTimeUtc>,
     /// Milliseconds of the finishing attempt.

@@ -21,7 +21,7 @@ use crate::{JobKind, RunReport, RunStatus, Scope, Trigger};
 
 /// Longest error text kept on a row.
 const MAX_ERROR_CHARS: usize = 4000;
-/// Finished runs per kind that the duration percentiles look at.
+/// Successful runs per kind that the duration percentiles look at.
 const STATS_WINDOW: u64 = 1000;
 
 /// Job history over the server's database; cheap to clone.
@@ -84,9 +84,9 @@ pub struct KindStats {
     pub active: u64,
     /// succeeded / (succeeded + failed); None before anything finished.
     pub success_rate: Option<f64>,
-    /// Median duration of the latest finished runs, in milliseconds.
+    /// Median duration of the latest 1,000 successful runs, in milliseconds.
     pub p50_duration_ms: Option<u64>,
-    /// 95th percentile duration of the latest finished runs, in milliseconds.
+    /// 95th percentile duration of the latest 1,000 successful runs, in milliseconds.
     pub p95_duration_ms: Option<u64>,
     /// The newest run.
     pub last_run: Option<job_runs::Model>,
@@ -121,6 +121,7 @@ impl JobHistory {
                 attempts: Set(0),
                 max_attempts: Set(Ord::max(new.max_attempts, 1) as i32),
                 enqueued_at: Set(Utc::now()),
+                heartbeat_at: Set(Utc::now()),
                 checked: Set(0),
                 refreshed: Set(0),
                 added: Set(0),
@@ -145,7 +146,9 @@ impl JobHistory {
                         .one(&self.db)
                         .await?
                     {
-                        return Ok(Enqueued::Existing(existing));
+                        return Ok(Enqueued::Existing(
+                            self.upgrade_force(existing, new.force).await?,
+                        ));
                     }
                 }
                 Err(e) => return Err(e),
@@ -155,6 +158,30 @@ impl JobHistory {
             "could not record a {} run: its scope stayed busy",
             new.kind
         )))
+    }
+
+    /// A forced request that meets a queued, unforced run of its scope makes that run forced
+    /// (its handler reads `force` from the row when it starts). A run already running keeps
+    /// what it started with; the caller sees `force: false` on the returned run.
+    async fn upgrade_force(
+        &self,
+        existing: job_runs::Model,
+        force: bool,
+    ) -> Result<job_runs::Model, DbErr> {
+        if !force || existing.force || existing.status != RunStatus::Queued.as_str() {
+            return Ok(existing);
+        }
+        use job_runs::Column as C;
+        let res = job_runs::Entity::update_many()
+            .col_expr(C::Force, Expr::value(true))
+            .filter(C::Id.eq(existing.id))
+            .filter(C::Status.eq(RunStatus::Queued.as_str()))
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected == 0 {
+            return Ok(existing);
+        }
+        Ok(self.get(existing.id).await?.unwrap_or(existing))
     }
 
     /// One run.
@@ -174,6 +201,7 @@ impl JobHistory {
             .col_expr(C::Status, Expr::value(RunStatus::Running.as_str()))
             .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
             .col_expr(C::StartedAt, Expr::value(Utc::now()))
+            .col_expr(C::HeartbeatAt, Expr::value(Utc::now()))
             .col_expr(C::Instance, Expr::value(instance))
             .filter(C::Id.eq(id))
             .filter(C::Status.is_in([RunStatus::Queued.as_str(), RunStatus::Running.as_str()]))
@@ -185,7 +213,20 @@ impl JobHistory {
         self.get(id).await
     }
 
-    /// Records a successful finish with the run's report.
+    /// Records that run `id` is still making progress.
+    pub async fn beat(&self, id: i64) -> Result<(), DbErr> {
+        use job_runs::Column as C;
+        job_runs::Entity::update_many()
+            .col_expr(C::HeartbeatAt, Expr::value(Utc::now()))
+            .filter(C::Id.eq(id))
+            .filter(C::Status.eq(RunStatus::Running.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a successful finish with the run's report (unless the run was meanwhile
+    /// recorded as abandoned: a finished run never changes).
     pub async fn succeed(
         &self,
         id: i64,
@@ -206,6 +247,7 @@ impl JobHistory {
             .col_expr(C::Error, Expr::value(Option::<String>::None))
             .col_expr(C::Details, Expr::value(report.details.clone()))
             .filter(C::Id.eq(id))
+            .filter(C::Status.is_in([RunStatus::Queued.as_str(), RunStatus::Running.as_str()]))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -217,6 +259,7 @@ impl JobHistory {
         job_runs::Entity::update_many()
             .col_expr(C::Error, Expr::value(truncate(error)))
             .filter(C::Id.eq(id))
+            .filter(C::Status.eq(RunStatus::Running.as_str()))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -370,27 +413,39 @@ impl JobHistory {
         Ok(res.rows_affected)
     }
 
-    /// Records active runs untouched for longer than `lease` as failed (their queue entry was
-    /// lost, e.g. the queue file was deleted), so their scope is free again. Returns how many.
-    pub async fn reap_abandoned(&self, lease: Duration) -> Result<u64, DbErr> {
+    /// Records as failed the active runs that lost their worker and their queue entry: running
+    /// ones whose heartbeat is older than `running_lease`, queued ones untouched for longer
+    /// than `queued_lease` (their queue entry was lost, e.g. the queue file was deleted), so
+    /// their scope is free again. Returns how many.
+    pub async fn reap_abandoned(
+        &self,
+        running_lease: Duration,
+        queued_lease: Duration,
+    ) -> Result<u64, DbErr> {
         use job_runs::Column as C;
-        let Some(cutoff) = crate::older_than(lease) else {
-            return Ok(0);
-        };
-        let stale = job_runs::Entity::find()
-            .filter(C::ActiveKey.is_not_null())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .filter(|r| r.started_at.unwrap_or(r.enqueued_at) < cutoff);
         let mut reaped = 0;
-        for run in stale {
-            let msg = format!(
-                "abandoned: no progress for {} s (its queue entry was lost or its worker died)",
-                lease.as_secs()
-            );
-            self.fail(run.id, &msg, None).await?;
-            reaped += 1;
+        for (status, lease) in [
+            (RunStatus::Running, running_lease),
+            (RunStatus::Queued, queued_lease),
+        ] {
+            let Some(cutoff) = crate::older_than(lease) else {
+                continue;
+            };
+            let stale = job_runs::Entity::find()
+                .filter(C::Status.eq(status.as_str()))
+                .filter(C::HeartbeatAt.lt(cutoff))
+                .all(&self.db)
+                .await?;
+            for run in stale {
+                let msg = format!(
+                    "abandoned: {} with no sign of life for {} s (its worker and its queue entry are gone)",
+                    status.as_str(),
+                    lease.as_secs()
+                );
+                tracing::warn!(run_id = run.id, kind = %run.kind, "{msg}");
+                self.fail(run.id, &msg, None).await?;
+                reaped += 1;
+            }
         }
         Ok(reaped)
     }

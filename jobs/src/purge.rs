@@ -22,7 +22,7 @@ pub struct PurgeJob {
 /// Runs one attempt of a purge.
 pub async fn purge(job: PurgeJob, ctx: Data<JobContext>, attempt: Attempt) -> Result<(), BoxError> {
     let inner = ctx.clone();
-    ctx.execute(job.run_id, attempt.current(), async move {
+    ctx.execute(job.run_id, attempt.current(), |_| async move {
         let settings = &inner.settings;
         let mut report = match settings.purge_cache_after {
             Some(age) => inner.work.purge_cache(age).await?,

@@ -18,7 +18,8 @@ pub struct RefreshJob {
     pub run_id: i64,
     /// What to refresh.
     pub scope: Scope,
-    /// Re-read everything in scope, changed or not.
+    /// Re-read everything in scope, as asked when queued (the run's row is what counts: a later
+    /// forced request upgrades a queued run there).
     pub force: bool,
 }
 
@@ -29,13 +30,14 @@ pub async fn refresh(
     attempt: Attempt,
 ) -> Result<(), BoxError> {
     let work = ctx.work.clone();
+    // `force` is read from the run's row: a forced request may have upgraded the queued run.
     let RefreshJob {
         run_id,
         scope,
-        force,
+        force: _,
     } = job;
-    ctx.execute(run_id, attempt.current(), async move {
-        work.refresh(&scope, force).await
+    ctx.execute(run_id, attempt.current(), |run| async move {
+        work.refresh(&scope, run.force).await
     })
     .await
 }

@@ -42,12 +42,13 @@ pub struct RunnerSettings {
     pub purge_cache_after: Option<Duration>,
     /// Finished job records (and queue entries) older than this are purged; `None` keeps them.
     pub retention: Option<Duration>,
-    /// Worker heartbeat; a worker silent for two heartbeats is dead and its jobs are re-queued.
+    /// Worker and run heartbeat: a worker silent for two heartbeats is dead and its jobs are
+    /// re-queued; a running run silent for six is recorded as abandoned.
     pub heartbeat: Duration,
     /// How often idle workers look for new jobs.
     pub poll_interval: Duration,
-    /// Longest one attempt may run; also how long an active run may go without progress
-    /// before it is recorded as abandoned.
+    /// Longest one attempt may run; also how long a run may stay queued before it is
+    /// recorded as abandoned (its queue entry lost).
     pub run_timeout: Duration,
     /// Queue a warm when the runner starts.
     pub warm_on_start: bool,
@@ -114,9 +115,12 @@ pub struct JobContext {
 impl JobContext {
     /// Runs one attempt of run `run_id` and records its outcome: success with its report, a
     /// failed attempt (returned as an error so the retry layer tries again after its backoff),
-    /// or the final failure. A queue entry whose run already finished is skipped.
-    pub async fn execute<F>(&self, run_id: i64, attempt: usize, work: F) -> Result<(), BoxError>
+    /// or the final failure. `work` gets the run's row (its scope and force as stored). While it
+    /// runs, the row's heartbeat is written every `heartbeat`. A queue entry whose run already
+    /// finished is skipped.
+    pub async fn execute<W, F>(&self, run_id: i64, attempt: usize, work: W) -> Result<(), BoxError>
     where
+        W: FnOnce(job_runs::Model) -> F,
         F: Future<Output = Result<RunReport, BoxError>> + Send,
     {
         let Some(run) = self.history.start_attempt(run_id, &self.instance).await? else {
@@ -127,10 +131,21 @@ impl JobContext {
         tracing::info!(run_id, kind = %kind, scope = %run.scope, attempt, "job started");
         let started = Instant::now();
         let timeout = self.settings.run_timeout;
-        let outcome = match tokio::time::timeout(timeout, work).await {
+        let heartbeat = self.settings.heartbeat;
+        let history = self.history.clone();
+        let beating = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(heartbeat).await;
+                if let Err(e) = history.beat(run_id).await {
+                    tracing::warn!(run_id, error = %e, "could not record a job heartbeat");
+                }
+            }
+        });
+        let outcome = match tokio::time::timeout(timeout, work(run.clone())).await {
             Ok(outcome) => outcome,
             Err(_) => Err(format!("timed out after {} s", timeout.as_secs()).into()),
         };
+        beating.abort();
         let elapsed = started.elapsed();
         match outcome {
             Ok(report) => {
@@ -334,14 +349,6 @@ impl JobRunner {
     /// turns true; running jobs then get `shutdown_grace` to finish, after which what is left
     /// is re-queued by the next start.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        if let Err(e) = self
-            .ctx
-            .history
-            .reap_abandoned(self.ctx.settings.run_timeout)
-            .await
-        {
-            tracing::warn!(error = %e, "could not check for abandoned jobs");
-        }
         if self.ctx.settings.warm_on_start {
             match self
                 .enqueue(JobKind::Warm, Trigger::Startup, Scope::All, false)
@@ -354,7 +361,7 @@ impl JobRunner {
                 }
             }
         }
-        let mut schedules = Vec::new();
+        let mut schedules = vec![tokio::spawn(self.clone().reap_loop(shutdown.clone()))];
         for kind in [JobKind::Refresh, JobKind::Purge] {
             if let Some(every) = self.period(kind) {
                 schedules.push(tokio::spawn(self.clone().schedule_loop(
@@ -379,6 +386,44 @@ impl JobRunner {
         tracing::info!("job workers stopped");
     }
 
+    /// Queues the scheduled run of `kind` for schedule slot `slot`, unless another instance
+    /// already did (`Enqueued::SlotTaken`) or a run of the same kind and scope is active.
+    pub async fn enqueue_scheduled(&self, kind: JobKind, slot: i64) -> Result<Enqueued, JobError> {
+        self.enqueue_run(NewRun {
+            kind,
+            trigger: Trigger::Schedule,
+            scope: Scope::All,
+            force: false,
+            max_attempts: self.ctx.settings.max_attempts,
+            schedule_key: Some(format!("{kind}:{slot}")),
+            retry_of: None,
+        })
+        .await
+    }
+
+    /// Every few heartbeats, records as abandoned the active runs nobody is working on (see
+    /// [`JobHistory::reap_abandoned`]). A running job beats every heartbeat; a killed worker's
+    /// job is re-queued by apalis after two missed beats and beats again when it restarts, so
+    /// six missed beats mean its queue entry is gone too.
+    async fn reap_loop(self, mut shutdown: watch::Receiver<bool>) {
+        let running_lease = (self.ctx.settings.heartbeat * 6).max(Duration::from_secs(30));
+        let queued_lease = self.ctx.settings.run_timeout;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(running_lease) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            if let Err(e) = self
+                .ctx
+                .history
+                .reap_abandoned(running_lease, queued_lease)
+                .await
+            {
+                tracing::warn!(error = %e, "could not check for abandoned jobs");
+            }
+        }
+    }
+
     async fn schedule_loop(
         self,
         kind: JobKind,
@@ -392,25 +437,7 @@ impl JobRunner {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.wait_for(|s| *s) => return,
             }
-            if let Err(e) = self
-                .ctx
-                .history
-                .reap_abandoned(self.ctx.settings.run_timeout)
-                .await
-            {
-                tracing::warn!(error = %e, "could not check for abandoned jobs");
-            }
-            let queued = self
-                .enqueue_run(NewRun {
-                    kind,
-                    trigger: Trigger::Schedule,
-                    scope: Scope::All,
-                    force: false,
-                    max_attempts: self.ctx.settings.max_attempts,
-                    schedule_key: Some(format!("{kind}:{slot}")),
-                    retry_of: None,
-                })
-                .await;
+            let queued = self.enqueue_scheduled(kind, slot).await;
             match queued {
                 Ok(Enqueued::New(run)) => {
                     tracing::debug!(run_id = run.id, kind = %kind, "scheduled job queued")

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 /// The next slot boundary strictly after `now` for a period of `every`, as (slot number, time).
 pub fn next_slot(now: DateTime<Utc>, every: Duration) -> (i64, DateTime<Utc>) {
-    let period_ms = every.as_millis().max(1) as i64;
+    let period_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
     let slot = now.timestamp_millis().div_euclid(period_ms) + 1;
     let at = Utc
         .timestamp_millis_opt(slot.saturating_mul(period_ms))

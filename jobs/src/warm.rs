@@ -20,10 +20,8 @@ pub struct WarmJob {
 /// Runs one attempt of a warm.
 pub async fn warm(job: WarmJob, ctx: Data<JobContext>, attempt: Attempt) -> Result<(), BoxError> {
     let work = ctx.work.clone();
-    ctx.execute(
-        job.run_id,
-        attempt.current(),
-        async move { work.warm().await },
-    )
+    ctx.execute(job.run_id, attempt.current(), |_| async move {
+        work.warm().await
+    })
     .await
 }

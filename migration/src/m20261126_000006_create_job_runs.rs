@@ -22,6 +22,7 @@ enum JobRuns {
     MaxAttempts,
     EnqueuedAt,
     StartedAt,
+    HeartbeatAt,
     FinishedAt,
     DurationMs,
     Checked,
@@ -58,6 +59,9 @@ impl MigrationTrait for Migration {
                     .col(integer(JobRuns::MaxAttempts))
                     .col(timestamp_with_time_zone(JobRuns::EnqueuedAt))
                     .col(timestamp_with_time_zone_null(JobRuns::StartedAt))
+                    // Written while an attempt runs; an active run whose heartbeat stops is
+                    // recorded as abandoned.
+                    .col(timestamp_with_time_zone(JobRuns::HeartbeatAt))
                     .col(timestamp_with_time_zone_null(JobRuns::FinishedAt))
                     .col(big_integer_null(JobRuns::DurationMs))
                     .col(big_integer(JobRuns::Checked).default(0))

@@ -6,7 +6,7 @@ use entity::job_runs;
 use jobs::{Enqueued, JobKind, RunFilter, RunStatus};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
 use super::artifacts::PageInfo;
@@ -16,6 +16,53 @@ use crate::state::AppState;
 
 /// Cursor key of job pages.
 const CURSOR_KEY: &str = "job";
+
+/// A job kind, as a filter.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum JobKindParam {
+    /// Start-up warm.
+    Warm,
+    /// Refresh (scheduled or on demand).
+    Refresh,
+    /// Purge of stale entries and old records.
+    Purge,
+}
+
+impl From<JobKindParam> for JobKind {
+    fn from(k: JobKindParam) -> Self {
+        match k {
+            JobKindParam::Warm => JobKind::Warm,
+            JobKindParam::Refresh => JobKind::Refresh,
+            JobKindParam::Purge => JobKind::Purge,
+        }
+    }
+}
+
+/// A job status, as a filter.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum RunStatusParam {
+    /// Waiting for a worker.
+    Queued,
+    /// Running, or waiting for its next attempt.
+    Running,
+    /// Finished successfully.
+    Succeeded,
+    /// Every attempt failed.
+    Failed,
+}
+
+impl From<RunStatusParam> for RunStatus {
+    fn from(s: RunStatusParam) -> Self {
+        match s {
+            RunStatusParam::Queued => RunStatus::Queued,
+            RunStatusParam::Running => RunStatus::Running,
+            RunStatusParam::Succeeded => RunStatus::Succeeded,
+            RunStatusParam::Failed => RunStatus::Failed,
+        }
+    }
+}
 
 /// Job endpoints.
 pub struct JobsApi {
@@ -178,10 +225,10 @@ impl JobsApi {
     #[oai(path = "/api/v1/jobs", method = "get", operation_id = "list_jobs")]
     async fn list(
         &self,
-        /// `warm`, `refresh` or `purge`.
-        kind: Query<Option<String>>,
-        /// `queued`, `running`, `succeeded` or `failed`.
-        status: Query<Option<String>>,
+        /// Only this kind.
+        kind: Query<Option<JobKindParam>>,
+        /// Only this status.
+        status: Query<Option<RunStatusParam>>,
         /// Page size, 1 to 500 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
@@ -189,28 +236,8 @@ impl JobsApi {
         after: Query<Option<String>>,
     ) -> Result<ListJobsResponse, ApiError> {
         let filter = RunFilter {
-            kind: kind
-                .0
-                .as_deref()
-                .map(|k| {
-                    JobKind::parse(k).ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "Unknown job kind '{k}'; allowed: warm, refresh, purge"
-                        ))
-                    })
-                })
-                .transpose()?,
-            status: status
-                .0
-                .as_deref()
-                .map(|s| {
-                    RunStatus::parse(s).ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "Unknown job status '{s}'; allowed: queued, running, succeeded, failed"
-                        ))
-                    })
-                })
-                .transpose()?,
+            kind: kind.0.map(JobKind::from),
+            status: status.0.map(RunStatus::from),
         };
         let before = match after.0.as_deref() {
             None => None,

@@ -95,7 +95,7 @@ pub struct SyncReport {
     pub unchanged: u64,
     /// Unchanged rows whose TTL had expired: expiry extended (a subset of `unchanged`).
     pub revalidated: u64,
-    /// Warm only: entries read in the last day, re-validated first.
+    /// Warm only: entries read in the last day that the sources still have, re-validated first.
     pub recent_revalidated: u64,
     /// Rows dropped because the source no longer has them.
     pub removed: u64,
@@ -501,6 +501,7 @@ impl CacheService {
                 continue;
             };
             let one = self.refresh_one(&id, false).await?;
+            recent_report.listed += one.listed;
             recent_report.updated += one.updated;
             recent_report.added += one.added;
             recent_report.removed += one.removed;
@@ -510,7 +511,7 @@ impl CacheService {
         let mut report = self.run_sync(false, false).await?;
         // The full pass listed the recent entries again (found unchanged by then): count only
         // what the first pass did to them.
-        report.recent_revalidated = recent.len() as u64;
+        report.recent_revalidated = recent_report.listed;
         report.updated += recent_report.updated;
         report.added += recent_report.added;
         report.removed += recent_report.removed;
@@ -526,9 +527,12 @@ impl CacheService {
         let Some(cutoff) = jobs::older_than(older_than) else {
             return Ok(0);
         };
+        // Expired and not extended since: no refresh confirmed it (a refresh extends only
+        // expired entries, so an entry within its TTL counts as confirmed however long the TTL).
         let res = cached_artifacts::Entity::delete_many()
             .filter(cached_artifacts::Column::LastAccessed.lt(cutoff))
             .filter(cached_artifacts::Column::LastUpdated.lt(cutoff))
+            .filter(cached_artifacts::Column::ExpiresAt.lt(Utc::now()))
             .exec(self.db())
             .await?;
         Ok(res.rows_affected)
@@ -605,19 +609,25 @@ impl CacheService {
             .select_only()
             .column(cached_artifacts::Column::ArtifactId)
             .column(cached_artifacts::Column::Fingerprint)
-            .column(cached_artifacts::Column::ExpiresAt);
-        if let Some(name) = collection {
-            cached_query = cached_query.filter(
-                cached_artifacts::Column::Collections
-                    .like(format!("%/{}/%", name.replace('/', "_"))),
-            );
+            .column(cached_artifacts::Column::ExpiresAt)
+            .column(cached_artifacts::Column::Collections);
+        let stored_name = collection.map(|name| name.replace('/', "_"));
+        if let Some(name) = &stored_name {
+            // A prefilter only: LIKE treats `_` as a wildcard and ignores case on SQLite, so
+            // membership is checked exactly below.
+            cached_query = cached_query
+                .filter(cached_artifacts::Column::Collections.like(format!("%/{name}/%")));
         }
         let cached: HashMap<String, (String, DateTime<Utc>)> = cached_query
-            .into_tuple::<(String, String, DateTime<Utc>)>()
+            .into_tuple::<(String, String, DateTime<Utc>, String)>()
             .all(self.db())
             .await?
             .into_iter()
-            .map(|(id, fp, exp)| (id, (fp, exp)))
+            .filter(|(_, _, _, member_of)| match &stored_name {
+                Some(name) => member_of.split('/').any(|c| c == name),
+                None => true,
+            })
+            .map(|(id, fp, exp, _)| (id, (fp, exp)))
             .collect();
         let now = Utc::now();
         let mut expired_unchanged = Vec::new();

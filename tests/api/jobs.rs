@@ -142,16 +142,48 @@ async fn collection_and_artifact_scopes_refresh_only_their_part() {
     let r = app.get("/api/v1/artifacts/skill:bom-skill").await;
     assert_eq!(r.body["metadata"]["description"], "Scoped");
 
-    let collections = app.state.cache.source().collections().await.unwrap();
-    let name = collections[0].clone();
+    // The `work` collection: only its items are looked at and re-read.
+    let items = app.state.cache.source().list().await.unwrap();
+    let in_work: Vec<String> = items
+        .iter()
+        .filter(|i| i.collections.iter().any(|c| c == "work"))
+        .map(|i| i.artifact_id.clone())
+        .collect();
+    assert!(!in_work.is_empty() && in_work.len() < items.len());
+    let outside = items
+        .iter()
+        .find(|i| !i.collections.iter().any(|c| c == "work"))
+        .unwrap()
+        .artifact_id
+        .clone();
+    let row = |id: String| {
+        let db = app.state.db.clone();
+        async move {
+            cached_artifacts::Entity::find()
+                .filter(cached_artifacts::Column::ArtifactId.eq(id))
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let before = row(outside.clone()).await;
+    let reads = app.source_reads();
     let job = app
         .wait_job(
-            app.refresh_now(json!({"scope": "collection", "collection": name}))
+            app.refresh_now(json!({"scope": "collection", "collection": "work", "force": true}))
                 .await,
         )
         .await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    assert_eq!(job["scope"], format!("collection:{name}"));
+    assert_eq!(job["scope"], "collection:work");
+    assert_eq!(job["checked"], in_work.len() as i64, "{job}");
+    assert_eq!(job["refreshed"], in_work.len() as i64, "{job}");
+    assert_eq!(job["removed"], 0, "{job}");
+    assert_eq!(app.source_reads() - reads, in_work.len() as u64);
+    assert_eq!(row(outside).await.last_updated, before.last_updated);
+    let status = app.get("/api/v1/cache/status").await;
+    assert_eq!(status.body["entries"], 16);
 
     app.post_json(
         "/api/v1/cache/refresh",
@@ -176,11 +208,20 @@ async fn collection_and_artifact_scopes_refresh_only_their_part() {
 #[tokio::test]
 async fn a_refresh_already_queued_for_the_same_scope_is_returned_instead_of_a_duplicate() {
     for app in TestApp::all_backends().await {
+        app.state.cache.sync_all(false).await.unwrap();
         // No workers run: queued jobs stay queued.
         let first = app.post_json("/api/v1/cache/refresh", json!({})).await;
         assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.text);
         assert_eq!(first.body["deduplicated"], false);
         assert_eq!(first.body["job"]["status"], "queued");
+        assert_eq!(first.body["job"]["force"], false);
+        // A forced request upgrades the queued run instead of queueing a second one.
+        let forced = app
+            .post_json("/api/v1/cache/refresh", json!({"force": true}))
+            .await;
+        assert_eq!(forced.body["deduplicated"], true);
+        assert_eq!(forced.body["job"]["id"], first.body["job"]["id"]);
+        assert_eq!(forced.body["job"]["force"], true, "{}", forced.text);
         let second = app
             .post_json("/api/v1/cache/refresh", json!({"scope": "all"}))
             .await;
@@ -203,6 +244,7 @@ async fn a_refresh_already_queued_for_the_same_scope_is_returned_instead_of_a_du
             .wait_job(first.body["job"]["id"].as_i64().unwrap())
             .await;
         assert_eq!(done["status"], "succeeded");
+        assert_eq!(done["refreshed"], 16, "ran forced: {done}");
         let third = app.post_json("/api/v1/cache/refresh", json!({})).await;
         assert_eq!(third.body["deduplicated"], false);
         assert_ne!(third.body["job"]["id"], first.body["job"]["id"]);
@@ -293,9 +335,11 @@ async fn purge_drops_stale_entries_and_old_job_records() {
     for app in TestApp::all_backends().await {
         let _jobs = app.start_jobs().await;
         let old = chrono::Utc::now() - chrono::Duration::days(8);
+        // Neither read nor confirmed by a refresh for 8 days: expired 8 days ago.
         cached_artifacts::Entity::update_many()
             .col_expr(cached_artifacts::Column::LastAccessed, Expr::value(old))
             .col_expr(cached_artifacts::Column::LastUpdated, Expr::value(old))
+            .col_expr(cached_artifacts::Column::ExpiresAt, Expr::value(old))
             .filter(
                 cached_artifacts::Column::ArtifactId.is_in(["skill:bom-skill", "skill:crlf-skill"]),
             )
@@ -305,7 +349,17 @@ async fn purge_drops_stale_entries_and_old_job_records() {
         // Read recently but not refreshed for 8 days: kept.
         cached_artifacts::Entity::update_many()
             .col_expr(cached_artifacts::Column::LastUpdated, Expr::value(old))
+            .col_expr(cached_artifacts::Column::ExpiresAt, Expr::value(old))
             .filter(cached_artifacts::Column::ArtifactId.eq("skill:nested-tree"))
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+        // Not read for 8 days, but within a long TTL (the refresh only extends expired
+        // entries): confirmed, kept.
+        cached_artifacts::Entity::update_many()
+            .col_expr(cached_artifacts::Column::LastAccessed, Expr::value(old))
+            .col_expr(cached_artifacts::Column::LastUpdated, Expr::value(old))
+            .filter(cached_artifacts::Column::ArtifactId.eq("agent:multiline-agent"))
             .exec(&app.state.db)
             .await
             .unwrap();
@@ -912,4 +966,90 @@ async fn an_edit_on_disk_shows_up_within_one_scheduled_refresh() {
     let finished: chrono::DateTime<chrono::Utc> =
         run["finished_at"].as_str().unwrap().parse().unwrap();
     assert!(finished >= edited_at);
+}
+
+#[tokio::test]
+async fn several_instances_queue_each_scheduled_run_once() {
+    for app in TestApp::all_backends().await {
+        let other = skillmeat_server::startup::build_state((*app.state.settings).clone())
+            .await
+            .unwrap();
+        let slot = 123_456;
+        let mine = app
+            .state
+            .jobs
+            .enqueue_scheduled(jobs::JobKind::Refresh, slot)
+            .await
+            .unwrap();
+        assert!(matches!(mine, jobs::Enqueued::New(_)), "{mine:?}");
+        let theirs = other
+            .jobs
+            .enqueue_scheduled(jobs::JobKind::Refresh, slot)
+            .await
+            .unwrap();
+        assert!(matches!(theirs, jobs::Enqueued::SlotTaken), "{theirs:?}");
+        let listed = app.get("/api/v1/jobs?kind=refresh").await;
+        assert_eq!(listed.body["page_info"]["total_count"], 1);
+        assert_eq!(listed.body["items"][0]["trigger"], "schedule");
+    }
+}
+
+#[tokio::test]
+async fn runs_nobody_works_on_any_more_are_recorded_as_abandoned() {
+    for app in TestApp::all_backends().await {
+        let history = app.state.jobs.history();
+        let queued = app.refresh_now(json!({})).await;
+        let running = app
+            .refresh_now(json!({"scope": "artifact", "artifact_id": "skill:bom-skill"}))
+            .await;
+        history
+            .start_attempt(running, "gone")
+            .await
+            .unwrap()
+            .unwrap();
+        let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+        job_runs::Entity::update_many()
+            .col_expr(job_runs::Column::HeartbeatAt, Expr::value(hour_ago))
+            .filter(job_runs::Column::Id.eq(running))
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+        // The running one lost its heartbeat; the queued one is within its lease.
+        let reaped = history
+            .reap_abandoned(Duration::from_secs(60), Duration::from_secs(1800))
+            .await
+            .unwrap();
+        assert_eq!(reaped, 1);
+        let job = app.get(&format!("/api/v1/jobs/{running}")).await.body;
+        assert_eq!(job["status"], "failed");
+        assert!(
+            job["error"].as_str().unwrap().starts_with("abandoned"),
+            "{job}"
+        );
+        // A late finish of the abandoned run does not flip it back.
+        history
+            .succeed(
+                running,
+                &jobs::RunReport::default(),
+                Duration::from_millis(5),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            app.get(&format!("/api/v1/jobs/{running}")).await.body["status"],
+            "failed"
+        );
+        // Its scope is free again.
+        let again = app
+            .post_json(
+                "/api/v1/cache/refresh",
+                json!({"scope": "artifact", "artifact_id": "skill:bom-skill"}),
+            )
+            .await;
+        assert_eq!(again.body["deduplicated"], false);
+        assert_eq!(
+            app.get(&format!("/api/v1/jobs/{queued}")).await.body["status"],
+            "queued"
+        );
+    }
 }
