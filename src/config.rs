@@ -40,6 +40,26 @@ pub struct Settings {
     pub deploy: DeploySettings,
     /// Authentication.
     pub auth: AuthSettings,
+    /// The file watcher.
+    pub watch: WatchSettings,
+}
+
+/// `[watch]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WatchSettings {
+    /// Watch the collections and the projects' profile folders for changes.
+    pub enabled: bool,
+    /// Milliseconds a burst of changes is collected before its refresh jobs are queued.
+    pub debounce_ms: u64,
+}
+
+impl Default for WatchSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            debounce_ms: 300,
+        }
+    }
 }
 
 /// `[database]`
@@ -142,6 +162,7 @@ impl Default for Settings {
                 search_depth: 3,
             },
             auth: AuthSettings::default(),
+            watch: WatchSettings::default(),
         }
     }
 }
@@ -268,6 +289,11 @@ impl Settings {
                     env_name(key)
                 )));
             }
+        }
+        if !(10..=60_000).contains(&self.watch.debounce_ms) {
+            return Err(ConfigError(
+                "watch.debounce_ms (SKILLMEAT_WATCH__DEBOUNCE_MS): must be 10 to 60000".into(),
+            ));
         }
         if jobs.retry_backoff_ms > 60_000 || jobs.poll_interval_ms > 60_000 {
             return Err(ConfigError(
@@ -451,6 +477,8 @@ fn allowed_for(key: &str) -> &'static str {
         "deploy.search_roots" => "; allowed: a list of folders, e.g. [\"~/projects\"]",
         "deploy.search_depth" => "; allowed: a whole number from 0 to 10",
         "jobs.max_attempts" => "; allowed: a whole number from 1 to 20",
+        "watch.enabled" => "; allowed: true or false",
+        "watch.debounce_ms" => "; allowed: a whole number of milliseconds, 10 to 60000",
         "jobs.retry_backoff_ms" | "jobs.poll_interval_ms" => {
             "; allowed: a whole number of milliseconds"
         }

@@ -25,6 +25,7 @@ use crate::error::render_poem_error;
 use crate::job_work::ServerJobWork;
 use crate::source::{ArtifactSource, FilesystemSource};
 use crate::state::AppState;
+use crate::watcher::{FileWatcher, WatchState, WatchStatus};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -95,19 +96,45 @@ pub async fn build_state_with_source(
         settings.deploy.search_depth,
     );
     let store = jobs::QueueStore::open(&settings.jobs_url()).await?;
+    let events = crate::events::EventBus::new();
     let work = Arc::new(ServerJobWork {
         cache: cache.clone(),
         deployments: deployments.clone(),
+        events: events.clone(),
     });
     let jobs = jobs::JobRunner::new(db.clone(), store, work, settings.runner_settings());
     Ok(AppState {
-        settings: Arc::new(settings),
         db,
         cache,
         collections,
         deployments,
         jobs,
+        events,
+        watch_status: WatchStatus::new(if settings.watch.enabled {
+            WatchState::Starting
+        } else {
+            WatchState::Off
+        }),
+        settings: Arc::new(settings),
     })
+}
+
+/// Starts the file watcher (when `watch.enabled`) until `stop` turns true.
+pub fn start_watcher(
+    state: &AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if !state.settings.watch.enabled {
+        return None;
+    }
+    let watcher = FileWatcher::new(
+        state.settings.data_home_path(),
+        Duration::from_millis(state.settings.watch.debounce_ms),
+        state.jobs.clone(),
+        state.deployments.clone(),
+        state.watch_status.clone(),
+    );
+    Some(tokio::spawn(watcher.run(stop)))
 }
 
 /// The whole route tree: API, Swagger UI at `/docs`, the spec at `/openapi.json`, `/metrics`.
@@ -224,10 +251,14 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stop_tx = Arc::new(stop_tx);
         let runner = tokio::spawn(self.state.jobs.clone().run(stop_rx.clone()));
-        // One signal stops both at once: the HTTP server drains while the workers finish.
+        let watcher = start_watcher(&self.state, stop_rx.clone());
+        // One signal stops everything at once: the HTTP server drains (event streams end) while
+        // the workers finish.
         let signal_stop = stop_tx.clone();
+        let events = self.state.events.clone();
         let on_signal = tokio::spawn(async move {
             shutdown.await;
+            events.close();
             let _ = signal_stop.send(true);
         });
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
@@ -254,6 +285,9 @@ impl Application {
         // Also when the server stopped without a signal (a listener error).
         on_signal.abort();
         let _ = stop_tx.send(true);
+        if let Some(watcher) = watcher {
+            let _ = watcher.await;
+        }
         // The runner enforces the grace itself; the extra second covers its bookkeeping.
         if tokio::time::timeout(grace.saturating_add(Duration::from_secs(1)), runner)
             .await

@@ -24,4 +24,8 @@ pub struct AppState {
     pub deployments: DeployService,
     /// The background job runner (queue, history, schedule).
     pub jobs: jobs::JobRunner,
+    /// Live events for `GET /api/v1/events`.
+    pub events: crate::events::EventBus,
+    /// What the file watcher is doing.
+    pub watch_status: crate::watcher::WatchStatus,
 }

@@ -82,6 +82,8 @@ pub enum Trigger {
     Schedule,
     /// Asked for through the API or the UI (including retries).
     Manual,
+    /// Queued by the file watcher after files changed.
+    Watch,
 }
 
 impl Trigger {
@@ -91,6 +93,7 @@ impl Trigger {
             Trigger::Startup => "startup",
             Trigger::Schedule => "schedule",
             Trigger::Manual => "manual",
+            Trigger::Watch => "watch",
         }
     }
 }
@@ -149,6 +152,8 @@ pub enum Scope {
     Collection(String),
     /// One artifact, `type:name`.
     Artifact(String),
+    /// One project's deployment records and statuses, by project id.
+    Project(String),
 }
 
 impl Scope {
@@ -158,6 +163,7 @@ impl Scope {
             Scope::All => "all".into(),
             Scope::Collection(name) => format!("collection:{name}"),
             Scope::Artifact(id) => format!("artifact:{id}"),
+            Scope::Project(id) => format!("project:{id}"),
         }
     }
 
@@ -168,6 +174,9 @@ impl Scope {
         }
         if let Some(name) = key.strip_prefix("collection:") {
             return Some(Scope::Collection(name.to_string()));
+        }
+        if let Some(id) = key.strip_prefix("project:") {
+            return Some(Scope::Project(id.to_string()));
         }
         key.strip_prefix("artifact:")
             .map(|id| Scope::Artifact(id.to_string()))
@@ -205,9 +214,14 @@ pub trait JobWork: Send + Sync + 'static {
     /// Drops cache entries neither read nor confirmed by a refresh for `older_than`.
     async fn purge_cache(&self, older_than: Duration) -> Result<RunReport, BoxError>;
 
-    /// Called once per finished run, for metrics.
-    fn observe(&self, kind: JobKind, status: RunStatus, duration: Duration) {
-        let _ = (kind, status, duration);
+    /// Called when an attempt of run `run_id` starts (for live events).
+    fn job_started(&self, run_id: i64, kind: JobKind, scope: &str) {
+        let _ = (run_id, kind, scope);
+    }
+
+    /// Called once per finished run (for metrics and live events).
+    fn job_finished(&self, run_id: i64, kind: JobKind, status: RunStatus, duration: Duration) {
+        let _ = (run_id, kind, status, duration);
     }
 }
 
@@ -221,6 +235,7 @@ mod tests {
             Scope::All,
             Scope::Collection("work".into()),
             Scope::Artifact("skill:a:b".into()),
+            Scope::Project("0123abcd".into()),
         ] {
             assert_eq!(Scope::from_key(&scope.key()), Some(scope));
         }

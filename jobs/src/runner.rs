@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use apalis::layers::retry::HasherRng;
 use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
 use apalis::prelude::{
-    BackendExt, IntervalStrategy, Monitor, PollSnapshot, PollStrategy, RetryPolicy, Strategy,
-    WorkerBuilder, WorkerBuilderExt,
+    BackendExt, Monitor, PollSnapshot, PollStrategy, RetryPolicy, Strategy, WorkerBuilder,
+    WorkerBuilderExt,
 };
 use apalis_postgres::{PostgresStorage, Pubsub};
 use apalis_sqlite::SqliteStorage;
 use chrono::{DateTime, Utc};
 use entity::job_runs;
 use sea_orm::{DatabaseConnection, DbErr};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::history::{Enqueued, JobHistory, NewRun};
 use crate::purge::PurgeJob;
@@ -110,6 +110,26 @@ pub struct JobContext {
     pub settings: Arc<RunnerSettings>,
     /// This process's name in worker names and on history rows.
     pub instance: Arc<str>,
+    /// Wakes this process's idle workers when it queues a job, so they need not wait for their
+    /// next poll (warm, refresh, purge).
+    pub wakers: Arc<[Notify; 3]>,
+}
+
+impl JobContext {
+    fn waker(&self, kind: JobKind) -> &Notify {
+        &self.wakers[kind as usize]
+    }
+}
+
+/// A stream that yields each time `notify` is notified.
+fn wake_stream(
+    wakers: Arc<[Notify; 3]>,
+    kind: JobKind,
+) -> std::pin::Pin<Box<dyn futures::Stream<Item = ()> + Send + Sync>> {
+    Box::pin(futures::stream::unfold(wakers, move |wakers| async move {
+        wakers[kind as usize].notified().await;
+        Some(((), wakers))
+    }))
 }
 
 impl JobContext {
@@ -129,6 +149,7 @@ impl JobContext {
         };
         let kind = JobKind::parse(&run.kind).unwrap_or(JobKind::Refresh);
         tracing::info!(run_id, kind = %kind, scope = %run.scope, attempt, "job started");
+        self.work.job_started(run_id, kind, &run.scope);
         let started = Instant::now();
         let timeout = self.settings.run_timeout;
         let heartbeat = self.settings.heartbeat;
@@ -150,7 +171,8 @@ impl JobContext {
         match outcome {
             Ok(report) => {
                 self.history.succeed(run_id, &report, elapsed).await?;
-                self.work.observe(kind, RunStatus::Succeeded, elapsed);
+                self.work
+                    .job_finished(run_id, kind, RunStatus::Succeeded, elapsed);
                 tracing::info!(
                     run_id,
                     kind = %kind,
@@ -168,7 +190,8 @@ impl JobContext {
                 let message = error_chain(err.as_ref());
                 if run.attempts >= run.max_attempts {
                     self.history.fail(run_id, &message, Some(elapsed)).await?;
-                    self.work.observe(kind, RunStatus::Failed, elapsed);
+                    self.work
+                        .job_finished(run_id, kind, RunStatus::Failed, elapsed);
                     tracing::error!(run_id, kind = %kind, attempts = run.attempts, error = %message, "job failed");
                 } else {
                     self.history.attempt_failed(run_id, &message).await?;
@@ -203,6 +226,7 @@ impl JobRunner {
                 store,
                 settings: Arc::new(settings),
                 instance: instance.into(),
+                wakers: Arc::new([Notify::new(), Notify::new(), Notify::new()]),
             },
         }
     }
@@ -311,6 +335,7 @@ impl JobRunner {
                     .await?;
                 return Err(e.into());
             }
+            self.ctx.waker(kind).notify_one();
         }
         Ok(enqueued)
     }
@@ -396,6 +421,24 @@ impl JobRunner {
             force: false,
             max_attempts: self.ctx.settings.max_attempts,
             schedule_key: Some(format!("{kind}:{slot}")),
+            retry_of: None,
+        })
+        .await
+    }
+
+    /// Queues a refresh of `scope` for changes the file watcher saw. `change` names the change
+    /// (the newest modification time among its paths, or the time window of a deletion), so
+    /// several instances watching the same files queue it once, while a later change of the
+    /// same files is a new job. A refresh of the scope already queued or running is returned
+    /// instead.
+    pub async fn enqueue_watched(&self, scope: Scope, change: &str) -> Result<Enqueued, JobError> {
+        self.enqueue_run(NewRun {
+            kind: JobKind::Refresh,
+            trigger: Trigger::Watch,
+            schedule_key: Some(format!("watch:{}:{change}", scope.key())),
+            scope,
+            force: false,
+            max_attempts: self.ctx.settings.max_attempts,
             retry_of: None,
         })
         .await
@@ -498,6 +541,8 @@ impl JobRunner {
             }};
         }
         let poll = settings.poll_interval;
+        // One handle per worker factory; each match arm moves its own.
+        let (w1, w2, w3) = (ctx.wakers.clone(), ctx.wakers.clone(), ctx.wakers.clone());
         match &ctx.store {
             QueueStore::Sqlite(pool) => {
                 let m = monitor;
@@ -510,7 +555,11 @@ impl JobRunner {
                 let m = register!(m, crate::warm::QUEUE, crate::warm::warm, move || {
                     SqliteStorage::<WarmJob>::new(&p1)
                         .with_config(c1.clone())
-                        .poll_with_strategy(Rearm(IntervalStrategy::new(poll)))
+                        .poll_with_strategy(Rearm(
+                            Strategy::new()
+                                .stream(wake_stream(w1.clone(), JobKind::Warm))
+                                .interval(poll),
+                        ))
                 });
                 let m = register!(
                     m,
@@ -519,13 +568,21 @@ impl JobRunner {
                     move || {
                         SqliteStorage::<RefreshJob>::new(&p2)
                             .with_config(c2.clone())
-                            .poll_with_strategy(Rearm(IntervalStrategy::new(poll)))
+                            .poll_with_strategy(Rearm(
+                                Strategy::new()
+                                    .stream(wake_stream(w2.clone(), JobKind::Refresh))
+                                    .interval(poll),
+                            ))
                     }
                 );
                 register!(m, crate::purge::QUEUE, crate::purge::purge, move || {
                     SqliteStorage::<PurgeJob>::new(&p3)
                         .with_config(c3.clone())
-                        .poll_with_strategy(Rearm(IntervalStrategy::new(poll)))
+                        .poll_with_strategy(Rearm(
+                            Strategy::new()
+                                .stream(wake_stream(w3.clone(), JobKind::Purge))
+                                .interval(poll),
+                        ))
                 })
             }
             QueueStore::Postgres(pool) => {
@@ -542,6 +599,7 @@ impl JobRunner {
                         .poll_with_strategy(Rearm(
                             Strategy::new()
                                 .stream(Pubsub::new(p1.clone(), crate::warm::QUEUE.into()))
+                                .stream(wake_stream(w1.clone(), JobKind::Warm))
                                 .interval(poll),
                         ))
                 });
@@ -555,6 +613,7 @@ impl JobRunner {
                             .poll_with_strategy(Rearm(
                                 Strategy::new()
                                     .stream(Pubsub::new(p2.clone(), crate::refresh::QUEUE.into()))
+                                    .stream(wake_stream(w2.clone(), JobKind::Refresh))
                                     .interval(poll),
                             ))
                     }
@@ -565,6 +624,7 @@ impl JobRunner {
                         .poll_with_strategy(Rearm(
                             Strategy::new()
                                 .stream(Pubsub::new(p3.clone(), crate::purge::QUEUE.into()))
+                                .stream(wake_stream(w3.clone(), JobKind::Purge))
                                 .interval(poll),
                         ))
                 })

@@ -30,6 +30,9 @@ pub struct Readiness {
     pub database: String,
     /// The job queue: `ok`, or `unreachable`.
     pub queue: String,
+    /// The file watcher: `ok`, `starting`, `off` (`watch.enabled = false`), or `degraded: ...`
+    /// (some changes are left to the scheduled refresh; readiness is not affected).
+    pub watcher: String,
 }
 
 /// Readiness outcomes.
@@ -75,6 +78,7 @@ impl HealthApi {
             .into(),
             database: word(database.is_ok()),
             queue: word(queue.is_ok()),
+            watcher: self.state.watch_status.describe(),
         };
         if database.is_ok() && queue.is_ok() {
             ReadinessResponse::Ready(Json(body))

@@ -3,6 +3,7 @@
 pub mod artifacts;
 pub mod cache;
 pub mod deployments;
+pub mod events;
 pub mod groups;
 pub mod health;
 pub mod jobs;
@@ -29,6 +30,8 @@ pub enum ApiTags {
     Deployments,
     /// Background jobs: warm, refresh and purge runs, their history and statistics.
     Jobs,
+    /// Live events (server-sent events) for the UI.
+    Events,
     /// Liveness and readiness probes.
     Health,
 }
@@ -43,6 +46,7 @@ pub type Apis = (
     projects::ProjectsApi,
     deployments::DeploymentsApi,
     jobs::JobsApi,
+    events::EventsApi,
 );
 
 /// The OpenAPI service over every resource.
@@ -71,6 +75,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             jobs::JobsApi {
+                state: state.clone(),
+            },
+            events::EventsApi {
                 state: state.clone(),
             },
         ),

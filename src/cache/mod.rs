@@ -105,6 +105,30 @@ pub struct SyncReport {
     pub duration_ms: u64,
     /// True when this call waited for a refresh that was already running and reused it.
     pub coalesced: bool,
+    /// Ids of the added rows (for live events).
+    #[serde(skip)]
+    pub added_ids: Vec<String>,
+    /// Ids of the re-read rows.
+    #[serde(skip)]
+    pub updated_ids: Vec<String>,
+    /// Ids of the dropped rows.
+    #[serde(skip)]
+    pub removed_ids: Vec<String>,
+}
+
+impl SyncReport {
+    /// Takes over what another pass changed (not what it listed or found unchanged: the warm's
+    /// passes overlap).
+    fn absorb_changes(&mut self, other: SyncReport) {
+        self.added += other.added;
+        self.updated += other.updated;
+        self.removed += other.removed;
+        self.revalidated += other.revalidated;
+        self.errors.extend(other.errors);
+        self.added_ids.extend(other.added_ids);
+        self.updated_ids.extend(other.updated_ids);
+        self.removed_ids.extend(other.removed_ids);
+    }
 }
 
 /// Counts and ages of the cache.
@@ -480,6 +504,9 @@ impl CacheService {
                 let id = ArtifactId::parse(raw).map_err(CacheError::Scope)?;
                 self.timed(self.refresh_one(&id, force)).await
             }
+            Scope::Project(_) => Err(CacheError::Scope(
+                "a project scope refreshes deployments, not the cache".into(),
+            )),
         }
     }
 
@@ -496,27 +523,20 @@ impl CacheService {
             .all(self.db())
             .await?;
         let mut recent_report = SyncReport::default();
+        let mut recent_found = 0;
         for raw in &recent {
             let Ok(id) = ArtifactId::parse(raw) else {
                 continue;
             };
             let one = self.refresh_one(&id, false).await?;
-            recent_report.listed += one.listed;
-            recent_report.updated += one.updated;
-            recent_report.added += one.added;
-            recent_report.removed += one.removed;
-            recent_report.revalidated += one.revalidated;
-            recent_report.errors.extend(one.errors);
+            recent_found += one.listed;
+            recent_report.absorb_changes(one);
         }
         let mut report = self.run_sync(false, false).await?;
         // The full pass listed the recent entries again (found unchanged by then): count only
         // what the first pass did to them.
-        report.recent_revalidated = recent_report.listed;
-        report.updated += recent_report.updated;
-        report.added += recent_report.added;
-        report.removed += recent_report.removed;
-        report.revalidated += recent_report.revalidated;
-        report.errors.extend(recent_report.errors);
+        report.recent_revalidated = recent_found;
+        report.absorb_changes(recent_report);
         Ok(report)
     }
 
@@ -686,8 +706,10 @@ impl CacheService {
                     Ok(Some(row)) => {
                         if is_new {
                             report.added += 1;
+                            report.added_ids.push(item.artifact_id.clone());
                         } else {
                             report.updated += 1;
+                            report.updated_ids.push(item.artifact_id.clone());
                         }
                         fresh.push(row);
                     }
@@ -711,6 +733,7 @@ impl CacheService {
                 .exec(self.db())
                 .await?;
             report.removed += res.rows_affected;
+            report.removed_ids.extend(chunk.iter().cloned());
         }
         crate::collections::adopt_into_default(self.db()).await?;
         if collection.is_none() {
@@ -747,6 +770,7 @@ impl CacheService {
         let Some(item) = self.inner.source.locate(id).await? else {
             if existing.is_some() && self.invalidate(key).await? {
                 report.removed = 1;
+                report.removed_ids.push(key.to_string());
             }
             return Ok(report);
         };
@@ -770,10 +794,18 @@ impl CacheService {
                 self.store_rows(vec![row_for(&artifact, Utc::now(), self.inner.ttl)?])
                     .await?;
                 crate::collections::adopt_into_default(self.db()).await?;
+                if report.added == 1 {
+                    report.added_ids.push(key.to_string());
+                } else {
+                    report.updated_ids.push(key.to_string());
+                }
             }
             Ok(None) => {
                 (report.updated, report.added) = (0, 0);
-                self.invalidate(key).await?;
+                if self.invalidate(key).await? {
+                    report.removed = 1;
+                    report.removed_ids.push(key.to_string());
+                }
             }
             Err(e) => {
                 (report.updated, report.added) = (0, 0);

@@ -318,8 +318,26 @@ pub struct DeployRefreshReport {
     pub deployments: u64,
     /// Rows whose status changed.
     pub status_changed: u64,
+    /// The changes themselves (for live events).
+    #[serde(skip)]
+    pub changes: Vec<StatusChange>,
     /// Per-project failures.
     pub errors: Vec<String>,
+}
+
+/// A deployment whose status a scan changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChange {
+    /// The deployment.
+    pub deployment_id: String,
+    /// Its project.
+    pub project_id: String,
+    /// Its artifact, `type:name`.
+    pub artifact_id: String,
+    /// The status before (empty for a deployment seen for the first time).
+    pub from: String,
+    /// The status now.
+    pub to: String,
 }
 
 /// Deployments over the database and the project folders; cheap to clone.
@@ -501,6 +519,11 @@ impl DeployService {
         Ok(())
     }
 
+    /// Every known project (registered and discovered).
+    pub async fn all_projects(&self) -> Result<Vec<projects::Model>, DeployError> {
+        Ok(projects::Entity::find().all(self.db()).await?)
+    }
+
     /// Finds folders under the search roots whose profile roots hold a record file and adds the
     /// unknown ones as discovered projects. Returns how many were new.
     pub async fn discover(&self) -> Result<u64, DeployError> {
@@ -538,7 +561,10 @@ impl DeployService {
         for project in projects::Entity::find().all(self.db()).await? {
             report.projects += 1;
             match self.scan_project(&project).await {
-                Ok(changed) => report.status_changed += changed,
+                Ok(changes) => {
+                    report.status_changed += changes.len() as u64;
+                    report.changes.extend(changes);
+                }
                 Err(e) => {
                     tracing::warn!(project = %project.path, error = %e, "could not read the project's deployments");
                     report.errors.push(format!("{}: {e}", project.path));
@@ -550,8 +576,11 @@ impl DeployService {
     }
 
     /// Reads a project's record files into rows (new records added, vanished ones dropped) and
-    /// recomputes each status. Returns how many statuses changed.
-    pub async fn scan_project(&self, project: &projects::Model) -> Result<u64, DeployError> {
+    /// recomputes each status. Returns the statuses that changed.
+    pub async fn scan_project(
+        &self,
+        project: &projects::Model,
+    ) -> Result<Vec<StatusChange>, DeployError> {
         let lock = self.project_lock(&project.id);
         let _guard = lock.lock().await;
         let root = PathBuf::from(&project.path);
@@ -572,18 +601,27 @@ impl DeployService {
             Ok(found) => found,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // The project folder is gone: every deployment in it is missing.
-                let mut changed = 0;
+                let mut changed = Vec::new();
                 for row in existing
                     .iter()
                     .filter(|d| d.status != DeploymentStatus::Missing.as_str())
                 {
                     let mut row = row.clone();
-                    row.status = DeploymentStatus::Missing.as_str().into();
+                    let from = std::mem::replace(
+                        &mut row.status,
+                        DeploymentStatus::Missing.as_str().into(),
+                    );
                     row.local_hash = None;
                     row.local_fingerprint = None;
                     row.status_checked_at = Utc::now();
-                    self.save(row, true).await?;
-                    changed += 1;
+                    let saved = self.save(row, true).await?;
+                    changed.push(StatusChange {
+                        deployment_id: saved.id,
+                        project_id: saved.project_id,
+                        artifact_id: saved.artifact_id,
+                        from,
+                        to: saved.status,
+                    });
                 }
                 self.bump_version().await?;
                 return Ok(changed);
@@ -597,7 +635,7 @@ impl DeployService {
         };
         let mut seen = Vec::new();
         let mut identities = std::collections::HashSet::new();
-        let mut changed = 0;
+        let mut changed = Vec::new();
         for (profile_root, rec) in found {
             let Ok(artifact_type) = rec.artifact_type.parse::<ArtifactType>() else {
                 continue;
@@ -650,9 +688,7 @@ impl DeployService {
             model.recorded_hash = recorded_hash;
             let before = model.status.clone();
             let model = self.recheck_model(model).await?;
-            if model.status != before {
-                changed += 1;
-            }
+            let status_change = (model.status != before).then(|| before.clone());
             let saved = match self.save(model.clone(), row.is_some()).await {
                 Ok(saved) => saved,
                 // Another instance scanning the same project inserted this deployment first:
@@ -677,6 +713,15 @@ impl DeployService {
                 }
                 Err(e) => return Err(e.into()),
             };
+            if let Some(from) = status_change {
+                changed.push(StatusChange {
+                    deployment_id: saved.id.clone(),
+                    project_id: saved.project_id.clone(),
+                    artifact_id: saved.artifact_id.clone(),
+                    from,
+                    to: saved.status.clone(),
+                });
+            }
             seen.push(saved.id);
         }
         let gone: Vec<String> = existing

@@ -683,3 +683,123 @@ fn read_artifact(mut item: SourceItem, root: &Path) -> Result<Option<SourceArtif
         content_hash,
     }))
 }
+
+/// What a changed path under a data home means for the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ChangedPath {
+    /// The `collections/` folder or a collection folder itself (created, deleted, renamed):
+    /// everything may have changed.
+    Everything,
+    /// A collection's manifest, or a file the layout does not place: the whole collection.
+    Collection(String),
+    /// A file or folder of one artifact.
+    Artifact {
+        /// The collection folder.
+        collection: String,
+        /// The artifact.
+        id: ArtifactId,
+    },
+    /// Nothing served (hidden files, files beside the collections, ...).
+    Nothing,
+}
+
+/// Maps a changed path to what it affects, from the path alone (a deleted file cannot be
+/// looked at): `collections/<c>/<type folder>/<entry>/...` is the artifact `type:entry` (a
+/// `.md`, `.json`, ... extension dropped), `collections/<c>/collection.toml` and other files in
+/// a collection are the collection, `collections` and `collections/<c>` are everything.
+pub fn changed_path(data_home: &Path, path: &Path) -> ChangedPath {
+    let collections = data_home.join("collections");
+    let Ok(rel) = path.strip_prefix(&collections) else {
+        return ChangedPath::Nothing;
+    };
+    let parts: Vec<&str> = rel
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect();
+    if parts.iter().any(|p| p.starts_with('.')) && parts.len() <= 3 {
+        // Hidden collection, type folder or entry (editor swap files, `.git`): not served.
+        return ChangedPath::Nothing;
+    }
+    match parts.as_slice() {
+        [] | [_] => ChangedPath::Everything,
+        [collection, rest @ ..] => {
+            let collection = collection.to_string();
+            if let [type_folder, entry, ..] = rest
+                && let Some(t) = ArtifactType::ALL
+                    .into_iter()
+                    .find(|t| type_folders(*t).contains(type_folder))
+            {
+                return match ArtifactId::parse(&format!("{t}:{entry}")) {
+                    Ok(id) => ChangedPath::Artifact { collection, id },
+                    Err(_) => ChangedPath::Nothing,
+                };
+            }
+            if let [type_folder] = rest
+                && ArtifactType::ALL
+                    .into_iter()
+                    .any(|t| type_folders(t).contains(type_folder))
+            {
+                // A whole type folder appeared or went away.
+                return ChangedPath::Collection(collection);
+            }
+            ChangedPath::Collection(collection)
+        }
+    }
+}
+
+#[cfg(test)]
+mod changed_path_tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_what_they_affect() {
+        let home = Path::new("/h/.skillmeat");
+        let at = |rel: &str| changed_path(home, &home.join(rel));
+        let artifact = |c: &str, id: &str| ChangedPath::Artifact {
+            collection: c.into(),
+            id: ArtifactId::parse(id).unwrap(),
+        };
+        assert_eq!(
+            at("collections/default/skills/canvas/SKILL.md"),
+            artifact("default", "skill:canvas")
+        );
+        assert_eq!(
+            at("collections/default/skills/canvas/refs/a/b.md"),
+            artifact("default", "skill:canvas")
+        );
+        assert_eq!(
+            at("collections/work/commands/review.md"),
+            artifact("work", "command:review")
+        );
+        assert_eq!(
+            at("collections/work/subagents/helper.md"),
+            artifact("work", "agent:helper")
+        );
+        assert_eq!(
+            at("collections/default/collection.toml"),
+            ChangedPath::Collection("default".into())
+        );
+        assert_eq!(
+            at("collections/default/skills"),
+            ChangedPath::Collection("default".into())
+        );
+        assert_eq!(
+            at("collections/default/notes.txt"),
+            ChangedPath::Collection("default".into())
+        );
+        assert_eq!(at("collections/default"), ChangedPath::Everything);
+        assert_eq!(at("collections"), ChangedPath::Everything);
+        assert_eq!(
+            at("collections/default/commands/.review.md.swp"),
+            ChangedPath::Nothing
+        );
+        assert_eq!(at("config.toml"), ChangedPath::Nothing);
+        assert_eq!(
+            changed_path(home, Path::new("/elsewhere/x")),
+            ChangedPath::Nothing
+        );
+    }
+}

@@ -187,6 +187,8 @@ fn out_of_range_job_settings_are_rejected_naming_the_key() {
             "cache.ttl_secs",
         ),
         ("SKILLMEAT_JOBS__URL", "redis://x", "jobs.url"),
+        ("SKILLMEAT_WATCH__DEBOUNCE_MS", "0", "watch.debounce_ms"),
+        ("SKILLMEAT_WATCH__ENABLED", "maybe", "watch.enabled"),
     ] {
         figment::Jail::expect_with(|jail| {
             jail.set_env(var, value);

@@ -78,7 +78,19 @@ pub fn test_settings(data_home: &Path, database_url: String) -> Settings {
     settings.jobs.retry_backoff_ms = 20;
     settings.jobs.heartbeat_secs = 1;
     settings.jobs.poll_interval_ms = 50;
+    settings.watch.debounce_ms = 100;
     settings
+}
+
+/// Keeps a test's file watcher running; stops it when dropped.
+pub struct WatcherRunning {
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for WatcherRunning {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
 }
 
 /// Keeps a test's job runner running; stops it when dropped.
@@ -285,6 +297,40 @@ impl TestApp {
                 r.body
             );
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Starts the file watcher as the server does and returns once it watches.
+    pub async fn start_watcher(&self) -> WatcherRunning {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        skillmeat_server::startup::start_watcher(&self.state, rx).expect("watch.enabled");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.state.watch_status.describe() != "ok" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the watcher did not start: {}",
+                self.state.watch_status.describe()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        WatcherRunning { stop }
+    }
+
+    /// Polls `GET path` until `done` holds for the reply (30 s at most); returns that reply.
+    pub async fn eventually(&self, path: &str, done: impl Fn(&Reply) -> bool) -> Reply {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let r = self.get(path).await;
+            if done(&r) {
+                return r;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path} never got there: {} {}",
+                r.status,
+                r.text
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 

@@ -13,3 +13,4 @@ mod jobs;
 mod migrations;
 mod smoke;
 mod source;
+mod watch;

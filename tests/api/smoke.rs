@@ -97,6 +97,7 @@ async fn the_real_server_serves_docs_spec_and_artifacts() {
             "remove_collection_artifact",
             "remove_group_artifact",
             "retry_job",
+            "stream_events",
             "undeploy_artifact",
             "update_deployment",
             "update_group",
