@@ -151,6 +151,16 @@ impl EventBus {
         }
     }
 
+    /// For a subscriber that fell behind: a `resync` and a receiver that continues right after
+    /// it, taken together so nothing falls between them and nothing older follows.
+    pub fn resubscribe(
+        &self,
+        reason: &str,
+    ) -> (ServerEvent, broadcast::Receiver<Arc<ServerEvent>>) {
+        let log = self.lock();
+        (self.resync_locked(&log, reason), self.inner.tx.subscribe())
+    }
+
     /// A `resync` event carrying the newest id (not logged): the client should reload what it
     /// shows, then resume from this id.
     pub fn resync(&self, reason: &str) -> ServerEvent {

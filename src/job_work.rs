@@ -55,18 +55,31 @@ impl ServerJobWork {
     }
 
     fn deployment_details(&self, r: DeployRefreshReport) -> serde_json::Value {
-        for c in &r.changes {
+        if r.changes.len() > MAX_ARTIFACT_EVENTS_PER_RUN {
             self.events.publish(
-                "deployment.status_changed",
+                "resync",
                 EventSubject {
-                    deployment_id: Some(c.deployment_id.clone()),
-                    project_id: Some(c.project_id.clone()),
-                    artifact_id: Some(c.artifact_id.clone()),
-                    status: Some(c.to.clone()),
-                    previous_status: Some(c.from.clone()),
+                    reason: Some(format!(
+                        "{} deployment statuses changed at once",
+                        r.changes.len()
+                    )),
                     ..Default::default()
                 },
             );
+        } else {
+            for c in &r.changes {
+                self.events.publish(
+                    "deployment.status_changed",
+                    EventSubject {
+                        deployment_id: Some(c.deployment_id.clone()),
+                        project_id: Some(c.project_id.clone()),
+                        artifact_id: Some(c.artifact_id.clone()),
+                        status: Some(c.to.clone()),
+                        previous_status: Some(c.from.clone()),
+                        ..Default::default()
+                    },
+                );
+            }
         }
         json!({
             "projects": r.projects,

@@ -132,6 +132,7 @@ pub fn start_watcher(
         Duration::from_millis(state.settings.watch.debounce_ms),
         state.jobs.clone(),
         state.deployments.clone(),
+        state.cache.clone(),
         state.watch_status.clone(),
     );
     Some(tokio::spawn(watcher.run(stop)))
@@ -286,7 +287,13 @@ impl Application {
         on_signal.abort();
         let _ = stop_tx.send(true);
         if let Some(watcher) = watcher {
-            let _ = watcher.await;
+            // It stops at its next await; a watch call stuck in the kernel must not hold us up.
+            if tokio::time::timeout(Duration::from_secs(2), watcher)
+                .await
+                .is_err()
+            {
+                tracing::warn!("file watcher did not stop in time");
+            }
         }
         // The runner enforces the grace itself; the extra second covers its bookkeeping.
         if tokio::time::timeout(grace.saturating_add(Duration::from_secs(1)), runner)

@@ -18,13 +18,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jobs::{Enqueued, JobRunner, Scope};
+use jobs::{Enqueued, JobRunner, RunStatus, Scope};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::cache::CacheService;
 use crate::deploy::{DeployService, Profile};
+use crate::source::ArtifactId;
 use crate::source::filesystem::{ChangedPath, changed_path};
 
 /// Artifacts of one collection changed in one burst above which the whole collection is
@@ -100,12 +102,32 @@ struct Watched {
     identity: (u64, u64),
 }
 
+/// How long a watcher that hit the watch limit waits before it tries to watch everything again.
+const LIMIT_RETRY_EVERY: Duration = Duration::from_secs(60);
+
+/// What the watch loop keeps between events.
+struct LoopState {
+    watched: HashMap<PathBuf, Watched>,
+    /// Profile folders of the known projects, with the project's id.
+    projects: Vec<(PathBuf, String)>,
+    /// A watch limit was hit: until this time, no new watches are tried.
+    limit_retry_at: Option<Instant>,
+    /// What the last watch attempts left to the schedule.
+    problems: Vec<String>,
+    /// The first reconcile is done: folders found later get a refresh of their own.
+    started: bool,
+    /// Changes whose scope was being refreshed when they were seen: queued again once that
+    /// refresh finished (it may have read the files before they changed).
+    deferred: HashMap<Scope, String>,
+}
+
 /// The file watcher.
 pub struct FileWatcher {
     data_home: PathBuf,
     debounce: Duration,
     jobs: JobRunner,
     deployments: DeployService,
+    cache: CacheService,
     status: WatchStatus,
 }
 
@@ -116,6 +138,7 @@ impl FileWatcher {
         debounce: Duration,
         jobs: JobRunner,
         deployments: DeployService,
+        cache: CacheService,
         status: WatchStatus,
     ) -> Self {
         Self {
@@ -123,6 +146,7 @@ impl FileWatcher {
             debounce,
             jobs,
             deployments,
+            cache,
             status,
         }
     }
@@ -131,17 +155,23 @@ impl FileWatcher {
     /// says so in its status and leaves the changes to the schedule.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let (tx, mut rx) = mpsc::unbounded_channel::<notify::Result<Vec<PathBuf>>>();
-        // Reads are events too (inotify reports every open): only changes count, or the
-        // refresh's own reads would queue more refreshes.
-        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let collections = self.data_home.join("collections");
+        let handler = move |res: notify::Result<notify::Event>| {
             let forwarded = match res {
+                // The kernel dropped events (its queue overflowed): anything may have changed.
+                Ok(event) if event.need_rescan() => Ok(vec![collections.clone()]),
+                // Reads are events too (inotify reports every open): only changes count, or
+                // the refresh's own reads would queue more refreshes.
                 Ok(event) if matches!(event.kind, EventKind::Access(_)) => return,
                 Ok(event) => Ok(event.paths),
                 Err(e) => Err(e),
             };
             let _ = tx.send(forwarded);
-        });
-        let mut watcher = match watcher {
+        };
+        // Symbolic links are not followed: the source skips them, and a link to a large tree
+        // would spend the watch limit on files that are never served.
+        let config = notify::Config::default().with_follow_symlinks(false);
+        let mut watcher = match RecommendedWatcher::new(handler, config) {
             Ok(w) => w,
             Err(e) => {
                 self.status.set(WatchState::Degraded(format!(
@@ -151,10 +181,19 @@ impl FileWatcher {
                 return;
             }
         };
-        let mut watched: HashMap<PathBuf, Watched> = HashMap::new();
-        let mut projects = self.reconcile(&mut watcher, &mut watched).await;
+        let mut state = LoopState {
+            watched: HashMap::new(),
+            projects: Vec::new(),
+            limit_retry_at: None,
+            problems: Vec::new(),
+            started: false,
+            deferred: HashMap::new(),
+        };
+        self.reconcile(&mut watcher, &mut state).await;
         let mut tick = tokio::time::interval(RECONCILE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut retry = tokio::time::interval(self.debounce);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         // The burst being collected: its paths, when it began, when it is due.
         let mut burst: HashSet<PathBuf> = HashSet::new();
         let mut began = Instant::now();
@@ -164,12 +203,18 @@ impl FileWatcher {
             tokio::select! {
                 // The guard `wait_for` returns must not live across the other arms' awaits.
                 _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
-                _ = tick.tick() => projects = self.reconcile(&mut watcher, &mut watched).await,
+                _ = tick.tick() => self.reconcile(&mut watcher, &mut state).await,
+                _ = retry.tick(), if !state.deferred.is_empty() => {
+                    let deferred: Vec<(Scope, String)> = state.deferred.drain().collect();
+                    for (scope, change) in deferred {
+                        self.queue(scope, change, &mut state.deferred).await;
+                    }
+                }
                 _ = tokio::time::sleep_until(flush_at), if due.is_some() => {
                     due = None;
                     let paths: Vec<PathBuf> = burst.drain().collect();
-                    if self.queue_refreshes(&paths, &projects).await {
-                        projects = self.reconcile(&mut watcher, &mut watched).await;
+                    if self.queue_refreshes(&paths, &mut state).await {
+                        self.reconcile(&mut watcher, &mut state).await;
                     }
                 }
                 changed = rx.recv() => match changed {
@@ -185,7 +230,15 @@ impl FileWatcher {
                     }
                     Some(Err(e)) => {
                         if is_watch_limit(&e) {
-                            self.status.set(WatchState::Degraded(limit_message("some folders")));
+                            // A folder created inside a watched tree could not be watched: watch
+                            // everything again later, and say so until that succeeds.
+                            state.limit_retry_at = Some(Instant::now() + LIMIT_RETRY_EVERY);
+                            for path in state.watched.keys() {
+                                let _ = watcher.unwatch(path);
+                            }
+                            state.watched.clear();
+                            state.problems = vec![limit_message("new folders")];
+                            self.status.set(WatchState::Degraded(state.problems.join("; ")));
                         } else {
                             tracing::warn!(error = %describe_error(&e), "file watcher error");
                         }
@@ -198,12 +251,11 @@ impl FileWatcher {
     }
 
     /// Watches every folder that should be watched and exists, drops watches of folders that
-    /// went away or were replaced; returns the project roots (profile folder, project id).
-    async fn reconcile(
-        &self,
-        watcher: &mut RecommendedWatcher,
-        watched: &mut HashMap<PathBuf, Watched>,
-    ) -> Vec<(PathBuf, String)> {
+    /// went away or were replaced, and refreshes project folders that appeared since the start.
+    async fn reconcile(&self, watcher: &mut RecommendedWatcher, state: &mut LoopState) {
+        if state.limit_retry_at.is_some_and(|at| Instant::now() < at) {
+            return; // still degraded by the watch limit; the schedule covers meanwhile
+        }
         let mut desired: Vec<(PathBuf, RecursiveMode)> = Vec::new();
         // The data home itself (not recursively): notices `collections/` being created.
         desired.push((self.data_home.clone(), RecursiveMode::NonRecursive));
@@ -221,7 +273,6 @@ impl FileWatcher {
             }
             Err(e) => tracing::warn!(error = %e, "file watcher could not list the projects"),
         }
-        let mut problems = Vec::new();
         let existing: Vec<(PathBuf, RecursiveMode, (u64, u64))> = desired
             .into_iter()
             .filter_map(|(path, mode)| identity(&path).map(|id| (path, mode, id)))
@@ -229,24 +280,31 @@ impl FileWatcher {
         // Drop watches of folders that are gone or were replaced.
         let keep: HashMap<&PathBuf, (u64, u64)> =
             existing.iter().map(|(p, _, id)| (p, *id)).collect();
-        let stale: Vec<PathBuf> = watched
+        let stale: Vec<PathBuf> = state
+            .watched
             .iter()
             .filter(|(path, w)| keep.get(path) != Some(&w.identity))
             .map(|(path, _)| path.clone())
             .collect();
         for path in stale {
             let _ = watcher.unwatch(&path);
-            watched.remove(&path);
+            state.watched.remove(&path);
         }
+        let mut problems = Vec::new();
+        let mut new_projects = Vec::new();
         for (path, mode, id) in existing {
-            if watched.contains_key(&path) {
+            if state.watched.contains_key(&path) {
                 continue;
             }
             match watcher.watch(&path, mode) {
                 Ok(()) => {
-                    watched.insert(path, Watched { identity: id });
+                    if let Some((_, project)) = project_roots.iter().find(|(r, _)| *r == path) {
+                        new_projects.push(project.clone());
+                    }
+                    state.watched.insert(path, Watched { identity: id });
                 }
                 Err(e) if is_watch_limit(&e) => {
+                    state.limit_retry_at = Some(Instant::now() + LIMIT_RETRY_EVERY);
                     problems.push(limit_message(&path.display().to_string()));
                 }
                 Err(e) => problems.push(format!(
@@ -257,18 +315,32 @@ impl FileWatcher {
             }
         }
         if problems.is_empty() {
+            state.limit_retry_at = None;
             self.status.set(WatchState::Watching {
-                folders: watched.len(),
+                folders: state.watched.len(),
             });
         } else {
             self.status.set(WatchState::Degraded(problems.join("; ")));
         }
-        project_roots
+        state.problems = problems;
+        state.projects = project_roots;
+        // A profile folder that appeared after the start may hold files written before its
+        // watch existed (the start-up warm covered those that were there already).
+        if state.started {
+            new_projects.sort();
+            new_projects.dedup();
+            for project in new_projects {
+                let change = format!("appeared-{}", self.window());
+                self.queue(Scope::Project(project), change, &mut state.deferred)
+                    .await;
+            }
+        }
+        state.started = true;
     }
 
     /// Queues the refreshes a burst of changed paths needs. Returns true when the watched
     /// folders themselves may have changed (a collection folder came or went).
-    async fn queue_refreshes(&self, paths: &[PathBuf], projects: &[(PathBuf, String)]) -> bool {
+    async fn queue_refreshes(&self, paths: &[PathBuf], state: &mut LoopState) -> bool {
         tracing::debug!(paths = ?paths, "files changed");
         let mut everything = false;
         let mut rewatch = false;
@@ -277,7 +349,11 @@ impl FileWatcher {
         let mut project_paths: BTreeMap<String, Vec<&Path>> = BTreeMap::new();
         let mut collection_paths: BTreeMap<String, Vec<&Path>> = BTreeMap::new();
         for path in paths {
-            if let Some((_, id)) = projects.iter().find(|(root, _)| path.starts_with(root)) {
+            if let Some((_, id)) = state
+                .projects
+                .iter()
+                .find(|(root, _)| path.starts_with(root))
+            {
                 project_paths.entry(id.clone()).or_default().push(path);
                 continue;
             }
@@ -298,6 +374,12 @@ impl FileWatcher {
                         .entry(collection.clone())
                         .or_default()
                         .push(path);
+                    if !self.is_known(&id).await {
+                        // Not an id the cache or the sources know (a manifest entry named
+                        // other than its folder, say): refresh the collection instead.
+                        whole.insert(collection);
+                        continue;
+                    }
                     artifacts
                         .entry(collection)
                         .or_default()
@@ -337,23 +419,47 @@ impl FileWatcher {
             scopes.push((Scope::Project(id.clone()), self.change_signature(changed)));
         }
         for (scope, change) in scopes {
-            match self.jobs.enqueue_watched(scope.clone(), &change).await {
-                Ok(Enqueued::New(run)) => {
-                    tracing::debug!(run_id = run.id, scope = %scope.key(), "watched change queued")
-                }
-                Ok(_) => tracing::debug!(scope = %scope.key(), "watched change already queued"),
-                Err(e) => tracing::warn!(
-                    scope = %scope.key(),
-                    error = %crate::error::error_chain(&e),
-                    "could not queue a refresh for changed files; the schedule will pick them up"
-                ),
-            }
+            self.queue(scope, change, &mut state.deferred).await;
         }
         rewatch
     }
 
-    /// Names a change so every instance seeing it computes the same name, and a later change
-    /// of the same files gets a new one: a digest of each changed path with its inode,
+    /// Whether the cache has this id or a source can locate it.
+    async fn is_known(&self, id: &ArtifactId) -> bool {
+        matches!(self.cache.contains(&id.to_string()).await, Ok(true))
+            || matches!(self.cache.source().locate(id).await, Ok(Some(_)))
+    }
+
+    /// Queues one refresh; when a refresh of the scope is already running, remembers the change
+    /// in `deferred` to queue it again after that one finished.
+    async fn queue(&self, scope: Scope, change: String, deferred: &mut HashMap<Scope, String>) {
+        match self.jobs.enqueue_watched(scope.clone(), &change).await {
+            Ok(Enqueued::New(run)) => {
+                tracing::debug!(run_id = run.id, scope = %scope.key(), "watched change queued")
+            }
+            Ok(Enqueued::Existing(run)) if run.status == RunStatus::Running.as_str() => {
+                deferred.insert(scope, change);
+            }
+            Ok(_) => tracing::debug!(scope = %scope.key(), "watched change already queued"),
+            Err(e) => tracing::warn!(
+                scope = %scope.key(),
+                error = %crate::error::error_chain(&e),
+                "could not queue a refresh for changed files; the schedule will pick them up"
+            ),
+        }
+    }
+
+    /// The debounce window now falls in.
+    fn window(&self) -> u128 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        now / self.debounce.as_millis().max(1)
+    }
+
+    /// Names a change so instances that saw the same burst compute the same name, and a later
+    /// change of the same files gets a new one: a digest of each changed path with its inode,
     /// modification time and size (or "gone"); when every path is gone, also the debounce
     /// window it happened in (a path deleted again later is a new change).
     fn change_signature(&self, paths: &[&Path]) -> String {
@@ -380,11 +486,7 @@ impl FileWatcher {
         let digest = Sha256::digest(lines.join("\n").as_bytes());
         let mut signature = hex::encode(&digest[..12]);
         if all_gone {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis();
-            signature.push_str(&format!("-g{}", now / self.debounce.as_millis().max(1)));
+            signature.push_str(&format!("-g{}", self.window()));
         }
         signature
     }

@@ -427,10 +427,10 @@ impl JobRunner {
     }
 
     /// Queues a refresh of `scope` for changes the file watcher saw. `change` names the change
-    /// (the newest modification time among its paths, or the time window of a deletion), so
-    /// several instances watching the same files queue it once, while a later change of the
-    /// same files is a new job. A refresh of the scope already queued or running is returned
-    /// instead.
+    /// (a digest of the changed paths' state), so instances that saw the same burst queue it
+    /// once, while a later change of the same files is a new job. A refresh of the scope already
+    /// queued or running is returned instead (the watcher queues again once a running one
+    /// finished, since it may have read the files before they changed).
     pub async fn enqueue_watched(&self, scope: Scope, change: &str) -> Result<Enqueued, JobError> {
         self.enqueue_run(NewRun {
             kind: JobKind::Refresh,

@@ -92,7 +92,12 @@ impl EventsApi {
         let live = futures::stream::unfold((live, bus), |(mut rx, bus)| async move {
             let event = match rx.recv().await {
                 Ok(ev) => to_live(&ev),
-                Err(RecvError::Lagged(_)) => to_live(&bus.resync("this client fell behind")),
+                Err(RecvError::Lagged(_)) => {
+                    // Skip what it missed: a resync, then the events after it.
+                    let (resync, fresh) = bus.resubscribe("this client fell behind");
+                    rx = fresh;
+                    to_live(&resync)
+                }
                 Err(RecvError::Closed) => return None,
             };
             Some((event, (rx, bus)))

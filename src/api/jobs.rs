@@ -77,9 +77,10 @@ pub struct JobRun {
     pub id: i64,
     /// `warm`, `refresh` or `purge`.
     pub kind: String,
-    /// `startup`, `schedule` or `manual`.
+    /// `startup`, `schedule`, `manual` or `watch` (the file watcher).
     pub trigger: String,
-    /// `all`, `collection:<name>` or `artifact:<type:name>`.
+    /// `all`, `collection:<name>`, `artifact:<type:name>` or `project:<id>` (the watcher saw a
+    /// project's deployed files change).
     pub scope: String,
     /// Everything in scope is re-read, changed or not.
     pub force: bool,

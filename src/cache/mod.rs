@@ -297,6 +297,11 @@ impl CacheService {
         Ok(())
     }
 
+    /// Whether the cache has an entry for `artifact_id` (expired or not).
+    pub async fn contains(&self, artifact_id: &str) -> Result<bool, CacheError> {
+        Ok(self.find(artifact_id).await?.is_some())
+    }
+
     /// Drops one entry; true when there was one.
     pub async fn invalidate(&self, artifact_id: &str) -> Result<bool, CacheError> {
         let res = cached_artifacts::Entity::delete_many()

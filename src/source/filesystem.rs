@@ -703,6 +703,21 @@ pub enum ChangedPath {
     Nothing,
 }
 
+/// The name an entry of a type folder gives its artifact, from the entry's name alone (as
+/// [`recognise`] would name it, without looking at the disk).
+fn entry_name(t: ArtifactType, entry: &str) -> &str {
+    let extensions: &[&str] = match t {
+        ArtifactType::Skill => &[],
+        ArtifactType::Command | ArtifactType::Agent => &[".md"],
+        ArtifactType::Hook | ArtifactType::Mcp => &[".json", ".toml", ".md", ".yaml", ".yml"],
+    };
+    extensions
+        .iter()
+        .find_map(|ext| entry.strip_suffix(ext))
+        .filter(|stem| !stem.is_empty())
+        .unwrap_or(entry)
+}
+
 /// Maps a changed path to what it affects, from the path alone (a deleted file cannot be
 /// looked at): `collections/<c>/<type folder>/<entry>/...` is the artifact `type:entry` (a
 /// `.md`, `.json`, ... extension dropped), `collections/<c>/collection.toml` and other files in
@@ -719,8 +734,9 @@ pub fn changed_path(data_home: &Path, path: &Path) -> ChangedPath {
             _ => None,
         })
         .collect();
-    if parts.iter().any(|p| p.starts_with('.')) && parts.len() <= 3 {
-        // Hidden collection, type folder or entry (editor swap files, `.git`): not served.
+    if parts.iter().take(3).any(|p| p.starts_with('.')) {
+        // Inside a hidden collection, type folder or entry (`.git`, editor swap files): not
+        // served.
         return ChangedPath::Nothing;
     }
     match parts.as_slice() {
@@ -732,7 +748,7 @@ pub fn changed_path(data_home: &Path, path: &Path) -> ChangedPath {
                     .into_iter()
                     .find(|t| type_folders(*t).contains(type_folder))
             {
-                return match ArtifactId::parse(&format!("{t}:{entry}")) {
+                return match ArtifactId::parse(&format!("{t}:{}", entry_name(t, entry))) {
                     Ok(id) => ChangedPath::Artifact { collection, id },
                     Err(_) => ChangedPath::Nothing,
                 };
@@ -796,6 +812,16 @@ mod changed_path_tests {
             at("collections/default/commands/.review.md.swp"),
             ChangedPath::Nothing
         );
+        assert_eq!(
+            at("collections/default/mcp/server.toml"),
+            artifact("default", "mcp:server")
+        );
+        assert_eq!(
+            at("collections/default/hooks/pre.json"),
+            artifact("default", "hook:pre")
+        );
+        assert_eq!(at("collections/.git/objects/ab/cdef"), ChangedPath::Nothing);
+        assert_eq!(at("collections/default/.git/index"), ChangedPath::Nothing);
         assert_eq!(at("config.toml"), ChangedPath::Nothing);
         assert_eq!(
             changed_path(home, Path::new("/elsewhere/x")),

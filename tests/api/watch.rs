@@ -42,8 +42,9 @@ async fn edits_additions_deletions_and_renames_show_up_without_a_manual_refresh(
             &dir.join("skills/brand-new/SKILL.md"),
             "---\ndescription: New\n---\n",
         );
-        app.eventually("/api/v1/artifacts/skill:brand-new", |r| {
-            r.status == StatusCode::OK
+        // Lists never read through to the disk: only a refresh can put it there.
+        app.eventually("/api/v1/artifacts?search=brand-new", |r| {
+            r.body["page_info"]["total_count"] == 1
         })
         .await;
 
@@ -58,12 +59,9 @@ async fn edits_additions_deletions_and_renames_show_up_without_a_manual_refresh(
             dir.join("skills/crlf-renamed"),
         )
         .unwrap();
-        app.eventually("/api/v1/artifacts/skill:crlf-renamed", |r| {
-            r.status == StatusCode::OK
-        })
-        .await;
-        app.eventually("/api/v1/artifacts/skill:crlf-skill", |r| {
-            r.status == StatusCode::NOT_FOUND
+        app.eventually("/api/v1/artifacts?search=crlf", |r| {
+            let items = r.body["items"].as_array().cloned().unwrap_or_default();
+            items.len() == 1 && items[0]["id"] == "skill:crlf-renamed"
         })
         .await;
 
@@ -136,7 +134,9 @@ async fn a_collections_folder_deleted_and_created_again_is_still_watched() {
         r.body["page_info"]["total_count"] == 0
     })
     .await;
-    std::fs::rename(&aside, &collections).unwrap();
+    // Created again as new folders (new inodes), as a restore from a backup would.
+    crate::helpers::copy_tree(&aside, &collections);
+    std::fs::remove_dir_all(&aside).unwrap();
     app.eventually("/api/v1/artifacts?limit=1", |r| {
         r.body["page_info"]["total_count"] == 16
     })
@@ -391,4 +391,109 @@ async fn several_instances_seeing_the_same_change_queue_it_once() {
         let later = other.jobs.enqueue_watched(scope, "def").await.unwrap();
         assert!(matches!(later, jobs::Enqueued::New(_)), "{later:?}");
     }
+}
+
+/// The filesystem source whose reads of `skill:bom-skill` return what they read only once a
+/// permit is given, while `held` is set (a slow read that saw the file before it changed).
+struct HeldRead {
+    inner: std::sync::Arc<dyn skillmeat_server::source::ArtifactSource>,
+    held: std::sync::atomic::AtomicBool,
+    gate: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl skillmeat_server::source::ArtifactSource for HeldRead {
+    fn kind(&self) -> &'static str {
+        "held-read"
+    }
+    async fn collections(&self) -> Result<Vec<String>, skillmeat_server::source::SourceError> {
+        self.inner.collections().await
+    }
+    async fn list(
+        &self,
+    ) -> Result<Vec<skillmeat_server::source::SourceItem>, skillmeat_server::source::SourceError>
+    {
+        self.inner.list().await
+    }
+    async fn locate(
+        &self,
+        id: &skillmeat_server::source::ArtifactId,
+    ) -> Result<Option<skillmeat_server::source::SourceItem>, skillmeat_server::source::SourceError>
+    {
+        self.inner.locate(id).await
+    }
+    async fn read(
+        &self,
+        item: &skillmeat_server::source::SourceItem,
+    ) -> Result<
+        Option<skillmeat_server::source::SourceArtifact>,
+        skillmeat_server::source::SourceError,
+    > {
+        let read = self.inner.read(item).await;
+        if item.artifact_id == "skill:bom-skill"
+            && self.held.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            let _permit = self.gate.acquire().await.expect("gate open");
+        }
+        read
+    }
+    async fn read_file(
+        &self,
+        item: &skillmeat_server::source::SourceItem,
+        path: &str,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, skillmeat_server::source::SourceError> {
+        self.inner.read_file(item, path, max).await
+    }
+    async fn copy_file(
+        &self,
+        item: &skillmeat_server::source::SourceItem,
+        path: &str,
+        dest: &std::path::Path,
+    ) -> Result<(), skillmeat_server::source::SourceError> {
+        self.inner.copy_file(item, path, dest).await
+    }
+}
+
+#[tokio::test]
+async fn a_change_made_while_its_refresh_runs_is_refreshed_again() {
+    let slot: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<HeldRead>>> = Default::default();
+    let keep = slot.clone();
+    let app = TestApp::spawn_with_source(move |inner| {
+        let held = std::sync::Arc::new(HeldRead {
+            inner,
+            held: std::sync::atomic::AtomicBool::new(false),
+            gate: tokio::sync::Semaphore::new(0),
+        });
+        let _ = keep.set(held.clone());
+        held
+    })
+    .await;
+    let source = slot.get().unwrap().clone();
+    let _jobs = app.start_jobs().await;
+    let _watch = app.start_watcher().await;
+    source.held.store(true, std::sync::atomic::Ordering::SeqCst);
+    let file = app
+        .collection_dir("default")
+        .join("skills/bom-skill/SKILL.md");
+    write(&file, "---\ndescription: First save\n---\n");
+    // Its refresh read the first save and is held before storing it.
+    app.eventually("/api/v1/jobs?kind=refresh&status=running", |r| {
+        r.body["page_info"]["total_count"] == 1
+    })
+    .await;
+    write(&file, "---\ndescription: Second save\n---\n");
+    // Let the watcher see the second save while the first refresh still runs.
+    let queued_while_running = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < queued_while_running {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    source
+        .held
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    source.gate.add_permits(1);
+    app.eventually("/api/v1/artifacts/skill:bom-skill", |r| {
+        description(r) == Some("Second save")
+    })
+    .await;
 }
