@@ -16,4 +16,5 @@ pub mod source;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod ui;
 pub mod watcher;

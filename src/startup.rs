@@ -138,20 +138,23 @@ pub fn start_watcher(
     Some(tokio::spawn(watcher.run(stop)))
 }
 
-/// The whole route tree: API, Swagger UI at `/docs`, the spec at `/openapi.json`, `/metrics`.
+/// The whole route tree: API, Swagger UI at `/docs`, the spec at `/openapi.json`, `/metrics`,
+/// and the web UI (`/`, `/jobs`, fragments and assets under `/ui`).
 pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
     let service = api::service(&state);
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     let body_limit = state.settings.server.body_limit_bytes as usize;
     let api_key = state.settings.auth.api_key.trim().to_string();
-    let routes = Route::new()
+    let routes = crate::ui::mount(Route::new())
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .at("/metrics", get(api::metrics::metrics))
         // Lets a client send a file path with raw slashes; same logic as the OpenAPI operation.
         .at("/api/v1/artifacts/:id/files/*path", get(raw_file_path))
-        .nest("/", service)
+        // The OpenAPI operations live under /api and /health; everything else is the UI.
+        .nest_no_strip("/api", service)
+        .nest_no_strip("/health", api::service(&state))
         .data(state)
         .before(move |req| limit_body(req, body_limit));
     crate::auth::require_key(routes, api_key)

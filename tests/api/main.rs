@@ -13,4 +13,5 @@ mod jobs;
 mod migrations;
 mod smoke;
 mod source;
+mod ui;
 mod watch;

@@ -1,0 +1,227 @@
+//! The job dashboard (`/jobs`): per-kind figures, the runs filterable by kind and status, a
+//! run's detail with its errors, "Refresh now" and "Retry". It updates live: the page's script
+//! listens to the job events and htmx reloads the figures and the table.
+
+use entity::job_runs;
+use jobs::{JobKind, RunFilter, RunStatus};
+use maud::{Markup, html};
+use poem::web::{Data, Path, Query};
+use poem::{IntoResponse, Response, handler};
+use serde::Deserialize;
+
+use super::{Nav, error_response, layout, refresh_icon, time};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Runs shown in the table.
+const RUNS_SHOWN: u64 = 50;
+
+/// The table's filters.
+#[derive(Debug, Default, Deserialize)]
+pub struct RunsQuery {
+    /// `warm`, `refresh`, `purge`, or empty.
+    #[serde(default)]
+    kind: String,
+    /// `queued`, `running`, `succeeded`, `failed`, or empty.
+    #[serde(default)]
+    status: String,
+}
+
+/// The job dashboard.
+#[handler]
+pub async fn dashboard(Data(state): Data<&AppState>, Query(query): Query<RunsQuery>) -> Response {
+    let (stats, runs) = match (stats_section(state).await, runs_table(state, &query).await) {
+        (Ok(s), Ok(r)) => (s, r),
+        (Err(e), _) | (_, Err(e)) => return error_response(e),
+    };
+    let body = html! {
+        h1 { "Jobs" }
+        (stats)
+        div.toolbar {
+            form #job-filters hx-get="/ui/jobs/runs" hx-target="#runs" hx-trigger="change" {
+                label.muted for="kind" { "Kind" }
+                select #kind name="kind" {
+                    option value="" { "All kinds" }
+                    @for k in JobKind::ALL {
+                        option value=(k.as_str()) selected[query.kind == k.as_str()] { (k.as_str()) }
+                    }
+                }
+                label.muted for="status" { "Status" }
+                select #status name="status" {
+                    option value="" { "All statuses" }
+                    @for s in RunStatus::ALL {
+                        option value=(s.as_str()) selected[query.status == s.as_str()] { (s.as_str()) }
+                    }
+                }
+            }
+            span.spacer {}
+            button #refresh-now.primary type="button" { (refresh_icon()) " Refresh now" }
+        }
+        div #runs hx-get="/ui/jobs/runs" hx-trigger="jobs-changed from:body delay:300ms"
+            hx-include="#job-filters" { (runs) }
+        div #job-detail aria-live="polite" {}
+    };
+    layout("Jobs", Nav::Jobs, body).into_response()
+}
+
+/// The per-kind figures (fragment).
+#[handler]
+pub async fn stats_fragment(Data(state): Data<&AppState>) -> Response {
+    match stats_section(state).await {
+        Ok(m) => m.into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+/// The runs table (fragment).
+#[handler]
+pub async fn runs_fragment(
+    Data(state): Data<&AppState>,
+    Query(query): Query<RunsQuery>,
+) -> Response {
+    match runs_table(state, &query).await {
+        Ok(m) => m.into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+/// One run's detail (fragment).
+#[handler]
+pub async fn detail_fragment(Data(state): Data<&AppState>, Path(id): Path<i64>) -> Response {
+    let run = match state.jobs.history().get(id).await {
+        Ok(Some(run)) => run,
+        Ok(None) => return error_response(ApiError::not_found(format!("Job {id} not found"))),
+        Err(e) => return error_response(e),
+    };
+    let messages: Vec<String> = run
+        .details
+        .as_ref()
+        .and_then(|d| d.get("error_messages"))
+        .and_then(|m| m.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let details = run
+        .details
+        .as_ref()
+        .and_then(|d| serde_json::to_string_pretty(d).ok());
+    html! {
+        section.detail aria-labelledby="job-detail-title" {
+            h2 #job-detail-title { "Job " (run.id) ": " (run.kind) " " (run.scope) }
+            p { (status_badge(&run.status)) " after " (run.attempts) " of " (run.max_attempts) " attempts" }
+            @if let Some(error) = &run.error {
+                h3 { "Error" }
+                pre { (error) }
+            }
+            @if !messages.is_empty() {
+                h3 { "Artifacts that could not be read (" (run.errors) ")" }
+                ul { @for m in &messages { li { (m) } } }
+            }
+            @if let Some(details) = details {
+                h3 { "Details" }
+                pre { (details) }
+            }
+        }
+    }
+    .into_response()
+}
+
+async fn stats_section(state: &AppState) -> Result<Markup, ApiError> {
+    let stats = state.jobs.history().stats().await?;
+    Ok(html! {
+        section #job-stats.stats hx-get="/ui/jobs/stats" hx-trigger="jobs-changed from:body delay:300ms"
+            hx-swap="outerHTML" aria-label="Job figures" {
+            @for s in &stats {
+                article.card {
+                    h2 { (s.kind.as_str()) }
+                    dl {
+                        dt { "Runs" } dd { (s.runs) }
+                        dt { "Success rate" }
+                        dd { @match s.success_rate {
+                            Some(r) => { (format!("{:.0}%", r * 100.0)) }
+                            None => { "—" }
+                        } }
+                        dt { "p50 duration" } dd { (ms(s.p50_duration_ms)) }
+                        dt { "p95 duration" } dd { (ms(s.p95_duration_ms)) }
+                        dt { "Last run" }
+                        dd { @match &s.last_run {
+                            Some(run) => { (status_badge(&run.status)) " " (time(run.finished_at.or(run.started_at).or(Some(run.enqueued_at)))) }
+                            None => { "never" }
+                        } }
+                        dt { "Next run" } dd { @match state.jobs.next_run_at(s.kind) {
+                            Some(at) => { (time(Some(at))) }
+                            None => { "not scheduled" }
+                        } }
+                    }
+                }
+            }
+        }
+    })
+}
+
+async fn runs_table(state: &AppState, query: &RunsQuery) -> Result<Markup, ApiError> {
+    let filter = RunFilter {
+        kind: JobKind::parse(&query.kind),
+        status: RunStatus::parse(&query.status),
+    };
+    let (rows, total) = state.jobs.history().list(&filter, None, RUNS_SHOWN).await?;
+    Ok(html! {
+        p.muted { (total) " runs" @if total > RUNS_SHOWN { ", newest " (RUNS_SHOWN) " shown" } }
+        div.table-wrap {
+            table {
+                caption.skip { "Job runs, newest first" }
+                thead { tr {
+                    th scope="col" { "Job" } th scope="col" { "Kind" } th scope="col" { "Trigger" }
+                    th scope="col" { "Scope" } th scope="col" { "Status" } th scope="col" { "Started" }
+                    th scope="col" { "Duration" } th scope="col" { "Checked" } th scope="col" { "Refreshed" }
+                    th scope="col" { "Added" } th scope="col" { "Removed" } th scope="col" { "Errors" }
+                    th scope="col" { "Actions" }
+                } }
+                tbody {
+                    @for run in &rows { (row(run)) }
+                }
+            }
+        }
+    })
+}
+
+fn row(run: &job_runs::Model) -> Markup {
+    html! {
+        tr data-job=(run.id) {
+            td { (run.id) }
+            td { (run.kind) }
+            td { (run.trigger) }
+            td { (run.scope) }
+            td { (status_badge(&run.status)) }
+            td { (time(run.started_at)) }
+            td { (ms(run.duration_ms.map(|d| d.max(0) as u64))) }
+            td { (run.checked) } td { (run.refreshed) } td { (run.added) }
+            td { (run.removed) } td { (run.errors) }
+            td {
+                button type="button" hx-get=(format!("/ui/jobs/runs/{}", run.id))
+                    hx-target="#job-detail" aria-label=(format!("Details of job {}", run.id)) { "Details" }
+                @if run.status == RunStatus::Failed.as_str() {
+                    " "
+                    button type="button" data-retry-job=(run.id)
+                        aria-label=(format!("Retry job {}", run.id)) { "Retry" }
+                }
+            }
+        }
+    }
+}
+
+/// A status as text and colour (never colour alone).
+fn status_badge(status: &str) -> Markup {
+    html! { span class=(format!("badge status {status}")) { (status) } }
+}
+
+fn ms(v: Option<u64>) -> String {
+    match v {
+        Some(ms) if ms >= 1000 => format!("{:.1} s", ms as f64 / 1000.0),
+        Some(ms) => format!("{ms} ms"),
+        None => "—".into(),
+    }
+}

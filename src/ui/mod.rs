@@ -1,0 +1,124 @@
+//! The web UI: server-rendered pages (maud, checked at compile time) with htmx (vendored, in
+//! the binary) for partial updates and a small script for the refresh button, toasts and live
+//! job events. No build step and no Node.js: `cargo build` produces everything.
+
+pub mod collections;
+pub mod jobs;
+
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use poem::http::header;
+use poem::{IntoResponse, Response, Route, get, handler};
+
+use crate::error::ApiError;
+
+/// htmx 2.0.11 (BSD Zero Clause), from the npm package `htmx.org`, unmodified.
+const HTMX: &str = include_str!("assets/htmx.min.js");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+/// Adds the pages, their fragments and the assets to the route tree.
+pub fn mount(routes: Route) -> Route {
+    routes
+        .at("/", get(collections::index))
+        .at("/jobs", get(jobs::dashboard))
+        .at("/ui/artifacts", get(collections::items_fragment))
+        .at("/ui/jobs/stats", get(jobs::stats_fragment))
+        .at("/ui/jobs/runs", get(jobs::runs_fragment))
+        .at("/ui/jobs/runs/:id", get(jobs::detail_fragment))
+        .at("/ui/htmx.min.js", get(htmx))
+        .at("/ui/app.js", get(app_js))
+        .at("/ui/app.css", get(app_css))
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    body.with_content_type(content_type)
+        .with_header(header::CACHE_CONTROL, "public, max-age=3600")
+        .into_response()
+}
+
+#[handler]
+fn htmx() -> Response {
+    asset(HTMX, "text/javascript; charset=utf-8")
+}
+
+#[handler]
+fn app_js() -> Response {
+    asset(APP_JS, "text/javascript; charset=utf-8")
+}
+
+#[handler]
+fn app_css() -> Response {
+    asset(APP_CSS, "text/css; charset=utf-8")
+}
+
+/// Which page the navigation marks as current.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    /// `/`
+    Collections,
+    /// `/jobs`
+    Jobs,
+}
+
+/// The page frame: header with navigation (and the API docs link), main, toast area.
+pub fn layout(title: &str, nav: Nav, body: Markup) -> Markup {
+    let link = |href: &str, label: &str, this: Nav| {
+        html! {
+            @if nav == this {
+                a href=(href) aria-current="page" { (label) }
+            } @else {
+                a href=(href) { (label) }
+            }
+        }
+    };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · SkillMeat" }
+                link rel="stylesheet" href="/ui/app.css";
+                script src="/ui/htmx.min.js" defer {}
+                script src="/ui/app.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.topbar {
+                    a.brand href="/" { "SkillMeat" }
+                    nav aria-label="Main" {
+                        (link("/", "Collections", Nav::Collections))
+                        (link("/jobs", "Jobs", Nav::Jobs))
+                        a href="/docs" { "API docs" }
+                    }
+                }
+                main #main { (body) }
+                div #toasts aria-live="polite" {}
+            }
+        }
+    }
+}
+
+/// A time for people: `2026-11-26 04:23 UTC`, in a `<time>` element.
+pub fn time(at: Option<DateTime<Utc>>) -> Markup {
+    match at {
+        Some(at) => html! {
+            time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M:%S UTC")) }
+        },
+        None => html! { "—" },
+    }
+}
+
+/// The circular-arrow icon of the refresh buttons.
+pub fn refresh_icon() -> Markup {
+    PreEscaped(
+        r#"<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d="M12 4a8 8 0 0 1 7.75 6h-2.1A6 6 0 1 0 18 14h2.06A8 8 0 1 1 12 4zm5 0h4v4l-1.5-1.5L17 4z"/></svg>"#
+            .to_string(),
+    )
+}
+
+/// An error while building a page: the API's error body, with its status.
+pub fn error_response(err: impl Into<ApiError>) -> Response {
+    err.into().into_response()
+}

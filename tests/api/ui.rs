@@ -1,0 +1,462 @@
+//! The web UI in a real headless Chromium (Debian's chromium and chromium-driver), driving the
+//! real server on a port over a temp data home. Without a browser these tests say so loudly and
+//! pass; under CI (`CI=true`) a missing browser fails them. `.ci/run` installs the browser and
+//! axe-core (the accessibility audit, injected into each page).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use skillmeat_server::startup::Application;
+
+use crate::helpers::{copy_tree, fixture_dir, test_settings};
+
+/// A server on a free port over a copy of the fixture, with its job runner.
+struct UiServer {
+    base: String,
+    data_home: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl UiServer {
+    async fn start() -> UiServer {
+        let dir = tempfile::tempdir().unwrap();
+        let data_home = dir.path().join("home/.skillmeat");
+        copy_tree(&fixture_dir().join("home/.skillmeat"), &data_home);
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join("db/artifact_cache.db").display()
+        );
+        let mut settings = test_settings(&data_home, url);
+        settings.watch.enabled = false;
+        let app = Application::build(settings)
+            .await
+            .expect("build the server");
+        let base = format!("http://{}", app.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        UiServer {
+            base,
+            data_home,
+            stop: Some(stop),
+            _dir: dir,
+        }
+    }
+
+    async fn api(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for UiServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// chromedriver and one browser session; both end when dropped.
+struct Browser {
+    client: Option<Client>,
+    driver: Child,
+}
+
+impl Browser {
+    /// A headless Chromium, or None (after saying so) when none is installed and not under CI.
+    async fn start() -> Option<Browser> {
+        let driver_path =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        if !Path::new(&driver_path).exists() || !Path::new(&chromium).exists() {
+            let message = format!(
+                "BROWSER TESTS SKIPPED: {driver_path} or {chromium} is missing; install Debian's \
+                 chromium and chromium-driver (bash .ci/run does) to run them"
+            );
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{message}");
+            }
+            eprintln!("\n*** {message} ***\n");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900"],
+            }),
+        );
+        // Two TLS backends are in the dependency tree; pick one for the WebDriver client (it only
+        // talks plain HTTP to chromedriver, but the builder wants a provider).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let attempt = ClientBuilder::rustls()
+                .expect("TLS roots")
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+            match attempt {
+                Ok(client) => break client,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "chromedriver did not start: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        Some(Browser {
+            client: Some(client),
+            driver,
+        })
+    }
+
+    fn c(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    /// Evaluates `script` (a function body) and returns its value.
+    async fn js(&self, script: &str) -> Value {
+        self.c().execute(script, vec![]).await.expect("script runs")
+    }
+
+    /// Waits until `script` returns true (20 s at most).
+    async fn until(&self, what: &str, script: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.js(script).await == json!(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs axe-core on the page; returns the serious and critical violations.
+    async fn accessibility_violations(&self) -> Vec<String> {
+        let axe = axe_core_source();
+        self.c()
+            .execute(&axe, vec![])
+            .await
+            .expect("inject axe-core");
+        let result = self
+            .c()
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document).then(r => done(r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' +
+                          v.nodes.map(n => n.target.join(' ')).join(', '))));",
+                vec![],
+            )
+            .await
+            .expect("axe runs");
+        serde_json::from_value(result).unwrap()
+    }
+
+    /// No horizontal scrolling at a phone's width (375 px).
+    async fn fits_a_phone(&self, url: &str) {
+        self.c().set_window_size(375, 800).await.unwrap();
+        self.c().goto(url).await.unwrap();
+        let overflow = self
+            .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+            .await;
+        assert_eq!(overflow, json!(0), "{url} scrolls sideways at 375 px");
+        self.c().set_window_size(1280, 900).await.unwrap();
+    }
+
+    /// Saves a screenshot under target/screenshots, and into docs/user-guide/img when
+    /// SKILLMEAT_UPDATE_SCREENSHOTS is set.
+    async fn screenshot(&self, name: &str) {
+        let png = self.c().screenshot().await.expect("screenshot");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut targets = vec![root.join("target/screenshots")];
+        if std::env::var_os("SKILLMEAT_UPDATE_SCREENSHOTS").is_some() {
+            targets.push(root.join("docs/user-guide/img"));
+        }
+        for dir in targets {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+        }
+    }
+}
+
+impl Browser {
+    /// Ends the session (closing Chromium).
+    async fn finish(mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = client.close().await;
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // A test that failed never reached `finish`; stopping the driver ends its browser.
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// axe-core's script: `AXE_CORE_JS`, else target/axe-core/axe.min.js (put there by .ci/run).
+fn axe_core_source() -> String {
+    let path = std::env::var("AXE_CORE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe-core/package/axe.min.js")
+        });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core not found at {} ({e}); run `npm pack axe-core@4 && tar xzf axe-core-*.tgz` \
+             in target/axe-core (bash .ci/run does)",
+            path.display()
+        )
+    })
+}
+
+/// Records the refresh button's states and the toasts into `window.__seen`.
+const OBSERVE: &str = "
+    window.__seen = { busy: false, disabled: false, spinning: false, toasts: [] };
+    const button = document.getElementById('refresh-button');
+    new MutationObserver(() => {
+        if (button.disabled) window.__seen.disabled = true;
+        if (button.getAttribute('aria-busy') === 'true') window.__seen.busy = true;
+        if (button.classList.contains('spinning')) window.__seen.spinning = true;
+    }).observe(button, { attributes: true });
+    new MutationObserver(() => {
+        for (const t of document.querySelectorAll('#toasts .toast'))
+            if (!window.__seen.toasts.includes(t.textContent)) window.__seen.toasts.push(t.textContent);
+    }).observe(document.getElementById('toasts'), { childList: true, subtree: true });
+    return true;";
+
+#[tokio::test]
+async fn the_collections_page_refreshes_with_the_button_and_ctrl_r() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = UiServer::start().await;
+    let b = &browser;
+    b.c().goto(&format!("{}/", server.base)).await.unwrap();
+    b.until(
+        "the cards",
+        "return document.querySelectorAll('#items .card').length === 16;",
+    )
+    .await;
+    b.until(
+        "\"Last updated\"",
+        "return /^Last updated (just now|\\d+ minutes? ago)$/.test(document.getElementById('last-updated').textContent);",
+    )
+    .await;
+
+    // A file changed on disk; the refresh button picks it up.
+    std::fs::write(
+        server
+            .data_home
+            .join("collections/default/skills/bom-skill/SKILL.md"),
+        "---\ndescription: Picked up by the refresh button\n---\n",
+    )
+    .unwrap();
+    b.js(OBSERVE).await;
+    b.c()
+        .find(Locator::Id("refresh-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the toast",
+        "return window.__seen.toasts.includes('Collections refreshed');",
+    )
+    .await;
+    let seen = b.js("return window.__seen;").await;
+    assert_eq!(seen["disabled"], true, "disabled while refreshing: {seen}");
+    assert_eq!(seen["busy"], true, "aria-busy while refreshing: {seen}");
+    assert_eq!(seen["spinning"], true, "spinner while refreshing: {seen}");
+    b.until(
+        "the button enabled again",
+        "return !document.getElementById('refresh-button').disabled;",
+    )
+    .await;
+    b.until(
+        "the reloaded card",
+        "return document.getElementById('items').textContent.includes('Picked up by the refresh button');",
+    )
+    .await;
+    b.until(
+        "\"Last updated just now\"",
+        "return document.getElementById('last-updated').textContent === 'Last updated just now';",
+    )
+    .await;
+    let jobs = server.api("/api/v1/jobs?kind=refresh").await;
+    assert_eq!(jobs["items"][0]["trigger"], "manual", "{jobs}");
+    b.screenshot("collections").await;
+
+    // Ctrl+R refreshes the collections, not the browser page.
+    b.js("window.__notReloaded = true; return true;").await;
+    b.js(OBSERVE).await;
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down {
+            value: Key::Control.into(),
+        })
+        .then(KeyAction::Down { value: 'r' })
+        .then(KeyAction::Up { value: 'r' })
+        .then(KeyAction::Up {
+            value: Key::Control.into(),
+        });
+    b.c().perform_actions(keys).await.unwrap();
+    b.until(
+        "the toast after Ctrl+R",
+        "return window.__seen.toasts.includes('Collections refreshed');",
+    )
+    .await;
+    assert_eq!(
+        b.js("return window.__notReloaded === true;").await,
+        json!(true),
+        "the page was not reloaded"
+    );
+
+    // Search narrows the grid on the server.
+    let search = b
+        .c()
+        .find(Locator::Css("input[name=search]"))
+        .await
+        .unwrap();
+    search.send_keys("crlf").await.unwrap();
+    b.until(
+        "the filtered grid",
+        "return document.querySelectorAll('#items .card').length === 1;",
+    )
+    .await;
+
+    let violations = b.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    b.fits_a_phone(&format!("{}/", server.base)).await;
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn the_job_dashboard_shows_runs_from_the_ui_and_retries_a_failed_one() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = UiServer::start().await;
+    let b = &browser;
+    b.c().goto(&format!("{}/jobs", server.base)).await.unwrap();
+    b.until(
+        "the warm's row",
+        "return !!document.querySelector('#runs tr[data-job]');",
+    )
+    .await;
+
+    // "Refresh now" queues a run; the table shows it finish without a reload.
+    b.c()
+        .find(Locator::Id("refresh-now"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the manual run, succeeded",
+        "return [...document.querySelectorAll('#runs tr[data-job]')].some(r =>
+             r.textContent.includes('manual') && r.textContent.includes('succeeded'));",
+    )
+    .await;
+
+    // A failing refresh: retried, then shown as failed with a Retry button.
+    let collections = server.data_home.join("collections");
+    let aside = server.data_home.join("collections-aside");
+    std::fs::rename(&collections, &aside).unwrap();
+    std::fs::write(&collections, "not a folder").unwrap();
+    b.c()
+        .find(Locator::Id("refresh-now"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the failed run",
+        "return !!document.querySelector('#runs [data-retry-job]');",
+    )
+    .await;
+    let failed_id = b
+        .js("return document.querySelector('#runs [data-retry-job]').dataset.retryJob;")
+        .await;
+    b.c()
+        .find(Locator::Css(&format!(
+            "button[aria-label='Details of job {}']",
+            failed_id.as_str().unwrap()
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the run's error",
+        "return document.getElementById('job-detail').textContent.includes('collections');",
+    )
+    .await;
+    b.screenshot("jobs").await;
+
+    std::fs::remove_file(&collections).unwrap();
+    std::fs::rename(&aside, &collections).unwrap();
+    b.c()
+        .find(Locator::Css("#runs [data-retry-job]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let retried = server.api("/api/v1/jobs?kind=refresh&limit=1").await;
+    let retried_id = retried["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        retried["items"][0]["retry_of"].to_string(),
+        failed_id.as_str().unwrap()
+    );
+    b.until(
+        "the retry, succeeded",
+        &format!(
+            "return !!document.querySelector('#runs tr[data-job=\"{retried_id}\"]') &&
+                    document.querySelector('#runs tr[data-job=\"{retried_id}\"]').textContent.includes('succeeded');"
+        ),
+    )
+    .await;
+    // The per-kind figures follow.
+    b.until(
+        "the refresh figures",
+        "return document.getElementById('job-stats').textContent.includes('67%');",
+    )
+    .await;
+
+    let violations = b.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    b.fits_a_phone(&format!("{}/jobs", server.base)).await;
+    browser.finish().await;
+}
