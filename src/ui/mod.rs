@@ -3,6 +3,7 @@
 //! job events. No build step and no Node.js: `cargo build` produces everything.
 
 pub mod collections;
+pub mod deployments;
 pub mod jobs;
 
 use chrono::{DateTime, Utc};
@@ -22,6 +23,12 @@ pub fn mount(routes: Route) -> Route {
     routes
         .at("/", get(collections::index))
         .at("/jobs", get(jobs::dashboard))
+        .at("/deployments", get(deployments::dashboard))
+        .at(
+            "/ui/deployments/summary",
+            get(deployments::summary_fragment),
+        )
+        .at("/ui/deployments/list", get(deployments::list_fragment))
         .at("/ui/artifacts", get(collections::items_fragment))
         .at("/ui/jobs/stats", get(jobs::stats_fragment))
         .at("/ui/jobs/runs", get(jobs::runs_fragment))
@@ -57,6 +64,8 @@ fn app_css() -> Response {
 pub enum Nav {
     /// `/`
     Collections,
+    /// `/deployments`
+    Deployments,
     /// `/jobs`
     Jobs,
 }
@@ -89,6 +98,7 @@ pub fn layout(title: &str, nav: Nav, body: Markup) -> Markup {
                     a.brand href="/" { "SkillMeat" }
                     nav aria-label="Main" {
                         (link("/", "Collections", Nav::Collections))
+                        (link("/deployments", "Deployments", Nav::Deployments))
                         (link("/jobs", "Jobs", Nav::Jobs))
                         a href="/docs" { "API docs" }
                     }

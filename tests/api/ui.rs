@@ -460,3 +460,149 @@ async fn the_job_dashboard_shows_runs_from_the_ui_and_retries_a_failed_one() {
     b.fits_a_phone(&format!("{}/jobs", server.base)).await;
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn the_deployment_dashboard_filters_undeploys_and_deploys() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = UiServer::start().await;
+    let project = server._dir.path().join("projects/demo");
+    std::fs::create_dir_all(&project).unwrap();
+    let project = project.canonicalize().unwrap();
+    let http = reqwest::Client::new();
+    for artifact in ["skill:bom-skill", "command:review-pr"] {
+        let r = http
+            .post(format!("{}/api/v1/deployments", server.base))
+            .json(&json!({"artifact_id": artifact, "project_path": project}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    let b = &browser;
+    b.c()
+        .goto(&format!("{}/deployments", server.base))
+        .await
+        .unwrap();
+    b.until(
+        "two deployments",
+        "return document.querySelectorAll('#deployments tr[data-deployment]').length === 2;",
+    )
+    .await;
+    b.until(
+        "the status counts",
+        "return document.getElementById('dep-summary').textContent.includes('synced 2');",
+    )
+    .await;
+
+    // Filters narrow on the server.
+    b.c()
+        .find(Locator::Css("#dep-type"))
+        .await
+        .unwrap()
+        .select_by_value("command")
+        .await
+        .unwrap();
+    b.until(
+        "the command only",
+        "const rows = document.querySelectorAll('#deployments tr[data-deployment]');
+         return rows.length === 1 && rows[0].textContent.includes('command:review-pr');",
+    )
+    .await;
+    b.c()
+        .find(Locator::Css("#dep-view"))
+        .await
+        .unwrap()
+        .select_by_value("project")
+        .await
+        .unwrap();
+    b.until(
+        "the by-project heading",
+        "return !!document.querySelector('#deployments tr.group');",
+    )
+    .await;
+    b.c()
+        .find(Locator::Css("#dep-type"))
+        .await
+        .unwrap()
+        .select_by_value("")
+        .await
+        .unwrap();
+    b.until(
+        "both again",
+        "return document.querySelectorAll('#deployments tr[data-deployment]').length === 2;",
+    )
+    .await;
+
+    // Undeploy, after the confirmation.
+    b.c()
+        .find(Locator::Css(
+            "button[aria-label^='Undeploy skill:bom-skill']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.c().accept_alert().await.expect("a confirmation");
+    b.until(
+        "the undeployed row gone",
+        "return document.querySelectorAll('#deployments tr[data-deployment]').length === 1;",
+    )
+    .await;
+    assert!(
+        !project.join(".claude/skills/bom-skill").exists(),
+        "files removed"
+    );
+    b.until(
+        "the counts",
+        "return document.getElementById('dep-summary').textContent.includes('synced 1');",
+    )
+    .await;
+
+    // Deploy from the form.
+    b.c()
+        .find(Locator::Css(
+            "#dep-summary ~ details summary, details.detail summary",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Id("deploy-artifact"))
+        .await
+        .unwrap()
+        .send_keys("skill:crlf-skill")
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Id("deploy-project"))
+        .await
+        .unwrap()
+        .send_keys(&project.display().to_string())
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Css("#deploy-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the new deployment",
+        "return document.getElementById('deployments').textContent.includes('skill:crlf-skill');",
+    )
+    .await;
+    assert!(project.join(".claude/skills/crlf-skill/SKILL.md").exists());
+    b.screenshot("deployments").await;
+
+    let violations = b.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    b.fits_a_phone(&format!("{}/deployments", server.base))
+        .await;
+    browser.finish().await;
+}

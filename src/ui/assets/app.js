@@ -115,9 +115,44 @@ async function retryJob(id) {
   }
 }
 
+async function undeploy(button) {
+  if (!window.confirm("Undeploy " + button.dataset.label + "? Its files are removed from the project.")) return;
+  const response = await fetch("/api/v1/deployments/" + button.dataset.undeploy, { method: "DELETE" });
+  if (response.ok) {
+    showToast("Undeployed " + button.dataset.label);
+    htmx.trigger(document.body, "deployments-changed");
+  } else {
+    const data = await response.json().catch(() => ({}));
+    showToast("Could not undeploy: " + (data.detail || response.statusText), "error");
+  }
+}
+
+async function updateDeployment(id, force) {
+  try {
+    await postJson("/api/v1/deployments/" + id + "/update" + (force ? "?force=true" : ""), {});
+    showToast("Updated to the latest version");
+    htmx.trigger(document.body, "deployments-changed");
+  } catch (err) {
+    showToast("Could not update: " + err.message, "error",
+      force ? undefined : { label: "Update anyway", run: () => updateDeployment(id, true) });
+  }
+}
+
+async function deploy(form) {
+  const body = { artifact_id: form.artifact_id.value.trim(), project_path: form.project_path.value.trim() };
+  try {
+    const deployment = await postJson("/api/v1/deployments", body);
+    showToast("Deployed " + deployment.artifact_id);
+    htmx.trigger(document.body, "deployments-changed");
+  } catch (err) {
+    showToast("Could not deploy: " + err.message, "error");
+  }
+}
+
 function listenToEvents() {
   if (!window.EventSource) return;
   const events = new EventSource("/api/v1/events");
+  events.addEventListener("deployment.status_changed", () => htmx.trigger(document.body, "deployments-changed"));
   const onJob = (event) => {
     const data = JSON.parse(event.data);
     htmx.trigger(document.body, "jobs-changed");
@@ -154,6 +189,12 @@ document.addEventListener("DOMContentLoaded", () => {
   document.body.addEventListener("click", (event) => {
     const retry = event.target.closest("[data-retry-job]");
     if (retry) retryJob(retry.dataset.retryJob);
+    const remove = event.target.closest("[data-undeploy]");
+    if (remove) undeploy(remove);
+    const update = event.target.closest("[data-update-deployment]");
+    if (update) updateDeployment(update.dataset.updateDeployment, false);
   });
+  const deployForm = document.getElementById("deploy-form");
+  if (deployForm) deployForm.addEventListener("submit", (event) => { event.preventDefault(); deploy(deployForm); });
   listenToEvents();
 });

@@ -1,0 +1,234 @@
+//! The deployment dashboard (`/deployments`): counts per status, filters (status, project,
+//! type, search), a table or by-artifact / by-project views, per-deployment "Update" and
+//! "Undeploy" (with confirmation), and a form to deploy an artifact into a project.
+
+use maud::{Markup, html};
+use poem::web::{Data, Query};
+use poem::{IntoResponse, Response, handler};
+use serde::Deserialize;
+
+use super::{Nav, error_response, layout, time};
+use crate::deploy::{DeploymentFilter, DeploymentSort, DeploymentStatus};
+use crate::error::ApiError;
+use crate::source::ArtifactType;
+use crate::state::AppState;
+
+/// Deployments per page of the list.
+const PAGE_SIZE: u64 = 100;
+
+/// The list's filters and view.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeploymentsQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    project: String,
+    #[serde(default, rename = "type")]
+    artifact_type: String,
+    #[serde(default)]
+    search: String,
+    /// `table` (default), `artifact` or `project`.
+    #[serde(default)]
+    view: String,
+}
+
+impl DeploymentsQuery {
+    fn filter(&self) -> DeploymentFilter {
+        DeploymentFilter {
+            statuses: DeploymentStatus::parse(&self.status).into_iter().collect(),
+            project: Some(self.project.clone()).filter(|p| !p.is_empty()),
+            types: self
+                .artifact_type
+                .parse::<ArtifactType>()
+                .into_iter()
+                .collect(),
+            search: Some(self.search.trim().to_string()).filter(|s| !s.is_empty()),
+            ..Default::default()
+        }
+    }
+
+    fn sort(&self) -> DeploymentSort {
+        match self.view.as_str() {
+            "project" => DeploymentSort::Project,
+            _ => DeploymentSort::Artifact,
+        }
+    }
+}
+
+/// The deployment dashboard.
+#[handler]
+pub async fn dashboard(
+    Data(state): Data<&AppState>,
+    Query(query): Query<DeploymentsQuery>,
+) -> Response {
+    let page = async {
+        let summary = summary_section(state).await?;
+        let list = list_section(state, &query).await?;
+        let projects = state.deployments.all_projects().await?;
+        Ok::<_, ApiError>((summary, list, projects))
+    };
+    let (summary, list, projects) = match page.await {
+        Ok(parts) => parts,
+        Err(e) => return error_response(e),
+    };
+    let body = html! {
+        h1 { "Deployments" }
+        (summary)
+        div.toolbar {
+            form #dep-filters hx-get="/ui/deployments/list" hx-target="#deployments"
+                hx-trigger="change, input changed delay:300ms from:input[name=search]" {
+                label.muted for="dep-status" { "Status" }
+                select #dep-status name="status" {
+                    option value="" { "All statuses" }
+                    @for s in DeploymentStatus::ALL {
+                        option value=(s.as_str()) selected[query.status == s.as_str()] { (s.as_str()) }
+                    }
+                }
+                label.muted for="dep-project" { "Project" }
+                select #dep-project name="project" {
+                    option value="" { "All projects" }
+                    @for p in &projects {
+                        option value=(p.id) selected[query.project == p.id] { (p.name) }
+                    }
+                }
+                label.muted for="dep-type" { "Type" }
+                select #dep-type name="type" {
+                    option value="" { "All types" }
+                    @for t in ArtifactType::ALL {
+                        option value=(t.as_str()) selected[query.artifact_type == t.as_str()] { (t.as_str()) }
+                    }
+                }
+                input type="search" name="search" value=(query.search)
+                    placeholder="Search artifacts" aria-label="Search deployed artifacts";
+                label.muted for="dep-view" { "View" }
+                select #dep-view name="view" {
+                    option value="table" { "Table" }
+                    option value="artifact" selected[query.view == "artifact"] { "By artifact" }
+                    option value="project" selected[query.view == "project"] { "By project" }
+                }
+            }
+        }
+        details.detail {
+            summary { "Deploy an artifact to a project" }
+            form #deploy-form.toolbar {
+                label for="deploy-artifact" { "Artifact" }
+                input #deploy-artifact name="artifact_id" required placeholder="skill:name";
+                label for="deploy-project" { "Project folder" }
+                input #deploy-project name="project_path" required placeholder="/path/to/project";
+                button.primary type="submit" { "Deploy" }
+            }
+        }
+        div #deployments hx-get="/ui/deployments/list" hx-include="#dep-filters"
+            hx-trigger="deployments-changed from:body delay:200ms" { (list) }
+    };
+    layout("Deployments", Nav::Deployments, body).into_response()
+}
+
+/// The counts per status (fragment).
+#[handler]
+pub async fn summary_fragment(Data(state): Data<&AppState>) -> Response {
+    match summary_section(state).await {
+        Ok(m) => m.into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+/// The list (fragment).
+#[handler]
+pub async fn list_fragment(
+    Data(state): Data<&AppState>,
+    Query(query): Query<DeploymentsQuery>,
+) -> Response {
+    match list_section(state, &query).await {
+        Ok(m) => m.into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+async fn summary_section(state: &AppState) -> Result<Markup, ApiError> {
+    let s = state.deployments.summary().await?;
+    let counts = s.by_status;
+    let per_status = [
+        ("synced", counts.synced),
+        ("modified", counts.modified),
+        ("outdated", counts.outdated),
+        ("conflict", counts.conflict),
+        ("missing", counts.missing),
+    ];
+    Ok(html! {
+        section #dep-summary.toolbar aria-label="Deployments per status"
+            hx-get="/ui/deployments/summary" hx-trigger="deployments-changed from:body delay:200ms"
+            hx-swap="outerHTML" {
+            span { strong { (counts.total) } " deployments" }
+            @for (status, n) in per_status {
+                a class=(format!("badge status {status}")) href=(format!("/deployments?status={status}")) {
+                    (status) " " (n)
+                }
+            }
+            span.muted { "Last checked " (time(s.last_updated)) }
+        }
+    })
+}
+
+async fn list_section(state: &AppState, query: &DeploymentsQuery) -> Result<Markup, ApiError> {
+    let page = state
+        .deployments
+        .list(&query.filter(), query.sort(), false, PAGE_SIZE, None)
+        .await?;
+    let group_of = |d: &entity::deployments::Model| match query.view.as_str() {
+        "artifact" => Some(d.artifact_id.clone()),
+        "project" => Some(d.project_path.clone()),
+        _ => None,
+    };
+    // In the grouped views, a heading row before the first deployment of each group.
+    let mut last_group: Option<String> = None;
+    let rows: Vec<(Option<String>, &entity::deployments::Model)> = page
+        .items
+        .iter()
+        .map(|d| {
+            let group = group_of(d);
+            let heading = (group.is_some() && group != last_group).then(|| group.clone());
+            last_group = group;
+            (heading.flatten(), d)
+        })
+        .collect();
+    Ok(html! {
+        p.muted { (page.total_count) " deployments" }
+        div.table-wrap {
+            table {
+                caption.skip { "Deployments" }
+                thead { tr {
+                    th scope="col" { "Artifact" } th scope="col" { "Type" } th scope="col" { "Project" }
+                    th scope="col" { "Profile" } th scope="col" { "Status" } th scope="col" { "Deployed" }
+                    th scope="col" { "Actions" }
+                } }
+                tbody {
+                    @for (heading, d) in &rows {
+                        @if let Some(heading) = heading {
+                            tr.group { th colspan="7" scope="colgroup" { (heading) } }
+                        }
+                        tr data-deployment=(d.id) {
+                            td { (d.artifact_id) }
+                            td { span class=(format!("badge {}", d.artifact_type)) { (d.artifact_type) } }
+                            td { (d.project_path) }
+                            td { (d.profile) }
+                            td { span class=(format!("badge status {}", d.status)) { (d.status) } }
+                            td { (time(Some(d.deployed_at))) }
+                            td {
+                                button type="button" data-update-deployment=(d.id)
+                                    aria-label=(format!("Update {} in {}", d.artifact_id, d.project_path)) { "Update" }
+                                " "
+                                button type="button" data-undeploy=(d.id)
+                                    data-label=(format!("{} from {}", d.artifact_id, d.project_path))
+                                    aria-label=(format!("Undeploy {} from {}", d.artifact_id, d.project_path)) { "Undeploy" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if page.has_next_page {
+            p.muted { "Showing the first " (page.items.len()) " of " (page.total_count) "; narrow the filters to see the rest." }
+        }
+    })
+}
