@@ -471,6 +471,8 @@ impl UserCollectionsApi {
         group_id: Query<Option<String>>,
         /// Include each member's groups.
         include_groups: Query<Option<bool>>,
+        /// Case-insensitive substring of the name or description.
+        search: Query<Option<String>>,
     ) -> Result<ListCollectionArtifactsResponse, ApiError> {
         let mut types = Vec::new();
         for raw in comma_list(artifact_type.0.as_deref()) {
@@ -481,6 +483,7 @@ impl UserCollectionsApi {
             types,
             group_id: group_id.0,
             include_groups,
+            search: search.0,
         };
         let has_previous_page = after.0.is_some();
         let page = self

@@ -192,6 +192,8 @@ pub struct MemberFilter {
     pub group_id: Option<String>,
     /// Include each member's groups.
     pub include_groups: bool,
+    /// Case-insensitive substring of the name or description.
+    pub search: Option<String>,
 }
 
 /// What adding artifacts did.
@@ -515,6 +517,21 @@ impl CollectionService {
             }
             cond = cond.add(any);
         }
+        if let Some(q) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+        {
+            let matching = Query::select()
+                .column(cached_artifacts::Column::ArtifactId)
+                .from(cached_artifacts::Entity)
+                .and_where(cached_artifacts::Column::SearchText.like(
+                    LikeExpr::new(format!("%{}%", escape_like(&q.to_lowercase()))).escape('\\'),
+                ))
+                .to_owned();
+            cond = cond.add(C::ArtifactId.in_subquery(matching));
+        }
         if let Some(group_id) = &filter.group_id {
             let group = group_rows::Entity::find_by_id(group_id.as_str())
                 .one(&self.db)
@@ -594,6 +611,30 @@ impl CollectionService {
             end_cursor,
             total_count,
         })
+    }
+
+    /// The groups holding an artifact, as (collection name, group name), by collection then
+    /// position.
+    pub async fn groups_of_artifact(
+        &self,
+        artifact_id: &str,
+    ) -> Result<Vec<(String, String)>, OrgError> {
+        let rows: Vec<(String, String)> = group_artifacts::Entity::find()
+            .select_only()
+            .column(user_collections::Column::Name)
+            .column(group_rows::Column::Name)
+            .inner_join(group_rows::Entity)
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                sea_orm::RelationTrait::def(&group_rows::Relation::UserCollections),
+            )
+            .filter(group_artifacts::Column::ArtifactId.eq(artifact_id))
+            .order_by_asc(user_collections::Column::NameKey)
+            .order_by_asc(group_rows::Column::Position)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows)
     }
 
     /// Splits ids into those a source knows and those none does. Malformed ids are a bad request.

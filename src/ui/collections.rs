@@ -7,6 +7,8 @@ use poem::{IntoResponse, Response, handler};
 
 use super::{Nav, error_response, layout, refresh_icon};
 use crate::cache::listing::{self, ArtifactFilter, ListError, PageRequest, SortField};
+use crate::collections::MemberFilter;
+use crate::deploy::{DeploymentFilter, DeploymentSort};
 use crate::error::ApiError;
 use crate::source::ArtifactType;
 use crate::state::AppState;
@@ -16,9 +18,13 @@ const PAGE_SIZE: u64 = 60;
 
 /// The grid's filters, read from repeated query pairs (`type=skill&type=agent`).
 struct GridQuery {
+    /// A user collection's id; empty for all artifacts.
+    collection: String,
     search: String,
     types: Vec<ArtifactType>,
     sort: SortField,
+    /// `grid` (default), `list` or `grouped`.
+    view: String,
     after: Option<String>,
 }
 
@@ -31,6 +37,8 @@ impl GridQuery {
                 .map(|(_, v)| v.trim().to_string())
         };
         GridQuery {
+            collection: value("collection").unwrap_or_default(),
+            view: value("view").unwrap_or_default(),
             search: value("search").unwrap_or_default(),
             types: pairs
                 .iter()
@@ -48,7 +56,11 @@ impl GridQuery {
 
     /// This query as URL parameters, without the cursor.
     fn params(&self) -> String {
-        let mut out = url_pairs(&[("search", &self.search)]);
+        let mut out = url_pairs(&[
+            ("collection", &self.collection),
+            ("view", &self.view),
+            ("search", &self.search),
+        ]);
         for t in &self.types {
             out.push_str(&format!("&type={}", t.as_str()));
         }
@@ -93,12 +105,39 @@ pub async fn index(
         Ok(grid) => grid,
         Err(e) => return error_response(e),
     };
+    let collections = match state.collections.list(None, 500, None).await {
+        Ok(page) => page.items,
+        Err(e) => return error_response(e),
+    };
     let body = html! {
-        h1 { "Collections" }
+        div.toolbar {
+            h1 { "Collections" }
+            form #switcher method="get" action="/" {
+                label.skip for="collection" { "Collection" }
+                select #collection name="collection" onchange="this.form.submit()" {
+                    option value="" { "All Collections" }
+                    @for c in &collections {
+                        option value=(c.collection.id) selected[query.collection == c.collection.id] {
+                            (c.collection.name) " (" (c.artifact_count) ")"
+                        }
+                    }
+                }
+                noscript { button type="submit" { "Show" } }
+            }
+            details #add-collection {
+                summary { "Add collection" }
+                form #add-collection-form.toolbar {
+                    label for="new-collection-name" { "Name" }
+                    input #new-collection-name name="name" required maxlength="255";
+                    button.primary type="submit" { "Create" }
+                }
+            }
+        }
         div.toolbar {
             form #filters role="search" hx-get="/ui/artifacts" hx-target="#items"
                 hx-trigger="input changed delay:300ms from:input[name=search], change, submit"
                 hx-push-url="false" {
+                input type="hidden" name="collection" value=(query.collection);
                 input type="search" name="search" value=(query.search)
                     placeholder="Search artifacts" aria-label="Search artifacts";
                 fieldset.toolbar style="border:0;margin:0;padding:0" {
@@ -112,11 +151,19 @@ pub async fn index(
                     }
                 }
                 button type="reset" hx-get="/ui/artifacts" hx-target="#items" { "Clear all" }
-                label.muted for="sort" { "Sort by" }
-                select #sort name="sort" {
-                    option value="name" selected[matches!(query.sort, SortField::Name)] { "Name" }
-                    option value="type" selected[matches!(query.sort, SortField::Type)] { "Type" }
-                    option value="updated" selected[matches!(query.sort, SortField::Updated)] { "Recently updated" }
+                @if query.collection.is_empty() {
+                    label.muted for="sort" { "Sort by" }
+                    select #sort name="sort" {
+                        option value="name" selected[matches!(query.sort, SortField::Name)] { "Name" }
+                        option value="type" selected[matches!(query.sort, SortField::Type)] { "Type" }
+                        option value="updated" selected[matches!(query.sort, SortField::Updated)] { "Recently updated" }
+                    }
+                }
+                label.muted for="view" { "View" }
+                select #view name="view" {
+                    option value="grid" selected[query.view != "list" && query.view != "grouped"] { "Grid" }
+                    option value="list" selected[query.view == "list"] { "List" }
+                    option value="grouped" selected[query.view == "grouped"] { "Grouped" }
                 }
             }
             span.spacer {}
@@ -127,6 +174,7 @@ pub async fn index(
         }
         div #items hx-get="/ui/artifacts" hx-trigger="collections-refreshed from:body"
             hx-include="#filters" { (grid) }
+        aside #drawer aria-live="polite" {}
     };
     layout("Collections", Nav::Collections, body).into_response()
 }
@@ -143,54 +191,243 @@ pub async fn items_fragment(
     }
 }
 
+/// One card's content.
+struct Card {
+    id: String,
+    name: String,
+    artifact_type: String,
+    description: Option<String>,
+    /// Its groups in the selected collection, in order.
+    groups: Vec<String>,
+}
+
 async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
     state.cache.ensure_populated().await?;
-    let filter = ArtifactFilter {
-        types: query.types.clone(),
-        search: Some(query.search.clone()).filter(|s| !s.is_empty()),
-        ..Default::default()
-    };
-    let page = PageRequest {
-        limit: PAGE_SIZE,
-        after: query.after.clone(),
-        sort: query.sort,
-        descending: matches!(query.sort, SortField::Updated),
-    };
     let first_page = query.after.is_none();
-    let page = listing::list_artifacts(&state.db, &filter, &page)
-        .await
-        .map_err(|e| match e {
-            ListError::BadCursor(_) => ApiError::bad_request(e.to_string()),
-            ListError::Db(db) => db.into(),
-        })?;
-    let ids: Vec<String> = page.items.iter().map(|r| r.artifact_id.clone()).collect();
-    let counts = state.deployments.counts_for(&ids).await?;
-    let cards = html! {
-        @for row in &page.items {
-            article.card {
-                div { span class=(format!("badge {}", row.artifact_type)) { (row.artifact_type) } }
-                h2 { (row.name) }
-                p { (row.description.as_deref().unwrap_or("No description")) }
-                p.muted {
-                    @let n = counts.get(&row.artifact_id).map(|c| c.total).unwrap_or(0);
-                    (n) @if n == 1 { " deployment" } @else { " deployments" }
+    let (cards, has_next_page, end_cursor, total_count) = if query.collection.is_empty() {
+        let filter = ArtifactFilter {
+            types: query.types.clone(),
+            search: Some(query.search.clone()).filter(|s| !s.is_empty()),
+            ..Default::default()
+        };
+        let page = PageRequest {
+            limit: PAGE_SIZE,
+            after: query.after.clone(),
+            sort: query.sort,
+            descending: matches!(query.sort, SortField::Updated),
+        };
+        let page = listing::list_artifacts(&state.db, &filter, &page)
+            .await
+            .map_err(|e| match e {
+                ListError::BadCursor(_) => ApiError::bad_request(e.to_string()),
+                ListError::Db(db) => db.into(),
+            })?;
+        let cards: Vec<Card> = page
+            .items
+            .into_iter()
+            .map(|row| Card {
+                id: row.artifact_id,
+                name: row.name,
+                artifact_type: row.artifact_type,
+                description: row.description,
+                groups: Vec::new(),
+            })
+            .collect();
+        (cards, page.has_next_page, page.end_cursor, page.total_count)
+    } else {
+        let filter = MemberFilter {
+            types: query.types.clone(),
+            include_groups: true,
+            search: Some(query.search.clone()).filter(|s| !s.is_empty()),
+            ..Default::default()
+        };
+        let page = state
+            .collections
+            .list_members(
+                &query.collection,
+                &filter,
+                PAGE_SIZE,
+                query.after.as_deref(),
+            )
+            .await?;
+        let cards: Vec<Card> = page
+            .items
+            .into_iter()
+            .map(|m| {
+                let groups = m.groups.into_iter().map(|(_, name, _)| name).collect();
+                match m.cached {
+                    Some(row) => Card {
+                        id: row.artifact_id,
+                        name: row.name,
+                        artifact_type: row.artifact_type,
+                        description: row.description,
+                        groups,
+                    },
+                    None => Card {
+                        name: m
+                            .artifact_id
+                            .split_once(':')
+                            .map(|(_, n)| n.to_string())
+                            .unwrap_or_default(),
+                        artifact_type: m
+                            .artifact_id
+                            .split_once(':')
+                            .map(|(t, _)| t.to_string())
+                            .unwrap_or_default(),
+                        id: m.artifact_id,
+                        description: Some("No longer in the sources".into()),
+                        groups,
+                    },
                 }
+            })
+            .collect();
+        (cards, page.has_next_page, page.end_cursor, page.total_count)
+    };
+    let ids: Vec<String> = cards.iter().map(|c| c.id.clone()).collect();
+    let counts = state.deployments.counts_for(&ids).await?;
+    let card = |c: &Card| {
+        let n = counts.get(&c.id).map(|d| d.total).unwrap_or(0);
+        html! {
+            article.card {
+                div { span class=(format!("badge {}", c.artifact_type)) { (c.artifact_type) } }
+                h2 {
+                    button.linklike type="button"
+                        hx-get=(format!("/ui/artifacts/{}?collection={}", encode(&c.id), encode(&query.collection)))
+                        hx-target="#drawer" { (c.name) }
+                }
+                p { (c.description.as_deref().unwrap_or("No description")) }
+                @if !c.groups.is_empty() {
+                    p.tags {
+                        @for g in c.groups.iter().take(2) { span.tag { (g) } " " }
+                        @if c.groups.len() > 2 { span.tag { "+" (c.groups.len() - 2) " more" } }
+                    }
+                }
+                p.muted { (n) @if n == 1 { " deployment" } @else { " deployments" } }
             }
         }
-        @if page.has_next_page {
-            @if let Some(cursor) = &page.end_cursor {
+    };
+    let more = html! {
+        @if has_next_page {
+            @if let Some(cursor) = &end_cursor {
                 button.load-more type="button"
                     hx-get=(format!("/ui/artifacts?{}&after={}", query.params(), encode(cursor)))
                     hx-target="this" hx-swap="outerHTML" { "Load more" }
             }
         }
     };
-    Ok(if first_page {
-        html! {
-            p.muted #result-count { (page.total_count) " artifacts" }
-            div.grid { (cards) }
-        }
+    if !first_page {
+        return Ok(html! { @for c in &cards { (card(c)) } (more) });
+    }
+    let view_class = if query.view == "list" {
+        "grid list"
     } else {
-        cards
+        "grid"
+    };
+    Ok(html! {
+        p.muted #result-count { (total_count) " artifacts" }
+        @if query.view == "grouped" {
+            @for (heading, members) in sections(&cards, !query.collection.is_empty()) {
+                section.group-section {
+                    h2 { (heading) " (" (members.len()) ")" }
+                    div.grid { @for c in members { (card(c)) } }
+                }
+            }
+            (more)
+        } @else {
+            div class=(view_class) { @for c in &cards { (card(c)) } (more) }
+        }
     })
+}
+
+/// The grouped view's sections: by group in a collection (an artifact in two groups shows in
+/// both; "Not in a group" last), else by type.
+fn sections(cards: &[Card], by_group: bool) -> Vec<(String, Vec<&Card>)> {
+    fn push<'a>(out: &mut Vec<(String, Vec<&'a Card>)>, heading: &str, card: &'a Card) {
+        match out.iter_mut().find(|(h, _)| h == heading) {
+            Some((_, list)) => list.push(card),
+            None => out.push((heading.to_string(), vec![card])),
+        }
+    }
+    let mut out: Vec<(String, Vec<&Card>)> = Vec::new();
+    for c in cards {
+        if !by_group {
+            push(&mut out, &c.artifact_type, c);
+        } else if c.groups.is_empty() {
+            push(&mut out, "Not in a group", c);
+        } else {
+            for g in &c.groups {
+                push(&mut out, g, c);
+            }
+        }
+    }
+    if let Some(pos) = out.iter().position(|(h, _)| h == "Not in a group") {
+        let rest = out.remove(pos);
+        out.push(rest);
+    }
+    out
+}
+
+/// An artifact's details for the drawer: metadata, files, groups and deployments.
+#[handler]
+pub async fn drawer_fragment(
+    Data(state): Data<&AppState>,
+    poem::web::Path(raw): poem::web::Path<String>,
+) -> Response {
+    let result = async {
+        let id = crate::api::artifacts::parse_id(&raw)?;
+        let Some(found) = state.cache.get_or_fill(&id).await? else {
+            return Err(ApiError::not_found(format!("Artifact '{id}' not found")));
+        };
+        let groups = state
+            .collections
+            .groups_of_artifact(&id.to_string())
+            .await?;
+        let filter = DeploymentFilter {
+            artifact_id: Some(id.to_string()),
+            ..Default::default()
+        };
+        let deployments = state
+            .deployments
+            .list(&filter, DeploymentSort::Project, false, 50, None)
+            .await?;
+        Ok((found.artifact, groups, deployments.items))
+    };
+    let (a, groups, deployments) = match result.await {
+        Ok(parts) => parts,
+        Err(e) => return error_response(e),
+    };
+    let m = &a.metadata;
+    html! {
+        section.detail aria-labelledby="drawer-title" {
+            div.toolbar {
+                h2 #drawer-title { (a.item.artifact_id) }
+                span.spacer {}
+                button type="button" onclick="document.getElementById('drawer').innerHTML=''"
+                    aria-label="Close the details" { "Close" }
+            }
+            p { (m.description.as_deref().unwrap_or("No description")) }
+            dl.facts {
+                dt { "Collection" } dd { (a.item.collections.join(", ")) }
+                dt { "Path" } dd { (a.item.path) }
+                @if let Some(v) = &m.version { dt { "Version" } dd { (v) } }
+                @if let Some(v) = &m.author { dt { "Author" } dd { (v) } }
+                @if !m.tags.is_empty() { dt { "Tags" } dd { (m.tags.join(", ")) } }
+                @if !m.tools.is_empty() { dt { "Tools" } dd { (m.tools.join(", ")) } }
+                dt { "Content hash" } dd { code { (a.content_hash) } }
+            }
+            h3 { "Files (" (a.files.len()) ")" }
+            ul { @for f in &a.files { li { (f.path) " " span.muted { "(" (f.size) " bytes)" } } } }
+            h3 { "Groups" }
+            @if groups.is_empty() { p.muted { "In no group." } } @else {
+                ul { @for (collection, group) in &groups { li { (group) span.muted { " in " (collection) } } } }
+            }
+            h3 { "Deployments" }
+            @if deployments.is_empty() { p.muted { "Not deployed." } } @else {
+                ul { @for d in &deployments {
+                    li { (d.project_path) " (" (d.profile) ") " span class=(format!("badge status {}", d.status)) { (d.status) } }
+                } }
+            }
+        }
+    }
+    .into_response()
 }

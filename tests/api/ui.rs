@@ -606,3 +606,142 @@ async fn the_deployment_dashboard_filters_undeploys_and_deploys() {
         .await;
     browser.finish().await;
 }
+
+impl UiServer {
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn the_collections_page_switches_collections_and_views_and_shows_details() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = UiServer::start().await;
+    // Warm the cache (the default collection adopts every artifact), then group three skills.
+    server.api("/api/v1/artifacts?limit=1").await;
+    let group = server
+        .post(
+            "/api/v1/groups",
+            json!({"collection_id": "default", "name": "Favourites"}),
+        )
+        .await;
+    let group_id = group["id"].as_str().unwrap().to_string();
+    let other = server
+        .post(
+            "/api/v1/groups",
+            json!({"collection_id": "default", "name": "Reviewed"}),
+        )
+        .await;
+    let third = server
+        .post(
+            "/api/v1/groups",
+            json!({"collection_id": "default", "name": "Imported"}),
+        )
+        .await;
+    for g in [
+        &group_id,
+        other["id"].as_str().unwrap(),
+        third["id"].as_str().unwrap(),
+    ] {
+        server
+            .post(
+                &format!("/api/v1/groups/{g}/artifacts"),
+                json!({"artifact_ids": ["skill:bom-skill"]}),
+            )
+            .await;
+    }
+    let b = &browser;
+    b.c().goto(&format!("{}/", server.base)).await.unwrap();
+    b.c()
+        .find(Locator::Css("#collection"))
+        .await
+        .unwrap()
+        .select_by_value("default")
+        .await
+        .unwrap();
+    b.until(
+        "the default collection with its group tags",
+        "return location.search.includes('collection=default') &&
+                document.getElementById('items').textContent.includes('Favourites') &&
+                document.getElementById('items').textContent.includes('+1 more');",
+    )
+    .await;
+
+    // Grouped view, remembered across a reload.
+    b.c()
+        .find(Locator::Css("#view"))
+        .await
+        .unwrap()
+        .select_by_value("grouped")
+        .await
+        .unwrap();
+    b.until(
+        "the group sections",
+        "return [...document.querySelectorAll('.group-section h2')].some(h => h.textContent.startsWith('Favourites'))
+            && [...document.querySelectorAll('.group-section h2')].some(h => h.textContent.startsWith('Not in a group'));",
+    )
+    .await;
+    b.c().refresh().await.unwrap();
+    b.until(
+        "the grouped view after a reload",
+        "return document.getElementById('view').value === 'grouped' && !!document.querySelector('.group-section');",
+    )
+    .await;
+
+    // The drawer: metadata, files, groups, deployments.
+    b.c()
+        .find(Locator::XPath("//button[normalize-space()='bom-skill']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the drawer",
+        "const d = document.getElementById('drawer').textContent;
+         return d.includes('skill:bom-skill') && d.includes('SKILL.md') && d.includes('Favourites') && d.includes('Not deployed');",
+    )
+    .await;
+    b.screenshot("collection-grouped").await;
+
+    // Add a collection: it is created and shown.
+    b.c()
+        .find(Locator::Css("#add-collection summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Id("new-collection-name"))
+        .await
+        .unwrap()
+        .send_keys("Writing")
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Css("#add-collection-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the new collection selected",
+        "const s = document.getElementById('collection');
+         return s.options[s.selectedIndex].textContent.startsWith('Writing');",
+    )
+    .await;
+    let violations = b.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    browser.finish().await;
+}

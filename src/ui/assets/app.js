@@ -194,6 +194,26 @@ document.addEventListener("DOMContentLoaded", () => {
     const update = event.target.closest("[data-update-deployment]");
     if (update) updateDeployment(update.dataset.updateDeployment, false);
   });
+  // The collections view (grid, list, grouped) is remembered in this browser.
+  const view = document.getElementById("view");
+  if (view) {
+    const saved = localStorage.getItem("skillmeat.view");
+    if (saved && saved !== view.value && [...view.options].some((o) => o.value === saved)) {
+      view.value = saved;
+      htmx.trigger(document.getElementById("filters"), "change");
+    }
+    view.addEventListener("change", () => localStorage.setItem("skillmeat.view", view.value));
+  }
+  const addForm = document.getElementById("add-collection-form");
+  if (addForm) addForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const created = await postJson("/api/v1/user-collections", { name: addForm.elements.namedItem("name").value.trim() });
+      window.location.href = "/?collection=" + encodeURIComponent(created.id);
+    } catch (err) {
+      showToast("Could not create the collection: " + err.message, "error");
+    }
+  });
   const deployForm = document.getElementById("deploy-form");
   if (deployForm) deployForm.addEventListener("submit", (event) => { event.preventDefault(); deploy(deployForm); });
   listenToEvents();
