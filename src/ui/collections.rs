@@ -109,6 +109,14 @@ pub async fn index(
         Ok(page) => page.items,
         Err(e) => return error_response(e),
     };
+    let groups_panel = if query.collection.is_empty() {
+        html! {}
+    } else {
+        match groups_section(state, &query.collection).await {
+            Ok(m) => m,
+            Err(e) => return error_response(e),
+        }
+    };
     let body = html! {
         div.toolbar {
             h1 { "Collections" }
@@ -172,7 +180,23 @@ pub async fn index(
             button #refresh-button.icon-button type="button" aria-label="Refresh collections"
                 title="Refresh collections (Ctrl+R)" { (refresh_icon()) }
         }
-        div #items hx-get="/ui/artifacts" hx-trigger="collections-refreshed from:body"
+        @if !query.collection.is_empty() {
+            div #groups-panel hx-get=(format!("/ui/collections/{}/groups", encode(&query.collection)))
+                hx-trigger="groups-changed from:body" { (groups_panel) }
+            div #bulk-bar.toolbar.detail hidden data-collection=(query.collection) {
+                span #bulk-count { "0 selected" }
+                label for="bulk-target" { "To collection" }
+                select #bulk-target {
+                    @for c in collections.iter().filter(|c| c.collection.id != query.collection) {
+                        option value=(c.collection.id) { (c.collection.name) }
+                    }
+                }
+                button type="button" data-bulk="move" { "Move" }
+                button type="button" data-bulk="copy" { "Copy" }
+                button type="button" data-bulk="clear" { "Clear selection" }
+            }
+        }
+        div #items hx-get="/ui/artifacts" hx-trigger="collections-refreshed from:body, groups-changed from:body"
             hx-include="#filters" { (grid) }
         aside #drawer aria-live="polite" {}
     };
@@ -289,7 +313,15 @@ async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
         let n = counts.get(&c.id).map(|d| d.total).unwrap_or(0);
         html! {
             article.card {
-                div { span class=(format!("badge {}", c.artifact_type)) { (c.artifact_type) } }
+                div.toolbar style="margin:0" {
+                    span class=(format!("badge {}", c.artifact_type)) { (c.artifact_type) }
+                    @if !query.collection.is_empty() {
+                        label.muted {
+                            input type="checkbox" data-select=(c.id);
+                            span.skip { "Select " (c.name) }
+                        }
+                    }
+                }
                 h2 {
                     button.linklike type="button"
                         hx-get=(format!("/ui/artifacts/{}?collection={}", encode(&c.id), encode(&query.collection)))
@@ -372,7 +404,13 @@ fn sections(cards: &[Card], by_group: bool) -> Vec<(String, Vec<&Card>)> {
 pub async fn drawer_fragment(
     Data(state): Data<&AppState>,
     poem::web::Path(raw): poem::web::Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
+    let collection = pairs
+        .iter()
+        .find(|(k, _)| k == "collection")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let result = async {
         let id = crate::api::artifacts::parse_id(&raw)?;
         let Some(found) = state.cache.get_or_fill(&id).await? else {
@@ -390,9 +428,27 @@ pub async fn drawer_fragment(
             .deployments
             .list(&filter, DeploymentSort::Project, false, 50, None)
             .await?;
-        Ok((found.artifact, groups, deployments.items))
+        let in_collection = if collection.is_empty() {
+            Vec::new()
+        } else {
+            let all = state
+                .collections
+                .list_groups(&collection, None, None)
+                .await?;
+            let mine = state
+                .collections
+                .list_groups(&collection, None, Some(&id.to_string()))
+                .await?;
+            all.into_iter()
+                .map(|g| {
+                    let member = mine.iter().any(|m| m.group.id == g.group.id);
+                    (g.group.id, g.group.name, member)
+                })
+                .collect()
+        };
+        Ok((found.artifact, groups, deployments.items, in_collection))
     };
-    let (a, groups, deployments) = match result.await {
+    let (a, groups, deployments, in_collection) = match result.await {
         Ok(parts) => parts,
         Err(e) => return error_response(e),
     };
@@ -417,6 +473,19 @@ pub async fn drawer_fragment(
             }
             h3 { "Files (" (a.files.len()) ")" }
             ul { @for f in &a.files { li { (f.path) " " span.muted { "(" (f.size) " bytes)" } } } }
+            @if !in_collection.is_empty() {
+                fieldset {
+                    legend { "Groups in this collection" }
+                    @for (gid, name, member) in &in_collection {
+                        label.chip {
+                            input type="checkbox" data-group-toggle=(gid) data-artifact=(a.item.artifact_id)
+                                checked[*member];
+                            (name)
+                        }
+                        " "
+                    }
+                }
+            }
             h3 { "Groups" }
             @if groups.is_empty() { p.muted { "In no group." } } @else {
                 ul { @for (collection, group) in &groups { li { (group) span.muted { " in " (collection) } } } }
@@ -430,4 +499,53 @@ pub async fn drawer_fragment(
         }
     }
     .into_response()
+}
+
+/// A collection's groups, in order, with create, rename, delete and reorder (fragment).
+#[handler]
+pub async fn groups_fragment(
+    Data(state): Data<&AppState>,
+    poem::web::Path(id): poem::web::Path<String>,
+) -> Response {
+    match groups_section(state, &id).await {
+        Ok(m) => m.into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+async fn groups_section(state: &AppState, collection: &str) -> Result<Markup, ApiError> {
+    let groups = state
+        .collections
+        .list_groups(collection, None, None)
+        .await?;
+    Ok(html! {
+        details.detail #groups open {
+            summary { "Groups (" (groups.len()) ")" }
+            form #new-group-form.toolbar data-collection=(collection) {
+                label for="new-group-name" { "New group" }
+                input #new-group-name name="name" required maxlength="255";
+                button.primary type="submit" { "Create group" }
+            }
+            p.muted { "Drag a group to reorder it, or use its Up and Down buttons." }
+            ol #group-list data-collection=(collection) {
+                @for (i, g) in groups.iter().enumerate() {
+                    li draggable="true" data-group-id=(g.group.id) data-group-name=(g.group.name) {
+                        strong { (g.group.name) } " "
+                        span.muted { "(" (g.artifact_count) ")" } " "
+                        button type="button" data-group-move="up" disabled[i == 0]
+                            aria-label=(format!("Move {} up", g.group.name)) { "Up" }
+                        " "
+                        button type="button" data-group-move="down" disabled[i + 1 == groups.len()]
+                            aria-label=(format!("Move {} down", g.group.name)) { "Down" }
+                        " "
+                        button type="button" data-group-rename
+                            aria-label=(format!("Rename {}", g.group.name)) { "Rename" }
+                        " "
+                        button type="button" data-group-delete
+                            aria-label=(format!("Delete {}", g.group.name)) { "Delete" }
+                    }
+                }
+            }
+        }
+    })
 }

@@ -31,6 +31,10 @@ pub fn mount(routes: Route) -> Route {
         .at("/ui/deployments/list", get(deployments::list_fragment))
         .at("/ui/artifacts", get(collections::items_fragment))
         .at("/ui/artifacts/:id", get(collections::drawer_fragment))
+        .at(
+            "/ui/collections/:id/groups",
+            get(collections::groups_fragment),
+        )
         .at("/ui/jobs/stats", get(jobs::stats_fragment))
         .at("/ui/jobs/runs", get(jobs::runs_fragment))
         .at("/ui/jobs/runs/:id", get(jobs::detail_fragment))

@@ -954,7 +954,14 @@ async fn an_edit_on_disk_shows_up_within_one_scheduled_refresh() {
         assert!(Instant::now() < deadline, "the edit never showed up");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let scheduled = app.get("/api/v1/jobs?kind=refresh&status=succeeded").await;
+    // The run is recorded as succeeded a moment after its rows are stored.
+    let scheduled = app
+        .eventually("/api/v1/jobs?kind=refresh&status=succeeded", |r| {
+            r.body["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|j| j["refreshed"] == 1))
+        })
+        .await;
     let run = scheduled.body["items"]
         .as_array()
         .unwrap()

@@ -745,3 +745,181 @@ async fn the_collections_page_switches_collections_and_views_and_shows_details()
     assert!(violations.is_empty(), "{violations:#?}");
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_page() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = UiServer::start().await;
+    server.api("/api/v1/artifacts?limit=1").await;
+    let target = server
+        .post("/api/v1/user-collections", json!({"name": "Target"}))
+        .await;
+    let target_id = target["id"].as_str().unwrap().to_string();
+    let b = &browser;
+    b.c()
+        .goto(&format!("{}/?collection=default", server.base))
+        .await
+        .unwrap();
+    let group_names = "return [...document.querySelectorAll('#group-list li')].map(li => li.dataset.groupName).join(',');";
+
+    // Create two groups.
+    for name in ["Alpha", "Beta"] {
+        let input = b.c().find(Locator::Id("new-group-name")).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(name).await.unwrap();
+        b.c()
+            .find(Locator::Css("#new-group-form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.until(
+            &format!("group {name}"),
+            &format!("return document.querySelector('#group-list li[data-group-name=\"{name}\"]') !== null;"),
+        )
+        .await;
+    }
+    assert_eq!(b.js(group_names).await, json!("Alpha,Beta"));
+
+    // Reorder with the keyboard: focus "Move Beta up" and press Enter.
+    let up = b
+        .c()
+        .find(Locator::Css("button[aria-label='Move Beta up']"))
+        .await
+        .unwrap();
+    up.send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .unwrap();
+    b.until(
+        "Beta first",
+        &format!("{} ", group_names.replace("return ", "return ("))
+            .replace(".join(',');", ".join(',')) === 'Beta,Alpha';"),
+    )
+    .await;
+    let groups = server.api("/api/v1/groups?collection_id=default").await;
+    let order: Vec<&str> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["Beta", "Alpha"], "{groups}");
+
+    // Rename Alpha (a prompt), delete Beta (a confirmation that says artifacts remain).
+    b.c()
+        .find(Locator::Css("button[aria-label='Rename Alpha']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.c().send_alert_text("Gamma").await.unwrap();
+    b.c().accept_alert().await.unwrap();
+    b.until(
+        "Gamma",
+        "return document.querySelector('#group-list li[data-group-name=\"Gamma\"]') !== null;",
+    )
+    .await;
+    b.c()
+        .find(Locator::Css("button[aria-label='Delete Beta']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let question = b.c().get_alert_text().await.unwrap();
+    assert!(
+        question.contains("Artifacts remain in collection"),
+        "{question}"
+    );
+    b.c().accept_alert().await.unwrap();
+    b.until(
+        "Beta gone",
+        &format!("{} ", group_names.replace("return ", "return ("))
+            .replace(".join(',');", ".join(',')) === 'Gamma';"),
+    )
+    .await;
+
+    // An artifact's groups, as checkboxes in its details.
+    b.c()
+        .find(Locator::XPath("//button[normalize-space()='bom-skill']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.c()
+        .wait()
+        .for_element(Locator::Css("#drawer input[data-group-toggle]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the tag on the card",
+        "return [...document.querySelectorAll('#items .card')].some(c => c.textContent.includes('bom-skill') && c.textContent.includes('Gamma'));",
+    )
+    .await;
+
+    // Copy two artifacts, then move one, to the other collection.
+    for id in ["skill:bom-skill", "skill:crlf-skill"] {
+        b.c()
+            .find(Locator::Css(&format!("input[data-select='{id}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    b.until("the bulk bar", "return !document.getElementById('bulk-bar').hidden && document.getElementById('bulk-count').textContent === '2 selected';")
+        .await;
+    b.c()
+        .find(Locator::Css("#bulk-bar [data-bulk=copy]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the selection cleared",
+        "return document.getElementById('bulk-bar').hidden;",
+    )
+    .await;
+    let copied = server
+        .api(&format!("/api/v1/user-collections/{target_id}/artifacts"))
+        .await;
+    assert_eq!(copied["page_info"]["total_count"], 2, "{copied}");
+    b.c()
+        .find(Locator::Css("input[data-select='skill:nested-tree']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Css("#bulk-bar [data-bulk=move]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the moved card gone",
+        "return !document.querySelector(\"input[data-select='skill:nested-tree']\");",
+    )
+    .await;
+    let moved = server
+        .api(&format!("/api/v1/user-collections/{target_id}/artifacts"))
+        .await;
+    assert_eq!(moved["page_info"]["total_count"], 3, "{moved}");
+
+    let violations = b.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    b.fits_a_phone(&format!("{}/?collection=default", server.base))
+        .await;
+    browser.finish().await;
+}

@@ -149,6 +149,94 @@ async function deploy(form) {
   }
 }
 
+async function send(method, url, body) {
+  const response = await fetch(url, {
+    method,
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new Error(data.detail || response.statusText);
+  }
+  return response.status === 204 ? {} : response.json().catch(() => ({}));
+}
+
+function groupsChanged(message) {
+  if (message) showToast(message);
+  htmx.trigger(document.body, "groups-changed");
+}
+
+async function saveGroupOrder(list) {
+  const ids = [...list.querySelectorAll("li[data-group-id]")].map((li) => li.dataset.groupId);
+  try {
+    await send("PUT", "/api/v1/user-collections/" + encodeURIComponent(list.dataset.collection) + "/groups/order", { group_ids: ids });
+    groupsChanged("Groups reordered");
+  } catch (err) {
+    showToast("Could not reorder: " + err.message, "error");
+    groupsChanged();
+  }
+}
+
+async function onGroupAction(button) {
+  const li = button.closest("li[data-group-id]");
+  const id = li.dataset.groupId;
+  const name = li.dataset.groupName;
+  try {
+    if (button.dataset.groupMove) {
+      const list = li.parentElement;
+      if (button.dataset.groupMove === "up" && li.previousElementSibling) list.insertBefore(li, li.previousElementSibling);
+      if (button.dataset.groupMove === "down" && li.nextElementSibling) list.insertBefore(li.nextElementSibling, li);
+      window.__focusAfterSwap = "[data-group-id='" + id + "'] [data-group-move='" + button.dataset.groupMove + "']";
+      await saveGroupOrder(list);
+    } else if (button.hasAttribute("data-group-rename")) {
+      const renamed = window.prompt("New name for the group " + name, name);
+      if (!renamed || renamed.trim() === name) return;
+      await send("PUT", "/api/v1/groups/" + id, { name: renamed.trim() });
+      groupsChanged("Group renamed");
+    } else if (button.hasAttribute("data-group-delete")) {
+      if (!window.confirm("Delete the group " + name + "? Artifacts remain in collection.")) return;
+      await send("DELETE", "/api/v1/groups/" + id);
+      groupsChanged("Group deleted; its artifacts remain in the collection");
+    }
+  } catch (err) {
+    showToast("Could not change the group: " + err.message, "error");
+  }
+}
+
+const selected = new Set();
+
+function renderSelection() {
+  const bar = document.getElementById("bulk-bar");
+  if (!bar) return;
+  bar.hidden = selected.size === 0;
+  document.getElementById("bulk-count").textContent = selected.size + " selected";
+}
+
+async function onBulk(action) {
+  const bar = document.getElementById("bulk-bar");
+  if (action === "clear") {
+    selected.clear();
+    document.querySelectorAll("[data-select]").forEach((box) => { box.checked = false; });
+    renderSelection();
+    return;
+  }
+  const target = document.getElementById("bulk-target");
+  if (!target.value) { showToast("Create another collection first", "error"); return; }
+  const ids = [...selected];
+  try {
+    await send("POST", "/api/v1/user-collections/" + encodeURIComponent(bar.dataset.collection) + "/artifacts/" + action,
+      { artifact_ids: ids, target_collection_id: target.value });
+    const label = target.options[target.selectedIndex].textContent;
+    showToast((action === "move" ? "Moved " : "Copied ") + ids.length + " to " + label);
+    selected.clear();
+    renderSelection();
+    htmx.trigger(document.body, "collections-refreshed");
+  } catch (err) {
+    showToast("Could not " + action + ": " + err.message, "error");
+  }
+}
+
 function listenToEvents() {
   if (!window.EventSource) return;
   const events = new EventSource("/api/v1/events");
@@ -193,6 +281,63 @@ document.addEventListener("DOMContentLoaded", () => {
     if (remove) undeploy(remove);
     const update = event.target.closest("[data-update-deployment]");
     if (update) updateDeployment(update.dataset.updateDeployment, false);
+    const groupButton = event.target.closest("#group-list button");
+    if (groupButton) onGroupAction(groupButton);
+    const bulk = event.target.closest("[data-bulk]");
+    if (bulk) onBulk(bulk.dataset.bulk);
+  });
+  document.body.addEventListener("change", async (event) => {
+    const box = event.target;
+    if (box.matches("[data-select]")) {
+      if (box.checked) selected.add(box.dataset.select); else selected.delete(box.dataset.select);
+      renderSelection();
+    }
+    if (box.matches("[data-group-toggle]")) {
+      const group = box.dataset.groupToggle;
+      const artifact = box.dataset.artifact;
+      try {
+        if (box.checked) await send("POST", "/api/v1/groups/" + group + "/artifacts", { artifact_ids: [artifact] });
+        else await send("DELETE", "/api/v1/groups/" + group + "/artifacts/" + encodeURIComponent(artifact));
+        groupsChanged(box.checked ? "Added to the group" : "Removed from the group");
+      } catch (err) {
+        box.checked = !box.checked;
+        showToast("Could not change the groups: " + err.message, "error");
+      }
+    }
+  });
+  document.body.addEventListener("submit", async (event) => {
+    if (event.target.id !== "new-group-form") return;
+    event.preventDefault();
+    const form = event.target;
+    try {
+      await send("POST", "/api/v1/groups", { collection_id: form.dataset.collection, name: form.elements.namedItem("name").value.trim() });
+      groupsChanged("Group created");
+    } catch (err) {
+      showToast("Could not create the group: " + err.message, "error");
+    }
+  });
+  // Drag and drop of groups; the Up and Down buttons are the keyboard way to do the same.
+  let dragged = null;
+  document.body.addEventListener("dragstart", (event) => {
+    dragged = event.target.closest && event.target.closest("#group-list li");
+  });
+  document.body.addEventListener("dragover", (event) => {
+    if (dragged && event.target.closest("#group-list li")) event.preventDefault();
+  });
+  document.body.addEventListener("drop", (event) => {
+    const over = event.target.closest && event.target.closest("#group-list li");
+    if (!dragged || !over || over === dragged) return;
+    event.preventDefault();
+    over.parentElement.insertBefore(dragged, over);
+    saveGroupOrder(over.parentElement);
+    dragged = null;
+  });
+  // Keep the keyboard focus on the moved group's button after the list is re-rendered.
+  document.body.addEventListener("htmx:afterSettle", () => {
+    if (!window.__focusAfterSwap) return;
+    const target = document.querySelector(window.__focusAfterSwap);
+    window.__focusAfterSwap = null;
+    if (target && !target.disabled) target.focus();
   });
   // The collections view (grid, list, grouped) is remembered in this browser.
   const view = document.getElementById("view");
