@@ -15,6 +15,8 @@ use crate::state::AppState;
 
 /// Artifacts per page of the grid.
 const PAGE_SIZE: u64 = 60;
+/// Members the grouped view of a collection loads at once.
+const GROUPED_LIMIT: u64 = 1000;
 
 /// The grid's filters, read from repeated query pairs (`type=skill&type=agent`).
 struct GridQuery {
@@ -265,14 +267,15 @@ async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
             search: Some(query.search.clone()).filter(|s| !s.is_empty()),
             ..Default::default()
         };
+        // The grouped view shows whole groups, so it loads up to GROUPED_LIMIT members at once.
+        let limit = if query.view == "grouped" {
+            GROUPED_LIMIT
+        } else {
+            PAGE_SIZE
+        };
         let page = state
             .collections
-            .list_members(
-                &query.collection,
-                &filter,
-                PAGE_SIZE,
-                query.after.as_deref(),
-            )
+            .list_members(&query.collection, &filter, limit, query.after.as_deref())
             .await?;
         let cards: Vec<Card> = page
             .items
@@ -309,7 +312,9 @@ async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
     };
     let ids: Vec<String> = cards.iter().map(|c| c.id.clone()).collect();
     let counts = state.deployments.counts_for(&ids).await?;
-    let card = |c: &Card| {
+    // `order`: in a group section, the group's id and name and whether the card is first or
+    // last in it (its Earlier / Later buttons).
+    let card = |c: &Card, order: Option<(&str, &str, bool, bool)>| {
         let n = counts.get(&c.id).map(|d| d.total).unwrap_or(0);
         html! {
             article.card {
@@ -335,6 +340,14 @@ async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
                     }
                 }
                 p.muted { (n) @if n == 1 { " deployment" } @else { " deployments" } }
+                @if let Some((gid, gname, first, last)) = order {
+                    div.toolbar style="margin:0" {
+                        button type="button" data-member-move="earlier" data-group=(gid) data-artifact=(c.id)
+                            disabled[first] aria-label=(format!("Move {} earlier in {}", c.name, gname)) { "Earlier" }
+                        button type="button" data-member-move="later" data-group=(gid) data-artifact=(c.id)
+                            disabled[last] aria-label=(format!("Move {} later in {}", c.name, gname)) { "Later" }
+                    }
+                }
             }
         }
     };
@@ -348,7 +361,58 @@ async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
         }
     };
     if !first_page {
-        return Ok(html! { @for c in &cards { (card(c)) } (more) });
+        return Ok(html! { @for c in &cards { (card(c, None)) } (more) });
+    }
+    if query.view == "grouped" && !query.collection.is_empty() {
+        // Each group in its order, its members in their order within it.
+        let groups = state
+            .collections
+            .list_groups(&query.collection, None, None)
+            .await?;
+        let by_id: std::collections::HashMap<&str, &Card> =
+            cards.iter().map(|c| (c.id.as_str(), c)).collect();
+        let mut in_some_group = std::collections::HashSet::new();
+        let mut sections = Vec::new();
+        for g in &groups {
+            let detail = state.collections.group_detail(&g.group.id).await?;
+            let members: Vec<&Card> = detail
+                .members
+                .iter()
+                .filter_map(|m| by_id.get(m.artifact_id.as_str()).copied())
+                .collect();
+            for m in &members {
+                in_some_group.insert(m.id.clone());
+            }
+            sections.push((g.group.id.clone(), g.group.name.clone(), members));
+        }
+        // Reordering needs every member in view: not while a filter hides some.
+        let reorderable = query.search.is_empty() && query.types.is_empty() && !has_next_page;
+        let loose: Vec<&Card> = cards
+            .iter()
+            .filter(|c| !in_some_group.contains(&c.id))
+            .collect();
+        return Ok(html! {
+            p.muted #result-count { (total_count) " artifacts" }
+            @for (gid, gname, members) in &sections {
+                section.group-section data-group=(gid) {
+                    h2 { (gname) " (" (members.len()) ")" }
+                    div.grid {
+                        @for (i, c) in members.iter().enumerate() {
+                            (card(c, reorderable.then_some((gid.as_str(), gname.as_str(), i == 0, i + 1 == members.len()))))
+                        }
+                    }
+                }
+            }
+            @if !loose.is_empty() {
+                section.group-section {
+                    h2 { "Not in a group (" (loose.len()) ")" }
+                    div.grid { @for c in &loose { (card(c, None)) } }
+                }
+            }
+            @if has_next_page {
+                p.muted { "Showing the first " (cards.len()) " members; narrow the filters to see the rest." }
+            }
+        });
     }
     let view_class = if query.view == "list" {
         "grid list"
@@ -358,43 +422,27 @@ async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
     Ok(html! {
         p.muted #result-count { (total_count) " artifacts" }
         @if query.view == "grouped" {
-            @for (heading, members) in sections(&cards, !query.collection.is_empty()) {
+            @for (heading, members) in sections(&cards) {
                 section.group-section {
                     h2 { (heading) " (" (members.len()) ")" }
-                    div.grid { @for c in members { (card(c)) } }
+                    div.grid { @for c in members { (card(c, None)) } }
                 }
             }
             (more)
         } @else {
-            div class=(view_class) { @for c in &cards { (card(c)) } (more) }
+            div class=(view_class) { @for c in &cards { (card(c, None)) } (more) }
         }
     })
 }
 
-/// The grouped view's sections: by group in a collection (an artifact in two groups shows in
-/// both; "Not in a group" last), else by type.
-fn sections(cards: &[Card], by_group: bool) -> Vec<(String, Vec<&Card>)> {
-    fn push<'a>(out: &mut Vec<(String, Vec<&'a Card>)>, heading: &str, card: &'a Card) {
-        match out.iter_mut().find(|(h, _)| h == heading) {
-            Some((_, list)) => list.push(card),
-            None => out.push((heading.to_string(), vec![card])),
-        }
-    }
+/// The grouped view's sections across all collections: by type.
+fn sections(cards: &[Card]) -> Vec<(String, Vec<&Card>)> {
     let mut out: Vec<(String, Vec<&Card>)> = Vec::new();
     for c in cards {
-        if !by_group {
-            push(&mut out, &c.artifact_type, c);
-        } else if c.groups.is_empty() {
-            push(&mut out, "Not in a group", c);
-        } else {
-            for g in &c.groups {
-                push(&mut out, g, c);
-            }
+        match out.iter_mut().find(|(h, _)| *h == c.artifact_type) {
+            Some((_, list)) => list.push(c),
+            None => out.push((c.artifact_type.clone(), vec![c])),
         }
-    }
-    if let Some(pos) = out.iter().position(|(h, _)| h == "Not in a group") {
-        let rest = out.remove(pos);
-        out.push(rest);
     }
     out
 }

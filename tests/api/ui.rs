@@ -156,6 +156,25 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css` selects, finding it again when a re-render replaced it
+    /// between finding and clicking (htmx swaps parts of the page as events arrive).
+    async fn click_css(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let attempt = match self.c().find(Locator::Css(css)).await {
+                Ok(element) => element.click().await,
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Ok(()) => return,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "cannot click {css}: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
     /// Runs axe-core on the page; returns the serious and critical violations.
     async fn accessibility_violations(&self) -> Vec<String> {
         let axe = axe_core_source();
@@ -408,16 +427,11 @@ async fn the_job_dashboard_shows_runs_from_the_ui_and_retries_a_failed_one() {
     let failed_id = b
         .js("return document.querySelector('#runs [data-retry-job]').dataset.retryJob;")
         .await;
-    b.c()
-        .find(Locator::Css(&format!(
-            "button[aria-label='Details of job {}']",
-            failed_id.as_str().unwrap()
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css(&format!(
+        "button[aria-label='Details of job {}']",
+        failed_id.as_str().unwrap()
+    ))
+    .await;
     b.until(
         "the run's error",
         "return document.getElementById('job-detail').textContent.includes('collections');",
@@ -427,13 +441,7 @@ async fn the_job_dashboard_shows_runs_from_the_ui_and_retries_a_failed_one() {
 
     std::fs::remove_file(&collections).unwrap();
     std::fs::rename(&aside, &collections).unwrap();
-    b.c()
-        .find(Locator::Css("#runs [data-retry-job]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("#runs [data-retry-job]").await;
     let retried = server.api("/api/v1/jobs?kind=refresh&limit=1").await;
     let retried_id = retried["items"][0]["id"].as_i64().unwrap();
     assert_eq!(
@@ -536,15 +544,8 @@ async fn the_deployment_dashboard_filters_undeploys_and_deploys() {
     .await;
 
     // Undeploy, after the confirmation.
-    b.c()
-        .find(Locator::Css(
-            "button[aria-label^='Undeploy skill:bom-skill']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("button[aria-label^='Undeploy skill:bom-skill']")
+        .await;
     b.c().accept_alert().await.expect("a confirmation");
     b.until(
         "the undeployed row gone",
@@ -562,15 +563,8 @@ async fn the_deployment_dashboard_filters_undeploys_and_deploys() {
     .await;
 
     // Deploy from the form.
-    b.c()
-        .find(Locator::Css(
-            "#dep-summary ~ details summary, details.detail summary",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("#dep-summary ~ details summary, details.detail summary")
+        .await;
     b.c()
         .find(Locator::Id("deploy-artifact"))
         .await
@@ -585,13 +579,7 @@ async fn the_deployment_dashboard_filters_undeploys_and_deploys() {
         .send_keys(&project.display().to_string())
         .await
         .unwrap();
-    b.c()
-        .find(Locator::Css("#deploy-form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("#deploy-form button[type=submit]").await;
     b.until(
         "the new deployment",
         "return document.getElementById('deployments').textContent.includes('skill:crlf-skill');",
@@ -714,13 +702,7 @@ async fn the_collections_page_switches_collections_and_views_and_shows_details()
     b.screenshot("collection-grouped").await;
 
     // Add a collection: it is created and shown.
-    b.c()
-        .find(Locator::Css("#add-collection summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("#add-collection summary").await;
     b.c()
         .find(Locator::Id("new-collection-name"))
         .await
@@ -728,13 +710,8 @@ async fn the_collections_page_switches_collections_and_views_and_shows_details()
         .send_keys("Writing")
         .await
         .unwrap();
-    b.c()
-        .find(Locator::Css("#add-collection-form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("#add-collection-form button[type=submit]")
+        .await;
     b.until(
         "the new collection selected",
         "const s = document.getElementById('collection');
@@ -769,13 +746,7 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
         let input = b.c().find(Locator::Id("new-group-name")).await.unwrap();
         input.clear().await.unwrap();
         input.send_keys(name).await.unwrap();
-        b.c()
-            .find(Locator::Css("#new-group-form button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        b.click_css("#new-group-form button[type=submit]").await;
         b.until(
             &format!("group {name}"),
             &format!("return document.querySelector('#group-list li[data-group-name=\"{name}\"]') !== null;"),
@@ -809,13 +780,7 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
     assert_eq!(order, ["Beta", "Alpha"], "{groups}");
 
     // Rename Alpha (a prompt), delete Beta (a confirmation that says artifacts remain).
-    b.c()
-        .find(Locator::Css("button[aria-label='Rename Alpha']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("button[aria-label='Rename Alpha']").await;
     b.c().send_alert_text("Gamma").await.unwrap();
     b.c().accept_alert().await.unwrap();
     b.until(
@@ -823,13 +788,7 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
         "return document.querySelector('#group-list li[data-group-name=\"Gamma\"]') !== null;",
     )
     .await;
-    b.c()
-        .find(Locator::Css("button[aria-label='Delete Beta']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("button[aria-label='Delete Beta']").await;
     let question = b.c().get_alert_text().await.unwrap();
     assert!(
         question.contains("Artifacts remain in collection"),
@@ -865,25 +824,67 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
     )
     .await;
 
+    // Reorder inside a group, from the keyboard, in the grouped view.
+    let gamma = server.api("/api/v1/groups?collection_id=default").await["groups"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server
+        .post(
+            &format!("/api/v1/groups/{gamma}/artifacts"),
+            json!({"artifact_ids": ["skill:crlf-skill"]}),
+        )
+        .await;
+    b.c()
+        .find(Locator::Css("#view"))
+        .await
+        .unwrap()
+        .select_by_value("grouped")
+        .await
+        .unwrap();
+    let later = b
+        .c()
+        .wait()
+        .for_element(Locator::Css(
+            "button[aria-label='Move crlf-skill earlier in Gamma']",
+        ))
+        .await
+        .unwrap();
+    later
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .unwrap();
+    b.until(
+        "crlf-skill first in Gamma",
+        "const s = document.querySelector('section[data-group] .card');
+         return !!s && s.textContent.includes('crlf-skill');",
+    )
+    .await;
+    let detail = server.api(&format!("/api/v1/groups/{gamma}")).await;
+    assert_eq!(
+        detail["artifacts"][0]["artifact_id"], "skill:crlf-skill",
+        "{detail}"
+    );
+    b.c()
+        .find(Locator::Css("#view"))
+        .await
+        .unwrap()
+        .select_by_value("grid")
+        .await
+        .unwrap();
+    b.until(
+        "the grid again",
+        "return !document.querySelector('section[data-group]') && !!document.querySelector(\"input[data-select='skill:nested-tree']\");",
+    )
+    .await;
+
     // Copy two artifacts, then move one, to the other collection.
     for id in ["skill:bom-skill", "skill:crlf-skill"] {
-        b.c()
-            .find(Locator::Css(&format!("input[data-select='{id}']")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        b.click_css(&format!("input[data-select='{id}']")).await;
     }
     b.until("the bulk bar", "return !document.getElementById('bulk-bar').hidden && document.getElementById('bulk-count').textContent === '2 selected';")
         .await;
-    b.c()
-        .find(Locator::Css("#bulk-bar [data-bulk=copy]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("#bulk-bar [data-bulk=copy]").await;
     b.until(
         "the selection cleared",
         "return document.getElementById('bulk-bar').hidden;",
@@ -893,20 +894,8 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
         .api(&format!("/api/v1/user-collections/{target_id}/artifacts"))
         .await;
     assert_eq!(copied["page_info"]["total_count"], 2, "{copied}");
-    b.c()
-        .find(Locator::Css("input[data-select='skill:nested-tree']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.c()
-        .find(Locator::Css("#bulk-bar [data-bulk=move]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("input[data-select='skill:nested-tree']").await;
+    b.click_css("#bulk-bar [data-bulk=move]").await;
     b.until(
         "the moved card gone",
         "return !document.querySelector(\"input[data-select='skill:nested-tree']\");",

@@ -204,6 +204,23 @@ async function onGroupAction(button) {
   }
 }
 
+async function moveMember(button) {
+  const section = button.closest("section[data-group]");
+  const ids = [...section.querySelectorAll("[data-member-move='earlier']")].map((b) => b.dataset.artifact);
+  const from = ids.indexOf(button.dataset.artifact);
+  const to = button.dataset.memberMove === "earlier" ? from - 1 : from + 1;
+  if (from < 0 || to < 0 || to >= ids.length) return;
+  [ids[from], ids[to]] = [ids[to], ids[from]];
+  window.__focusAfterSwap = "section[data-group='" + section.dataset.group + "'] [data-member-move='" +
+    button.dataset.memberMove + "'][data-artifact='" + button.dataset.artifact + "']";
+  try {
+    await send("PUT", "/api/v1/groups/" + section.dataset.group + "/artifacts/order", { artifact_ids: ids });
+    groupsChanged("Order saved");
+  } catch (err) {
+    showToast("Could not reorder: " + err.message, "error");
+  }
+}
+
 const selected = new Set();
 
 function renderSelection() {
@@ -281,6 +298,8 @@ document.addEventListener("DOMContentLoaded", () => {
     if (remove) undeploy(remove);
     const update = event.target.closest("[data-update-deployment]");
     if (update) updateDeployment(update.dataset.updateDeployment, false);
+    const memberMove = event.target.closest("[data-member-move]");
+    if (memberMove) moveMember(memberMove);
     const groupButton = event.target.closest("#group-list button");
     if (groupButton) onGroupAction(groupButton);
     const bulk = event.target.closest("[data-bulk]");
