@@ -442,12 +442,17 @@ async fn the_job_dashboard_shows_runs_from_the_ui_and_retries_a_failed_one() {
     std::fs::remove_file(&collections).unwrap();
     std::fs::rename(&aside, &collections).unwrap();
     b.click_css("#runs [data-retry-job]").await;
-    let retried = server.api("/api/v1/jobs?kind=refresh&limit=1").await;
-    let retried_id = retried["items"][0]["id"].as_i64().unwrap();
-    assert_eq!(
-        retried["items"][0]["retry_of"].to_string(),
-        failed_id.as_str().unwrap()
-    );
+    // The page queues the retry in the background: wait for it to be on record.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let retried_id = loop {
+        let newest = server.api("/api/v1/jobs?kind=refresh&limit=1").await;
+        let failed: i64 = failed_id.as_str().unwrap().parse().unwrap();
+        if newest["items"][0]["retry_of"] == failed {
+            break newest["items"][0]["id"].as_i64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no retry queued: {newest}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     b.until(
         "the retry, succeeded",
         &format!(
@@ -770,14 +775,22 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
             .replace(".join(',');", ".join(',')) === 'Beta,Alpha';"),
     )
     .await;
-    let groups = server.api("/api/v1/groups?collection_id=default").await;
-    let order: Vec<&str> = groups["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(order, ["Beta", "Alpha"], "{groups}");
+    // The list moves at once; the new order is saved in the background.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let groups = server.api("/api/v1/groups?collection_id=default").await;
+        let order: Vec<&str> = groups["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap())
+            .collect();
+        if order == ["Beta", "Alpha"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "order not saved: {groups}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Rename Alpha (a prompt), delete Beta (a confirmation that says artifacts remain).
     b.click_css("button[aria-label='Rename Alpha']").await;
