@@ -93,6 +93,8 @@ pub fn layout(title: &str, nav: Nav, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · SkillMeat" }
+                // No favicon: without this line browsers ask for /favicon.ico and log a 404.
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/ui/app.css";
                 script src="/ui/htmx.min.js" defer {}
                 script src="/ui/app.js" defer {}

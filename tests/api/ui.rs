@@ -103,6 +103,7 @@ impl Browser {
             .spawn()
             .expect("start chromedriver");
         let mut caps = serde_json::Map::new();
+        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
@@ -224,9 +225,45 @@ impl Browser {
     }
 }
 
+/// chromedriver's log endpoint (not part of the W3C protocol, so fantoccini has no method).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (poem::http::Method, Option<String>) {
+        (
+            poem::http::Method::POST,
+            Some(r#"{"type":"browser"}"#.into()),
+        )
+    }
+}
+
 impl Browser {
-    /// Ends the session (closing Chromium).
+    /// Errors the pages wrote to the browser console since the last call.
+    async fn console_errors(&self) -> Vec<String> {
+        let entries = self.c().issue_cmd(BrowserLog).await.expect("browser log");
+        entries
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Ends the session (closing Chromium), after checking the console stayed clean.
     async fn finish(mut self) {
+        let errors = self.console_errors().await;
+        assert!(errors.is_empty(), "console errors: {errors:#?}");
         if let Some(client) = self.client.take() {
             let _ = client.close().await;
         }
@@ -375,6 +412,18 @@ async fn the_collections_page_refreshes_with_the_button_and_ctrl_r() {
     let violations = b.accessibility_violations().await;
     assert!(violations.is_empty(), "{violations:#?}");
     b.fits_a_phone(&format!("{}/", server.base)).await;
+    // The console check sees errors (so its "none" means something): one written on purpose.
+    assert!(
+        b.console_errors().await.is_empty(),
+        "the page logged errors"
+    );
+    b.js("console.error('harness probe'); return true;").await;
+    assert!(
+        b.console_errors()
+            .await
+            .iter()
+            .any(|m| m.contains("harness probe"))
+    );
     browser.finish().await;
 }
 
