@@ -54,6 +54,19 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status and the body this error is sent with.
+    pub fn parts(&self) -> (StatusCode, &ErrorBody) {
+        match self {
+            Self::BadRequest(b) => (StatusCode::BAD_REQUEST, &b.0),
+            Self::NotFound(b) => (StatusCode::NOT_FOUND, &b.0),
+            Self::Conflict(b) => (StatusCode::CONFLICT, &b.0),
+            Self::PayloadTooLarge(b) => (StatusCode::PAYLOAD_TOO_LARGE, &b.0),
+            Self::Unprocessable(b) => (StatusCode::UNPROCESSABLE_ENTITY, &b.0),
+            Self::Internal(b) => (StatusCode::INTERNAL_SERVER_ERROR, &b.0),
+            Self::Unavailable(b) => (StatusCode::SERVICE_UNAVAILABLE, &b.0),
+        }
+    }
+
     /// 400 with a message.
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::BadRequest(ErrorBody::new("bad_request", detail))

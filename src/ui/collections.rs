@@ -5,7 +5,7 @@ use maud::{Markup, html};
 use poem::web::{Data, Query};
 use poem::{IntoResponse, Response, handler};
 
-use super::{Nav, error_response, layout, refresh_icon};
+use super::{Nav, error_response, layout, page_error, refresh_icon};
 use crate::cache::listing::{self, ArtifactFilter, ListError, PageRequest, SortField};
 use crate::collections::MemberFilter;
 use crate::deploy::{DeploymentFilter, DeploymentSort};
@@ -105,18 +105,18 @@ pub async fn index(
     let query = GridQuery::parse(&pairs);
     let grid = match grid(state, &query).await {
         Ok(grid) => grid,
-        Err(e) => return error_response(e),
+        Err(e) => return page_error("Collections", Nav::Collections, e),
     };
     let collections = match state.collections.list(None, 500, None).await {
         Ok(page) => page.items,
-        Err(e) => return error_response(e),
+        Err(e) => return page_error("Collections", Nav::Collections, e),
     };
     let groups_panel = if query.collection.is_empty() {
         html! {}
     } else {
         match groups_section(state, &query.collection).await {
             Ok(m) => m,
-            Err(e) => return error_response(e),
+            Err(e) => return page_error("Collections", Nav::Collections, e),
         }
     };
     let body = html! {

@@ -7,7 +7,7 @@ use poem::web::{Data, Query};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 
-use super::{Nav, error_response, layout, time};
+use super::{Nav, error_response, layout, page_error, time};
 use crate::deploy::{DeploymentFilter, DeploymentSort, DeploymentStatus};
 use crate::error::ApiError;
 use crate::source::ArtifactType;
@@ -69,7 +69,7 @@ pub async fn dashboard(
     };
     let (summary, list, projects) = match page.await {
         Ok(parts) => parts,
-        Err(e) => return error_response(e),
+        Err(e) => return page_error("Deployments", Nav::Deployments, e),
     };
     let body = html! {
         h1 { "Deployments" }

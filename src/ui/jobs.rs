@@ -9,7 +9,7 @@ use poem::web::{Data, Path, Query};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 
-use super::{Nav, error_response, layout, refresh_icon, time};
+use super::{Nav, error_response, layout, page_error, refresh_icon, time};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,7 +32,7 @@ pub struct RunsQuery {
 pub async fn dashboard(Data(state): Data<&AppState>, Query(query): Query<RunsQuery>) -> Response {
     let (stats, runs) = match (stats_section(state).await, runs_table(state, &query).await) {
         (Ok(s), Ok(r)) => (s, r),
-        (Err(e), _) | (_, Err(e)) => return error_response(e),
+        (Err(e), _) | (_, Err(e)) => return page_error("Jobs", Nav::Jobs, e),
     };
     let body = html! {
         h1 { "Jobs" }

@@ -135,7 +135,29 @@ pub fn refresh_icon() -> Markup {
     )
 }
 
-/// An error while building a page: the API's error body, with its status.
+/// An error while building a fragment: the API's error body, with its status (htmx does not
+/// swap an error response into the page).
 pub fn error_response(err: impl Into<ApiError>) -> Response {
     err.into().into_response()
+}
+
+/// An error while building a whole page: the same message, as a page a person can read, with
+/// the error's status.
+pub fn page_error(title: &str, nav: Nav, err: impl Into<ApiError>) -> Response {
+    let err = err.into();
+    let (status, body) = err.parts();
+    layout(
+        title,
+        nav,
+        html! {
+            h1 { (title) }
+            section.detail role="alert" {
+                p { strong { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) } }
+                p { (body.detail) }
+                p { a href="/" { "Back to all collections" } }
+            }
+        },
+    )
+    .with_status(status)
+    .into_response()
 }

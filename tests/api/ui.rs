@@ -974,3 +974,29 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
         .await;
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn pages_answer_bad_input_with_a_readable_error_and_fragments_with_the_api_error() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let page = app.get("/?collection=no-such-collection").await;
+    assert_eq!(page.status, poem::http::StatusCode::NOT_FOUND);
+    assert!(
+        page.header("content-type")
+            .is_some_and(|c| c.starts_with("text/html")),
+        "a page, not JSON"
+    );
+    assert!(page.text.contains("not found"), "{}", page.text);
+    assert!(page.text.contains("Back to all collections"));
+
+    app.get("/ui/artifacts/skill:..%2F..%2Fetc")
+        .await
+        .assert_error(poem::http::StatusCode::BAD_REQUEST, "bad_request");
+    app.get("/ui/collections/no-such-collection/groups")
+        .await
+        .assert_error(poem::http::StatusCode::NOT_FOUND, "not_found");
+    let bad_id = app.get("/ui/jobs/runs/not-a-number").await;
+    assert_eq!(bad_id.status, poem::http::StatusCode::BAD_REQUEST);
+    app.get("/ui/jobs/runs/987654")
+        .await
+        .assert_error(poem::http::StatusCode::NOT_FOUND, "not_found");
+}
