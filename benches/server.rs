@@ -16,63 +16,17 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use poem::{Endpoint, Request};
-use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 use skillmeat_server::config::Settings;
 use skillmeat_server::startup::{build_routes, build_state};
+use skillmeat_server::synthetic;
 
 const ARTIFACTS: usize = 1_000;
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
-}
-
-/// 600 skills (SKILL.md plus three files), 250 commands, 150 agents, all in the manifest.
-fn generate(collection: &Path) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut manifest = String::from("[collection]\nname = \"default\"\nversion = \"1.0.0\"\n");
-    let body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(20);
-    for i in 0..ARTIFACTS {
-        let (kind, name, path) = match i % 20 {
-            0..=11 => (
-                "skill",
-                format!("skill-{i:04}"),
-                format!("skills/skill-{i:04}"),
-            ),
-            12..=16 => (
-                "command",
-                format!("command-{i:04}"),
-                format!("commands/command-{i:04}.md"),
-            ),
-            _ => (
-                "agent",
-                format!("agent-{i:04}"),
-                format!("agents/agent-{i:04}.md"),
-            ),
-        };
-        let front = format!(
-            "---\nname: {name}\ndescription: Generated {kind} number {i} for the benchmark\n\
-             tags: [bench, group-{}]\ntools: Read, Grep, Bash\nauthor: bench\nversion: 1.0.{i}\n---\n\n# {name}\n\n{body}\n",
-            i % 10
-        );
-        if kind == "skill" {
-            let root = collection.join(&path);
-            write(&root.join("SKILL.md"), &front);
-            write(&root.join("references/guide.md"), &body);
-            write(&root.join("scripts/run.py"), "print('hello')\n");
-            write(&root.join("README.md"), &body);
-        } else {
-            write(&collection.join(&path), &front);
-        }
-        manifest.push_str(&format!(
-            "\n[[artifacts]]\nname = \"{name}\"\ntype = \"{kind}\"\npath = \"{path}\"\norigin = \"local\"\nadded = \"2026-11-26T00:00:00\"\n"
-        ));
-        ids.push(format!("{kind}:{name}"));
-    }
-    write(&collection.join("collection.toml"), &manifest);
-    ids
 }
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
@@ -125,56 +79,9 @@ async fn deployment_dashboard(dir: &Path) {
     settings.database.url = format!("sqlite://{}", dir.join("deployments.db").display());
     let state = build_state(settings).await.unwrap();
     let routes = build_routes(state.clone());
-    let statuses = [
-        "synced", "synced", "synced", "modified", "outdated", "conflict", "missing",
-    ];
-    let kinds = ["skill", "command", "agent"];
-    let now = Utc::now();
-    for p in 0..PROJECTS {
-        let project_id = format!("{p:032x}");
-        let path = format!("/work/projects/project-{p:03}");
-        entity::projects::Entity::insert(entity::projects::ActiveModel {
-            id: sea_orm::Set(project_id.clone()),
-            path: sea_orm::Set(path.clone()),
-            name: sea_orm::Set(format!("project-{p:03}")),
-            registered: sea_orm::Set(true),
-            created_at: sea_orm::Set(now),
-            last_scanned_at: sea_orm::Set(Some(now)),
-        })
-        .exec_without_returning(&state.db)
+    synthetic::insert_deployments(&state.db, PROJECTS, PER_PROJECT)
         .await
         .unwrap();
-        let rows = (0..PER_PROJECT).map(|i| {
-            let n = (p * 37 + i) % 1000;
-            let kind = kinds[n % 3];
-            entity::deployments::ActiveModel {
-                id: sea_orm::Set(format!("{p:016x}{i:016x}")),
-                project_id: sea_orm::Set(project_id.clone()),
-                project_path: sea_orm::Set(path.clone()),
-                artifact_id: sea_orm::Set(format!("{kind}:artifact-{n:04}")),
-                artifact_type: sea_orm::Set(kind.into()),
-                artifact_name: sea_orm::Set(format!("artifact-{n:04}")),
-                artifact_name_key: sea_orm::Set(format!("artifact-{n:04}")),
-                profile: sea_orm::Set("claude_code".into()),
-                profile_root: sea_orm::Set(".claude".into()),
-                artifact_path: sea_orm::Set(format!("{kind}s/artifact-{n:04}")),
-                from_collection: sea_orm::Set("default".into()),
-                deployed_at: sea_orm::Set(
-                    now - chrono::Duration::minutes((p * PER_PROJECT + i) as i64),
-                ),
-                recorded_hash: sea_orm::Set(format!("{:064x}", n)),
-                local_hash: sea_orm::Set(Some(format!("{:064x}", n))),
-                local_fingerprint: sea_orm::Set(None),
-                collection_hash: sea_orm::Set(Some(format!("{:064x}", n))),
-                status: sea_orm::Set(statuses[(p + i) % statuses.len()].into()),
-                status_checked_at: sea_orm::Set(now),
-            }
-        });
-        entity::deployments::Entity::insert_many(rows)
-            .exec_without_returning(&state.db)
-            .await
-            .unwrap();
-    }
     let db = &state.db;
     db.execute_raw(Statement::from_string(db.get_database_backend(), "ANALYZE"))
         .await
@@ -256,7 +163,7 @@ async fn main() {
         return;
     }
     let home = dir.path().join(".skillmeat");
-    let ids = generate(&home.join("collections/default"));
+    let ids = synthetic::write_collection(&home.join("collections/default"), ARTIFACTS).unwrap();
     let db_file = dir.path().join("artifact_cache.db");
     let mut settings = Settings {
         data_home: home.display().to_string(),
@@ -453,7 +360,7 @@ fn cpu_time() -> Duration {
 async fn file_watcher(dir: &Path) {
     const SKILLS: usize = 10_000;
     let home = dir.join("watch-home/.skillmeat");
-    generate_skills(&home.join("collections/default"), SKILLS);
+    synthetic::write_skills(&home.join("collections/default"), SKILLS).unwrap();
     let mut settings = Settings {
         data_home: home.display().to_string(),
         listen: "127.0.0.1:0".into(),
@@ -534,19 +441,6 @@ async fn file_watcher(dir: &Path) {
     );
 }
 
-/// Skills of a SKILL.md and one reference file each, named `skill-<i>`.
-fn generate_skills(collection: &Path, count: usize) {
-    let body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(20);
-    for i in 0..count {
-        let root = collection.join(format!("skills/skill-{i:05}"));
-        write(
-            &root.join("SKILL.md"),
-            &format!("---\ndescription: Generated skill {i}\ntags: [bench]\n---\n\n{body}\n"),
-        );
-        write(&root.join("references/guide.md"), &body);
-    }
-}
-
 /// The job runner's work over 10,000 artifacts: a full warm of a cold cache, refreshes with
 /// nothing changed, with every TTL expired, and with 1% changed, then the HTTP p99 of cached
 /// reads while a forced refresh runs, against idle.
@@ -554,7 +448,7 @@ async fn job_runner(dir: &Path) {
     use jobs::{JobWork, Scope};
     const SKILLS: usize = 10_000;
     let home = dir.join("jobs-home/.skillmeat");
-    generate_skills(&home.join("collections/default"), SKILLS);
+    synthetic::write_skills(&home.join("collections/default"), SKILLS).unwrap();
     let mut settings = Settings {
         data_home: home.display().to_string(),
         listen: "127.0.0.1:0".into(),

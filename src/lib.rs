@@ -15,6 +15,7 @@ pub mod job_work;
 pub mod source;
 pub mod startup;
 pub mod state;
+pub mod synthetic;
 pub mod telemetry;
 pub mod ui;
 pub mod watcher;

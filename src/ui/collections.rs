@@ -5,7 +5,7 @@ use maud::{Markup, html};
 use poem::web::{Data, Query};
 use poem::{IntoResponse, Response, handler};
 
-use super::{Nav, error_response, layout, page_error, refresh_icon};
+use super::{Nav, encode, error_response, layout, page_error, refresh_icon, url_pairs};
 use crate::cache::listing::{self, ArtifactFilter, ListError, PageRequest, SortField};
 use crate::collections::MemberFilter;
 use crate::deploy::{DeploymentFilter, DeploymentSort};
@@ -76,26 +76,6 @@ impl GridQuery {
     }
 }
 
-fn url_pairs(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Percent-encodes a query value.
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// The collections page.
 #[handler]
 pub async fn index(
@@ -160,7 +140,7 @@ pub async fn index(
                         }
                     }
                 }
-                button type="reset" hx-get="/ui/artifacts" hx-target="#items" { "Clear all" }
+                button #clear-filters type="button" { "Clear all" }
                 @if query.collection.is_empty() {
                     label.muted for="sort" { "Sort by" }
                     select #sort name="sort" {
@@ -198,8 +178,9 @@ pub async fn index(
                 button type="button" data-bulk="clear" { "Clear selection" }
             }
         }
+        // "Load more" carries the filters in its own URL: it must not inherit the include.
         div #items hx-get="/ui/artifacts" hx-trigger="collections-refreshed from:body, groups-changed from:body"
-            hx-include="#filters" { (grid) }
+            hx-include="#filters" hx-disinherit="hx-include" { (grid) }
         aside #drawer aria-live="polite" {}
     };
     layout("Collections", Nav::Collections, body).into_response()
@@ -317,8 +298,9 @@ async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
     let card = |c: &Card, order: Option<(&str, &str, bool, bool)>| {
         let n = counts.get(&c.id).map(|d| d.total).unwrap_or(0);
         html! {
-            article.card {
+            article.card data-sort-item[order.is_some()] data-member=[order.map(|_| &c.id)] {
                 div.toolbar style="margin:0" {
+                    @if order.is_some() { (drag_handle(&c.name)) }
                     span class=(format!("badge {}", c.artifact_type)) { (c.artifact_type) }
                     @if !query.collection.is_empty() {
                         label.muted {
@@ -549,6 +531,14 @@ pub async fn drawer_fragment(
     .into_response()
 }
 
+/// The grip a pointer drags an item by. Hidden from screen readers: the Up/Down and
+/// Earlier/Later buttons are the keyboard way to reorder.
+fn drag_handle(name: &str) -> Markup {
+    html! {
+        span.drag-handle data-drag-handle aria-hidden="true" title=(format!("Drag {name} to reorder")) { "⠿" }
+    }
+}
+
 /// A collection's groups, in order, with create, rename, delete and reorder (fragment).
 #[handler]
 pub async fn groups_fragment(
@@ -574,10 +564,11 @@ async fn groups_section(state: &AppState, collection: &str) -> Result<Markup, Ap
                 input #new-group-name name="name" required maxlength="255";
                 button.primary type="submit" { "Create group" }
             }
-            p.muted { "Drag a group to reorder it, or use its Up and Down buttons." }
+            p.muted { "Drag a group by its grip (⠿) to reorder it, or use its Up and Down buttons." }
             ol #group-list data-collection=(collection) {
                 @for (i, g) in groups.iter().enumerate() {
-                    li draggable="true" data-group-id=(g.group.id) data-group-name=(g.group.name) {
+                    li data-sort-item data-group-id=(g.group.id) data-group-name=(g.group.name) {
+                        (drag_handle(&g.group.name))
                         strong { (g.group.name) } " "
                         span.muted { "(" (g.artifact_count) ")" } " "
                         button type="button" data-group-move="up" disabled[i == 0]

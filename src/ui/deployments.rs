@@ -7,8 +7,8 @@ use poem::web::{Data, Query};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 
-use super::{Nav, error_response, layout, page_error, time};
-use crate::deploy::{DeploymentFilter, DeploymentSort, DeploymentStatus};
+use super::{Nav, encode, error_response, layout, page_error, time, url_pairs};
+use crate::deploy::{DeploymentFilter, DeploymentPage, DeploymentSort, DeploymentStatus};
 use crate::error::ApiError;
 use crate::source::ArtifactType;
 use crate::state::AppState;
@@ -30,6 +30,13 @@ pub struct DeploymentsQuery {
     /// `table` (default), `artifact` or `project`.
     #[serde(default)]
     view: String,
+    /// The cursor of the last row shown: this asks for the rows after it.
+    #[serde(default)]
+    after: String,
+    /// The group (artifact or project) of the last row shown, so a group that goes on in the
+    /// next page gets no second heading.
+    #[serde(default)]
+    prev_group: String,
 }
 
 impl DeploymentsQuery {
@@ -45,6 +52,17 @@ impl DeploymentsQuery {
             search: Some(self.search.trim().to_string()).filter(|s| !s.is_empty()),
             ..Default::default()
         }
+    }
+
+    /// These filters and view as URL parameters, without the cursor.
+    fn params(&self) -> String {
+        url_pairs(&[
+            ("status", &self.status),
+            ("project", &self.project),
+            ("type", &self.artifact_type),
+            ("search", &self.search),
+            ("view", &self.view),
+        ])
     }
 
     fn sort(&self) -> DeploymentSort {
@@ -118,7 +136,8 @@ pub async fn dashboard(
                 button.primary type="submit" { "Deploy" }
             }
         }
-        div #deployments hx-get="/ui/deployments/list" hx-include="#dep-filters"
+        // "Load more" carries the filters in its own URL: it must not inherit the include.
+        div #deployments hx-get="/ui/deployments/list" hx-include="#dep-filters" hx-disinherit="hx-include"
             hx-trigger="deployments-changed from:body delay:200ms" { (list) }
     };
     layout("Deployments", Nav::Deployments, body).into_response()
@@ -171,17 +190,41 @@ async fn summary_section(state: &AppState) -> Result<Markup, ApiError> {
 }
 
 async fn list_section(state: &AppState, query: &DeploymentsQuery) -> Result<Markup, ApiError> {
+    let after = Some(query.after.as_str()).filter(|a| !a.is_empty());
     let page = state
         .deployments
-        .list(&query.filter(), query.sort(), false, PAGE_SIZE, None)
+        .list(&query.filter(), query.sort(), false, PAGE_SIZE, after)
         .await?;
+    let rows = rows(query, &page);
+    if after.is_some() {
+        // "Load more": only the next rows, in place of the button's row.
+        return Ok(rows);
+    }
+    Ok(html! {
+        p.muted #dep-count { (page.total_count) " deployments" }
+        div.table-wrap {
+            table {
+                caption.skip { "Deployments" }
+                thead { tr {
+                    th scope="col" { "Artifact" } th scope="col" { "Type" } th scope="col" { "Project" }
+                    th scope="col" { "Profile" } th scope="col" { "Status" } th scope="col" { "Deployed" }
+                    th scope="col" { "Actions" }
+                } }
+                tbody { (rows) }
+            }
+        }
+    })
+}
+
+/// A page of table rows, then a "Load more" row when more follow.
+fn rows(query: &DeploymentsQuery, page: &DeploymentPage) -> Markup {
     let group_of = |d: &entity::deployments::Model| match query.view.as_str() {
         "artifact" => Some(d.artifact_id.clone()),
         "project" => Some(d.project_path.clone()),
         _ => None,
     };
     // In the grouped views, a heading row before the first deployment of each group.
-    let mut last_group: Option<String> = None;
+    let mut last_group = Some(query.prev_group.clone()).filter(|g| !g.is_empty());
     let rows: Vec<(Option<String>, &entity::deployments::Model)> = page
         .items
         .iter()
@@ -192,43 +235,37 @@ async fn list_section(state: &AppState, query: &DeploymentsQuery) -> Result<Mark
             (heading.flatten(), d)
         })
         .collect();
-    Ok(html! {
-        p.muted { (page.total_count) " deployments" }
-        div.table-wrap {
-            table {
-                caption.skip { "Deployments" }
-                thead { tr {
-                    th scope="col" { "Artifact" } th scope="col" { "Type" } th scope="col" { "Project" }
-                    th scope="col" { "Profile" } th scope="col" { "Status" } th scope="col" { "Deployed" }
-                    th scope="col" { "Actions" }
-                } }
-                tbody {
-                    @for (heading, d) in &rows {
-                        @if let Some(heading) = heading {
-                            tr.group { th colspan="7" scope="colgroup" { (heading) } }
-                        }
-                        tr data-deployment=(d.id) {
-                            td { (d.artifact_id) }
-                            td { span class=(format!("badge {}", d.artifact_type)) { (d.artifact_type) } }
-                            td { (d.project_path) }
-                            td { (d.profile) }
-                            td { span class=(format!("badge status {}", d.status)) { (d.status) } }
-                            td { (time(Some(d.deployed_at))) }
-                            td {
-                                button type="button" data-update-deployment=(d.id)
-                                    aria-label=(format!("Update {} in {}", d.artifact_id, d.project_path)) { "Update" }
-                                " "
-                                button type="button" data-undeploy=(d.id)
-                                    data-label=(format!("{} from {}", d.artifact_id, d.project_path))
-                                    aria-label=(format!("Undeploy {} from {}", d.artifact_id, d.project_path)) { "Undeploy" }
-                            }
-                        }
-                    }
+    html! {
+        @for (heading, d) in &rows {
+            @if let Some(heading) = heading {
+                tr.group { th colspan="7" scope="colgroup" { (heading) } }
+            }
+            tr data-deployment=(d.id) {
+                td { (d.artifact_id) }
+                td { span class=(format!("badge {}", d.artifact_type)) { (d.artifact_type) } }
+                td { (d.project_path) }
+                td { (d.profile) }
+                td { span class=(format!("badge status {}", d.status)) { (d.status) } }
+                td { (time(Some(d.deployed_at))) }
+                td {
+                    button type="button" data-update-deployment=(d.id)
+                        aria-label=(format!("Update {} in {}", d.artifact_id, d.project_path)) { "Update" }
+                    " "
+                    button type="button" data-undeploy=(d.id)
+                        data-label=(format!("{} from {}", d.artifact_id, d.project_path))
+                        aria-label=(format!("Undeploy {} from {}", d.artifact_id, d.project_path)) { "Undeploy" }
                 }
             }
         }
-        @if page.has_next_page {
-            p.muted { "Showing the first " (page.items.len()) " of " (page.total_count) "; narrow the filters to see the rest." }
+        @if let (true, Some(cursor)) = (page.has_next_page, &page.end_cursor) {
+            tr.load-more-row {
+                td colspan="7" {
+                    button.load-more type="button"
+                        hx-get=(format!("/ui/deployments/list?{}&after={}&prev_group={}", query.params(),
+                            encode(cursor), encode(last_group.as_deref().unwrap_or(""))))
+                        hx-target="closest tr" hx-swap="outerHTML" { "Load more" }
+                }
+            }
         }
-    })
+    }
 }

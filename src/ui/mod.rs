@@ -5,6 +5,7 @@
 pub mod collections;
 pub mod deployments;
 pub mod jobs;
+pub mod login;
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -24,6 +25,8 @@ pub fn mount(routes: Route) -> Route {
         .at("/", get(collections::index))
         .at("/jobs", get(jobs::dashboard))
         .at("/deployments", get(deployments::dashboard))
+        .at("/login", get(login::sign_in_page).post(login::sign_in))
+        .at("/logout", poem::post(login::sign_out))
         .at(
             "/ui/deployments/summary",
             get(deployments::summary_fragment),
@@ -62,6 +65,20 @@ fn app_js() -> Response {
 #[handler]
 fn app_css() -> Response {
     asset(APP_CSS, "text/css; charset=utf-8")
+}
+
+/// Percent-encodes a value for a URL's path segment or query.
+pub(crate) fn encode(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// `key=value&...`, each value percent-encoded.
+pub(crate) fn url_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Which page the navigation marks as current.
@@ -108,6 +125,10 @@ pub fn layout(title: &str, nav: Nav, body: Markup) -> Markup {
                         (link("/deployments", "Deployments", Nav::Deployments))
                         (link("/jobs", "Jobs", Nav::Jobs))
                         a href="/docs" { "API docs" }
+                    }
+                    // Shown by the script when this browser signed in with the API key.
+                    form #sign-out method="post" action="/logout" hidden {
+                        button type="submit" { "Sign out" }
                     }
                 }
                 main #main { (body) }

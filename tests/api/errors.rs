@@ -124,3 +124,114 @@ async fn without_an_api_key_nothing_asks_for_one() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/api/v1/cache/status").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_browser_signs_in_with_the_key_and_gets_a_session_cookie() {
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.auth.api_key = "s3cret-key".into()
+    })
+    .await;
+    // A page asked for by a browser goes to the sign-in page, remembering where it was going.
+    let page = app
+        .client
+        .get("/deployments?status=missing")
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await;
+    page.assert_status(StatusCode::SEE_OTHER);
+    page.assert_header("location", "/login?next=%2Fdeployments%3Fstatus%3Dmissing");
+    let form = app.get("/login?next=%2Fdeployments").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.text.contains("API key"), "{}", form.text);
+    assert_eq!(app.get("/ui/app.css").await.status, StatusCode::OK);
+    assert_eq!(app.get("/ui/app.js").await.status, StatusCode::UNAUTHORIZED);
+
+    let sign_in = |key: &'static str, next: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post("/login")
+                .form(&[("key", key), ("next", next)])
+                .send()
+                .await
+                .0
+        }
+    };
+    let wrong = sign_in("s3cret-kez", "/deployments").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().get("set-cookie").is_none());
+
+    let right = sign_in("s3cret-key", "/deployments").await;
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    assert_eq!(right.headers()["location"], "/deployments");
+    let cookies: Vec<String> = right
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("skillmeat_session="))
+        .expect("a session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
+    assert!(
+        !session.contains("s3cret"),
+        "the cookie carries a digest, not the key"
+    );
+    let pair = session.split(';').next().unwrap().to_string();
+
+    // The cookie opens pages, fragments and the API; a forged one opens nothing.
+    for path in ["/", "/ui/app.js", "/api/v1/cache/status", "/ui/jobs/runs"] {
+        let r = app
+            .client
+            .get(path)
+            .header("cookie", pair.clone())
+            .send()
+            .await;
+        r.assert_status_is_ok();
+    }
+    let forged = app
+        .client
+        .get("/api/v1/cache/status")
+        .header("cookie", "skillmeat_session=0000")
+        .send()
+        .await;
+    forged.assert_status(StatusCode::UNAUTHORIZED);
+
+    // Never a redirect to another site.
+    let away = sign_in("s3cret-key", "//evil.example/").await;
+    assert_eq!(away.headers()["location"], "/");
+
+    // Signing out removes both cookies.
+    let out = app
+        .client
+        .post("/logout")
+        .header("cookie", pair.clone())
+        .send()
+        .await
+        .0;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let removed: Vec<&str> = out
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    assert!(
+        removed.iter().all(|c| c.contains("Max-Age=0")),
+        "{removed:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_an_api_key_the_sign_in_page_sends_the_browser_on() {
+    let app = TestApp::spawn().await;
+    let r = app.client.get("/login?next=%2Fjobs").send().await;
+    r.assert_status(StatusCode::SEE_OTHER);
+    r.assert_header("location", "/jobs");
+}

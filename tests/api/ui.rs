@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction,
+};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -19,21 +21,39 @@ use crate::helpers::{copy_tree, fixture_dir, test_settings};
 struct UiServer {
     base: String,
     data_home: PathBuf,
+    database_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
 
 impl UiServer {
     async fn start() -> UiServer {
+        UiServer::start_with(|data_home| {
+            copy_tree(&fixture_dir().join("home/.skillmeat"), data_home)
+        })
+        .await
+    }
+
+    /// A server over a data home that `populate` fills.
+    async fn start_with(populate: impl FnOnce(&Path)) -> UiServer {
+        UiServer::start_configured(populate, |_| {}).await
+    }
+
+    /// The same, with settings that `adjust` changes.
+    async fn start_configured(
+        populate: impl FnOnce(&Path),
+        adjust: impl FnOnce(&mut skillmeat_server::config::Settings),
+    ) -> UiServer {
         let dir = tempfile::tempdir().unwrap();
         let data_home = dir.path().join("home/.skillmeat");
-        copy_tree(&fixture_dir().join("home/.skillmeat"), &data_home);
+        populate(&data_home);
         let url = format!(
             "sqlite://{}",
             dir.path().join("db/artifact_cache.db").display()
         );
-        let mut settings = test_settings(&data_home, url);
+        let mut settings = test_settings(&data_home, url.clone());
         settings.watch.enabled = false;
+        adjust(&mut settings);
         let app = Application::build(settings)
             .await
             .expect("build the server");
@@ -45,6 +65,7 @@ impl UiServer {
         UiServer {
             base,
             data_home,
+            database_url: url,
             stop: Some(stop),
             _dir: dir,
         }
@@ -171,6 +192,57 @@ impl Browser {
                 Err(e) => {
                     assert!(Instant::now() < deadline, "cannot click {css}: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    /// Drags the element `from` selects onto the one `to` selects with the mouse (pointer
+    /// down, moves, up), as a person reordering with a mouse does. Starts again when a
+    /// re-render replaced either element midway.
+    async fn drag(&self, from: &str, to: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.js(&format!(
+                "document.querySelector({from:?})?.scrollIntoView({{block: 'center'}}); return true;"
+            ))
+            .await;
+            let attempt = async {
+                let source = self.c().find(Locator::Css(from)).await?;
+                let target = self.c().find(Locator::Css(to)).await?;
+                let mouse = MouseActions::new("mouse".into())
+                    .then(PointerAction::MoveToElement {
+                        element: source,
+                        duration: None,
+                        x: 0.0,
+                        y: 0.0,
+                    })
+                    .then(PointerAction::Down {
+                        button: MOUSE_BUTTON_LEFT,
+                    })
+                    .then(PointerAction::MoveToElement {
+                        element: target,
+                        duration: Some(Duration::from_millis(250)),
+                        x: 0.0,
+                        y: 0.0,
+                    })
+                    .then(PointerAction::MoveBy {
+                        duration: Some(Duration::from_millis(50)),
+                        x: 0.0,
+                        y: 2.0,
+                    })
+                    .then(PointerAction::Up {
+                        button: MOUSE_BUTTON_LEFT,
+                    });
+                self.c().perform_actions(mouse).await
+            };
+            match attempt.await {
+                Ok(()) => return,
+                Err(e) => {
+                    // Let go of the button a failed sequence may have left pressed.
+                    let _ = self.c().release_actions().await;
+                    assert!(Instant::now() < deadline, "cannot drag {from}: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }
@@ -841,6 +913,21 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // The same with the mouse: drag Alpha by its grip onto Beta.
+    b.drag(
+        "#group-list li[data-group-name='Alpha'] [data-drag-handle]",
+        "#group-list li[data-group-name='Beta']",
+    )
+    .await;
+    b.until(
+        "Alpha first again, saved and re-rendered",
+        "return [...document.querySelectorAll('#group-list li')].map(li => li.dataset.groupName).join(',') === 'Alpha,Beta'
+            && document.querySelector(\"button[aria-label='Move Alpha up']\").disabled;",
+    )
+    .await;
+    let saved = server.api("/api/v1/groups?collection_id=default").await;
+    assert_eq!(saved["groups"][0]["name"], "Alpha", "{saved}");
+
     // Rename Alpha (a prompt), delete Beta (a confirmation that says artifacts remain).
     b.click_css("button[aria-label='Rename Alpha']").await;
     b.c().send_alert_text("Gamma").await.unwrap();
@@ -927,6 +1014,24 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
         detail["artifacts"][0]["artifact_id"], "skill:crlf-skill",
         "{detail}"
     );
+    // And with the mouse: drag bom-skill by its grip onto crlf-skill, back to the front.
+    b.drag(
+        "section[data-group] [data-member='skill:bom-skill'] [data-drag-handle]",
+        "section[data-group] [data-member='skill:crlf-skill']",
+    )
+    .await;
+    b.until(
+        "bom-skill first in Gamma, re-rendered",
+        "const s = document.querySelector('section[data-group] .card');
+         return !!s && s.textContent.includes('bom-skill') && !s.classList.contains('dragging')
+             && s.querySelector(\"[data-member-move='earlier']\").disabled;",
+    )
+    .await;
+    let detail = server.api(&format!("/api/v1/groups/{gamma}")).await;
+    assert_eq!(
+        detail["artifacts"][0]["artifact_id"], "skill:bom-skill",
+        "{detail}"
+    );
     b.c()
         .find(Locator::Css("#view"))
         .await
@@ -948,8 +1053,9 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
         .await;
     b.click_css("#bulk-bar [data-bulk=copy]").await;
     b.until(
-        "the selection cleared",
-        "return document.getElementById('bulk-bar').hidden;",
+        "the selection cleared and the bar out of sight",
+        "const bar = document.getElementById('bulk-bar');
+         return bar.hidden && getComputedStyle(bar).display === 'none';",
     )
     .await;
     let copied = server
@@ -999,4 +1105,231 @@ async fn pages_answer_bad_input_with_a_readable_error_and_fragments_with_the_api
     app.get("/ui/jobs/runs/987654")
         .await
         .assert_error(poem::http::StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn the_pages_stay_usable_with_1000_artifacts_and_10000_deployments() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = UiServer::start_with(|data_home| {
+        skillmeat_server::synthetic::write_collection(&data_home.join("collections/default"), 1000)
+            .unwrap();
+    })
+    .await;
+    // The start-up warm first (it recomputes deployment statuses), then the rows.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = server.api("/api/v1/cache/status").await;
+        if status["last_refresh_at"].is_string() && status["refreshing"] == json!(false) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no warm: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let db = sea_orm::Database::connect(&server.database_url)
+        .await
+        .unwrap();
+    skillmeat_server::synthetic::insert_deployments(&db, 100, 100)
+        .await
+        .unwrap();
+    let b = &browser;
+    let count = "return document.getElementById('result-count')?.textContent ?? '';";
+    let cards = "return document.querySelectorAll('#items .card').length;";
+
+    // The collections page answers at once with the first page; "Load more" appends the next.
+    let started = Instant::now();
+    b.c().goto(&format!("{}/", server.base)).await.unwrap();
+    let first_paint = started.elapsed();
+    assert_eq!(b.js(count).await, json!("1000 artifacts"));
+    assert_eq!(b.js(cards).await, json!(60));
+    assert!(
+        first_paint < Duration::from_secs(5),
+        "the collections page took {first_paint:?}"
+    );
+    b.click_css(".load-more").await;
+    b.until(
+        "120 cards",
+        "return document.querySelectorAll('#items .card').length === 120;",
+    )
+    .await;
+
+    // Type chips and search filter on the server; "Clear all" brings everything back.
+    b.click_css("input[name=type][value=command]").await;
+    b.until(
+        "only the commands",
+        "return document.getElementById('result-count')?.textContent === '250 artifacts';",
+    )
+    .await;
+    b.c()
+        .find(Locator::Css("input[name=search]"))
+        .await
+        .unwrap()
+        .send_keys("command-001")
+        .await
+        .unwrap();
+    b.until(
+        "five commands",
+        "return document.getElementById('result-count')?.textContent === '5 artifacts';",
+    )
+    .await;
+    b.click_css("#clear-filters").await;
+    b.until(
+        "every artifact again",
+        "return document.getElementById('result-count')?.textContent === '1000 artifacts'
+            && document.querySelector('input[name=search]').value === ''
+            && !document.querySelector('input[name=type]:checked');",
+    )
+    .await;
+    assert_eq!(b.js(cards).await, json!(60));
+
+    // The deployment dashboard over 10,000 rows: counts, one page of rows, then the next.
+    let started = Instant::now();
+    b.c()
+        .goto(&format!("{}/deployments", server.base))
+        .await
+        .unwrap();
+    let first_paint = started.elapsed();
+    assert!(
+        first_paint < Duration::from_secs(5),
+        "the deployment dashboard took {first_paint:?}"
+    );
+    let rows = "return document.querySelectorAll('#deployments tr[data-deployment]').length;";
+    assert_eq!(
+        b.js("return document.getElementById('dep-count').textContent;")
+            .await,
+        json!("10000 deployments")
+    );
+    assert!(
+        b.js("return document.getElementById('dep-summary').textContent;")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("10000 deployments")
+    );
+    assert_eq!(b.js(rows).await, json!(100));
+    b.click_css("#deployments .load-more").await;
+    b.until(
+        "200 rows",
+        "return document.querySelectorAll('#deployments tr[data-deployment]').length === 200;",
+    )
+    .await;
+    let ids: Vec<String> = serde_json::from_value(
+        b.js("return [...document.querySelectorAll('#deployments tr[data-deployment]')].map(r => r.dataset.deployment);")
+            .await,
+    )
+    .unwrap();
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 200, "the second page repeats rows");
+
+    // A status filter, and the by-project view, whose headings do not repeat across pages.
+    let conflicts = server
+        .api("/api/v1/deployments?status=conflict&limit=1")
+        .await["page_info"]["total_count"]
+        .clone();
+    b.c()
+        .find(Locator::Css("#dep-status"))
+        .await
+        .unwrap()
+        .select_by_value("conflict")
+        .await
+        .unwrap();
+    b.until(
+        "the conflicts",
+        &format!(
+            "return document.getElementById('dep-count')?.textContent === '{conflicts} deployments'
+                && [...document.querySelectorAll('#deployments tr[data-deployment] .status')].every(s => s.textContent === 'conflict');"
+        ),
+    )
+    .await;
+    b.c()
+        .find(Locator::Css("#dep-view"))
+        .await
+        .unwrap()
+        .select_by_value("project")
+        .await
+        .unwrap();
+    b.until(
+        "project headings",
+        "return document.querySelectorAll('#deployments tr.group').length > 1;",
+    )
+    .await;
+    b.click_css("#deployments .load-more").await;
+    b.until(
+        "the next page of the project view",
+        "return document.querySelectorAll('#deployments tr[data-deployment]').length > 100;",
+    )
+    .await;
+    let headings: Vec<String> = serde_json::from_value(
+        b.js("return [...document.querySelectorAll('#deployments tr.group')].map(r => r.textContent);")
+            .await,
+    )
+    .unwrap();
+    let distinct: std::collections::HashSet<&String> = headings.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        headings.len(),
+        "a heading repeats: {headings:?}"
+    );
+
+    let violations = b.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn with_an_api_key_the_browser_signs_in_once_and_uses_every_page() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = UiServer::start_configured(
+        |data_home| copy_tree(&fixture_dir().join("home/.skillmeat"), data_home),
+        |settings| settings.auth.api_key = "browser-key-123".into(),
+    )
+    .await;
+    let b = &browser;
+    b.c().goto(&format!("{}/jobs", server.base)).await.unwrap();
+    b.until(
+        "the sign-in page",
+        "return location.pathname === '/login' && !!document.getElementById('api-key');",
+    )
+    .await;
+    let violations = b.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    b.screenshot("sign-in").await;
+    let field = b.c().find(Locator::Id("api-key")).await.unwrap();
+    field.send_keys("wrong").await.unwrap();
+    b.click_css("form button[type=submit]").await;
+    b.until(
+        "the refusal",
+        "return document.body.textContent.includes(\"not the server's API key\");",
+    )
+    .await;
+    // The wrong key's 401 is logged by the browser; that one is expected.
+    b.console_errors().await;
+    let field = b.c().find(Locator::Id("api-key")).await.unwrap();
+    field.send_keys("browser-key-123").await.unwrap();
+    b.click_css("form button[type=submit]").await;
+    // Back on the page asked for, with its fragments, API calls and live events working.
+    b.until(
+        "the job dashboard",
+        "return location.pathname === '/jobs' && !!document.getElementById('refresh-now') && !document.getElementById('sign-out').hidden;",
+    )
+    .await;
+    b.click_css("#refresh-now").await;
+    b.until(
+        "a manual run listed",
+        "return [...document.querySelectorAll('tr')].some(r => r.textContent.includes('manual') && r.textContent.includes('succeeded'));",
+    )
+    .await;
+    b.c().goto(&format!("{}/", server.base)).await.unwrap();
+    b.until(
+        "the collections page",
+        "return !!document.querySelector('#items .card');",
+    )
+    .await;
+    b.click_css("#sign-out button").await;
+    b.until("signed out", "return location.pathname === '/login';")
+        .await;
+    browser.finish().await;
 }

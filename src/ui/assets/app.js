@@ -204,20 +204,69 @@ async function onGroupAction(button) {
   }
 }
 
+async function saveMemberOrder(section, ids) {
+  try {
+    await send("PUT", "/api/v1/groups/" + section.dataset.group + "/artifacts/order", { artifact_ids: ids });
+    groupsChanged("Order saved");
+  } catch (err) {
+    showToast("Could not reorder: " + err.message, "error");
+    groupsChanged();
+  }
+}
+
+function memberIds(section) {
+  return [...section.querySelectorAll("[data-sort-item][data-member]")].map((card) => card.dataset.member);
+}
+
 async function moveMember(button) {
   const section = button.closest("section[data-group]");
-  const ids = [...section.querySelectorAll("[data-member-move='earlier']")].map((b) => b.dataset.artifact);
+  const ids = memberIds(section);
   const from = ids.indexOf(button.dataset.artifact);
   const to = button.dataset.memberMove === "earlier" ? from - 1 : from + 1;
   if (from < 0 || to < 0 || to >= ids.length) return;
   [ids[from], ids[to]] = [ids[to], ids[from]];
   window.__focusAfterSwap = "section[data-group='" + section.dataset.group + "'] [data-member-move='" +
     button.dataset.memberMove + "'][data-artifact='" + button.dataset.artifact + "']";
-  try {
-    await send("PUT", "/api/v1/groups/" + section.dataset.group + "/artifacts/order", { artifact_ids: ids });
-    groupsChanged("Order saved");
-  } catch (err) {
-    showToast("Could not reorder: " + err.message, "error");
+  await saveMemberOrder(section, ids);
+}
+
+// Drag to reorder (groups in their list, artifacts inside a group) with a mouse, pen or finger.
+// Pointer events rather than HTML5 drag and drop, which touch screens do not fire. The Up/Down
+// and Earlier/Later buttons are the keyboard way to do the same.
+let drag = null;
+
+function startDrag(event) {
+  const handle = event.target.closest("[data-drag-handle]");
+  if (!handle || event.button !== 0) return;
+  event.preventDefault();
+  const item = handle.closest("[data-sort-item]");
+  handle.setPointerCapture(event.pointerId);
+  drag = { item, container: item.parentElement, moved: false };
+  item.classList.add("dragging");
+}
+
+function moveDrag(event) {
+  if (!drag) return;
+  const under = document.elementFromPoint(event.clientX, event.clientY);
+  const over = under && under.closest("[data-sort-item]");
+  if (!over || over === drag.item || over.parentElement !== drag.container) return;
+  const items = [...drag.container.children];
+  const after = items.indexOf(over) > items.indexOf(drag.item);
+  drag.container.insertBefore(drag.item, after ? over.nextElementSibling : over);
+  drag.moved = true;
+}
+
+function endDrag(event) {
+  if (!drag) return;
+  const { item, container, moved } = drag;
+  drag = null;
+  item.classList.remove("dragging");
+  if (!moved) return;
+  if (event.type === "pointercancel") { groupsChanged(); return; }
+  if (container.id === "group-list") saveGroupOrder(container);
+  else {
+    const section = container.closest("section[data-group]");
+    saveMemberOrder(section, memberIds(section));
   }
 }
 
@@ -335,28 +384,24 @@ document.addEventListener("DOMContentLoaded", () => {
       showToast("Could not create the group: " + err.message, "error");
     }
   });
-  // Drag and drop of groups; the Up and Down buttons are the keyboard way to do the same.
-  let dragged = null;
-  document.body.addEventListener("dragstart", (event) => {
-    dragged = event.target.closest && event.target.closest("#group-list li");
-  });
-  document.body.addEventListener("dragover", (event) => {
-    if (dragged && event.target.closest("#group-list li")) event.preventDefault();
-  });
-  document.body.addEventListener("drop", (event) => {
-    const over = event.target.closest && event.target.closest("#group-list li");
-    if (!dragged || !over || over === dragged) return;
-    event.preventDefault();
-    over.parentElement.insertBefore(dragged, over);
-    saveGroupOrder(over.parentElement);
-    dragged = null;
-  });
+  document.body.addEventListener("pointerdown", startDrag);
+  document.body.addEventListener("pointermove", moveDrag);
+  document.body.addEventListener("pointerup", endDrag);
+  document.body.addEventListener("pointercancel", endDrag);
   // Keep the keyboard focus on the moved group's button after the list is re-rendered.
   document.body.addEventListener("htmx:afterSettle", () => {
     if (!window.__focusAfterSwap) return;
     const target = document.querySelector(window.__focusAfterSwap);
     window.__focusAfterSwap = null;
     if (target && !target.disabled) target.focus();
+  });
+  // "Clear all" empties the search and the type chips; the view and sort stay as chosen.
+  const clear = document.getElementById("clear-filters");
+  if (clear) clear.addEventListener("click", () => {
+    const filters = document.getElementById("filters");
+    filters.elements.namedItem("search").value = "";
+    filters.querySelectorAll("input[name=type]").forEach((box) => { box.checked = false; });
+    htmx.trigger(filters, "change");
   });
   // The collections view (grid, list, grouped) is remembered in this browser.
   const view = document.getElementById("view");
@@ -380,5 +425,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   const deployForm = document.getElementById("deploy-form");
   if (deployForm) deployForm.addEventListener("submit", (event) => { event.preventDefault(); deploy(deployForm); });
+  const signOut = document.getElementById("sign-out");
+  if (signOut) signOut.hidden = !document.cookie.split("; ").includes("skillmeat_signed_in=1");
   listenToEvents();
 });
