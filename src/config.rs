@@ -123,6 +123,12 @@ pub struct ServerSettings {
     pub body_limit_bytes: u64,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Seconds a connection may stay silent (a request not yet complete, or an idle keep-alive)
+    /// before it is closed; slow or stalled clients cannot hold connections open.
+    pub idle_timeout_secs: u64,
+    /// Origins (`https://app.example.com`) whose pages may call the API from a browser (CORS);
+    /// empty turns CORS off, so browsers refuse cross-origin calls.
+    pub cors_origins: Vec<String>,
 }
 
 /// `[deploy]`
@@ -135,10 +141,29 @@ pub struct DeploySettings {
 }
 
 /// `[auth]`
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct AuthSettings {
     /// API key; required before the server may listen on a non-loopback address.
     pub api_key: String,
+    /// A file holding the API key (its first line), instead of `api_key`; `~` expanded.
+    pub api_key_file: String,
+}
+
+// By hand, so that no debug print of the settings ever shows the key.
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field(
+                "api_key",
+                &if self.api_key.is_empty() {
+                    "(none)"
+                } else {
+                    "(set, redacted)"
+                },
+            )
+            .field("api_key_file", &self.api_key_file)
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -156,6 +181,8 @@ impl Default for Settings {
             server: ServerSettings {
                 body_limit_bytes: 1024 * 1024,
                 shutdown_grace_secs: 10,
+                idle_timeout_secs: 30,
+                cors_origins: Vec::new(),
             },
             deploy: DeploySettings {
                 search_roots: Vec::new(),
@@ -219,11 +246,42 @@ impl Settings {
         )
     }
 
-    /// Extracts and validates settings from a figment.
+    /// Extracts and validates settings from a figment, reading `auth.api_key_file`.
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let settings: Settings = figment.extract().map_err(describe_figment_error)?;
+        let mut settings: Settings = figment.extract().map_err(describe_figment_error)?;
+        settings.read_api_key_file()?;
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// Puts the key from `auth.api_key_file` into `auth.api_key`.
+    fn read_api_key_file(&mut self) -> Result<(), ConfigError> {
+        let file = self.auth.api_key_file.trim();
+        if file.is_empty() {
+            return Ok(());
+        }
+        if !self.auth.api_key.trim().is_empty() {
+            return Err(ConfigError(
+                "auth.api_key and auth.api_key_file (SKILLMEAT_AUTH__API_KEY,                  SKILLMEAT_AUTH__API_KEY_FILE): set one of them, not both"
+                    .into(),
+            ));
+        }
+        let path = expand_home(file);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError(format!(
+                "auth.api_key_file (SKILLMEAT_AUTH__API_KEY_FILE): cannot read {}: {e}",
+                path.display()
+            ))
+        })?;
+        let key = text.lines().next().unwrap_or("").trim();
+        if key.is_empty() {
+            return Err(ConfigError(format!(
+                "auth.api_key_file (SKILLMEAT_AUTH__API_KEY_FILE): {} is empty",
+                path.display()
+            )));
+        }
+        self.auth.api_key = key.to_string();
+        Ok(())
     }
 
     /// Checks values that serde's types cannot express.
@@ -313,6 +371,21 @@ impl Settings {
                 "server.body_limit_bytes (SKILLMEAT_SERVER__BODY_LIMIT_BYTES): must be at least 1024"
                     .into(),
             ));
+        }
+        if !(1..=3600).contains(&self.server.idle_timeout_secs) {
+            return Err(ConfigError(
+                "server.idle_timeout_secs (SKILLMEAT_SERVER__IDLE_TIMEOUT_SECS): must be 1 to 3600"
+                    .into(),
+            ));
+        }
+        if let Some(bad) =
+            self.server.cors_origins.iter().find(|o| {
+                !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/')
+            })
+        {
+            return Err(ConfigError(format!(
+                "server.cors_origins (SKILLMEAT_SERVER__CORS_ORIGINS): '{bad}' is not an origin;                  expected scheme://host[:port] without a path, such as https://app.example.com"
+            )));
         }
         if self.deploy.search_depth > 10 {
             return Err(ConfigError(

@@ -62,9 +62,12 @@ pub enum DbOpenError {
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbOpenError> {
     let kind = database_kind(url).map_err(|_| DbOpenError::UnknownScheme(redact_url(url)))?;
     let mut opts = ConnectOptions::new(url.to_string());
+    // A request waits this long for a connection. SQLite waits only for its own pool (busy
+    // writers); PostgreSQL may be gone, and then a quick 503 beats a hung request.
+    let acquire = if kind == DatabaseKind::Sqlite { 30 } else { 5 };
     opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(acquire));
     if kind == DatabaseKind::Sqlite {
         if let Some(path) = sqlite_file(url)
             && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())

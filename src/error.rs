@@ -108,11 +108,35 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
+        use sea_orm::{DbErr, RuntimeErr};
         match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::unavailable(&err),
+            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))
+                if connection_lost(e) =>
+            {
+                Self::unavailable(&err)
+            }
             _ => Self::internal(&err),
         }
+    }
+}
+
+/// The database went away under a query (a dropped connection, a server shutting down), as
+/// opposed to a query that is wrong: the first is 503 and worth a retry, the second 500.
+fn connection_lost(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as E;
+    match err {
+        E::Io(_)
+        | E::Tls(_)
+        | E::Protocol(_)
+        | E::PoolTimedOut
+        | E::PoolClosed
+        | E::WorkerCrashed => true,
+        // PostgreSQL's connection exceptions (08...) and operator intervention (57P...).
+        E::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod db;
 pub mod deploy;
 pub mod error;
 pub mod events;
+pub mod idle;
 pub mod job_work;
 pub mod source;
 pub mod startup;

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::endpoint::BoxEndpoint;
+use poem::http::Method;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::Tracing;
+use poem::middleware::{Cors, Tracing};
 use poem::web::headers::{ContentLength, HeaderMapExt};
-use poem::{EndpointExt, Request, Route, Server, get};
+use poem::{EndpointExt, IntoResponse, Request, Route, Server, get};
 
 use crate::api;
 use crate::cache::CacheService;
@@ -142,13 +143,35 @@ pub fn start_watcher(
 /// and the web UI (`/`, `/jobs`, fragments and assets under `/ui`).
 pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
     let service = api::service(&state);
-    let spec = service.spec_endpoint();
-    let docs = service.swagger_ui();
     let body_limit = state.settings.server.body_limit_bytes as usize;
     let api_key = state.settings.auth.api_key.trim().to_string();
+    let cors_origins = state.settings.server.cors_origins.clone();
+    // With a key, the spec declares it, so Swagger UI's "Authorize" button can send it.
+    let spec = if api_key.is_empty() {
+        service.spec()
+    } else {
+        api::with_api_key_security(&service.spec())
+    };
+    let docs_html = service
+        .swagger_ui_html()
+        .replacen(&service.spec(), &spec, 1);
     let routes = crate::ui::mount(Route::new())
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .at(
+            "/openapi.json",
+            get(poem::endpoint::make_sync(move |_| {
+                spec.clone()
+                    .with_content_type("application/json; charset=utf-8")
+            })),
+        )
+        .nest(
+            "/docs",
+            Route::new().at(
+                "/",
+                get(poem::endpoint::make_sync(move |_| {
+                    poem::web::Html(docs_html.clone())
+                })),
+            ),
+        )
         .at("/metrics", get(api::metrics::metrics))
         // Lets a client send a file path with raw slashes; same logic as the OpenAPI operation.
         .at("/api/v1/artifacts/:id/files/*path", get(raw_file_path))
@@ -157,7 +180,33 @@ pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
         .nest_no_strip("/health", api::service(&state))
         .data(state)
         .before(move |req| limit_body(req, body_limit));
-    crate::auth::require_key(routes, api_key)
+    let routes = crate::auth::require_key(routes, api_key);
+    // CORS only for the configured origins; without any, no CORS headers at all.
+    let routes = if cors_origins.is_empty() {
+        routes.boxed()
+    } else {
+        routes
+            .with(
+                Cors::new()
+                    .allow_origins(cors_origins)
+                    .allow_methods([
+                        Method::GET,
+                        Method::POST,
+                        Method::PUT,
+                        Method::PATCH,
+                        Method::DELETE,
+                    ])
+                    .allow_headers([
+                        "authorization",
+                        "x-api-key",
+                        "content-type",
+                        "last-event-id",
+                    ])
+                    .expose_headers(["x-cache"]),
+            )
+            .boxed()
+    };
+    routes
         .with(Tracing)
         .catch_all_error(render_poem_error)
         .boxed()
@@ -275,9 +324,11 @@ impl Application {
             "skillmeat-server listening"
         );
         let store = self.state.jobs.store().clone();
+        let idle_timeout = Duration::from_secs(self.state.settings.server.idle_timeout_secs);
         let routes = build_routes(self.state);
         let mut http_stop = stop_rx;
-        let served = Server::new_with_acceptor(self.acceptor)
+        let acceptor = crate::idle::IdleTimeoutAcceptor::new(self.acceptor, idle_timeout);
+        let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
                 routes,
                 async move {

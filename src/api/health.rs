@@ -60,8 +60,16 @@ impl HealthApi {
     /// Readiness: the database and the job queue are reachable
     #[oai(path = "/health/ready", method = "get", operation_id = "health_ready")]
     async fn ready(&self) -> ReadinessResponse {
-        let database = crate::db::ping(&self.state.db).await;
-        let queue = self.state.jobs.store().ping().await;
+        // A database that went away must not hold the probe up for the pool's whole wait.
+        let limit = std::time::Duration::from_secs(3);
+        let database = match tokio::time::timeout(limit, crate::db::ping(&self.state.db)).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err("no answer within 3 s".to_string()),
+        };
+        let queue = match tokio::time::timeout(limit, self.state.jobs.store().ping()).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err("no answer within 3 s".to_string()),
+        };
         if let Err(e) = &database {
             tracing::warn!(error = %e, "readiness check failed: database");
         }

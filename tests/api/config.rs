@@ -199,3 +199,57 @@ fn out_of_range_job_settings_are_rejected_naming_the_key() {
         });
     }
 }
+
+#[test]
+fn the_api_key_can_come_from_a_file_and_never_shows_in_a_debug_print() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("key.txt", "from-a-file-123\n")?;
+        let file = jail.directory().join("key.txt").display().to_string();
+        jail.set_env("SKILLMEAT_AUTH__API_KEY_FILE", &file);
+        jail.set_env("SKILLMEAT_LISTEN", "0.0.0.0:8080");
+        let settings = load(jail, None).unwrap();
+        assert_eq!(settings.auth.api_key, "from-a-file-123");
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("from-a-file-123"), "{printed}");
+        assert!(printed.contains("redacted"), "{printed}");
+
+        // Both at once, an empty file, a missing file: one line naming the key.
+        jail.set_env("SKILLMEAT_AUTH__API_KEY", "inline");
+        let err = load(jail, None).unwrap_err();
+        assert!(err.contains("not both"), "{err}");
+        jail.set_env("SKILLMEAT_AUTH__API_KEY", "");
+        jail.create_file("empty.txt", "\n")?;
+        let empty = jail.directory().join("empty.txt").display().to_string();
+        jail.set_env("SKILLMEAT_AUTH__API_KEY_FILE", &empty);
+        let err = load(jail, None).unwrap_err();
+        assert!(
+            err.contains("auth.api_key_file") && err.contains("empty"),
+            "{err}"
+        );
+        jail.set_env("SKILLMEAT_AUTH__API_KEY_FILE", "/no/such/key");
+        let err = load(jail, None).unwrap_err();
+        assert!(err.contains("cannot read /no/such/key"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn cors_origins_and_the_idle_timeout_are_checked() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("SKILLMEAT_SERVER__CORS_ORIGINS", "[\"app.example.com\"]");
+        let err = load(jail, None).unwrap_err();
+        assert!(err.contains("server.cors_origins"), "{err}");
+        jail.set_env(
+            "SKILLMEAT_SERVER__CORS_ORIGINS",
+            "[\"https://app.example.com\"]",
+        );
+        assert_eq!(
+            load(jail, None).unwrap().server.cors_origins,
+            ["https://app.example.com"]
+        );
+        jail.set_env("SKILLMEAT_SERVER__IDLE_TIMEOUT_SECS", "0");
+        let err = load(jail, None).unwrap_err();
+        assert!(err.contains("server.idle_timeout_secs"), "{err}");
+        Ok(())
+    });
+}

@@ -235,3 +235,95 @@ async fn without_an_api_key_the_sign_in_page_sends_the_browser_on() {
     r.assert_status(StatusCode::SEE_OTHER);
     r.assert_header("location", "/jobs");
 }
+
+#[tokio::test]
+async fn with_a_key_the_spec_declares_it_for_swagger_ui() {
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.auth.api_key = "s3cret-key".into()
+    })
+    .await;
+    let spec = app
+        .client
+        .get("/openapi.json")
+        .header("x-api-key", "s3cret-key")
+        .send()
+        .await;
+    spec.assert_status_is_ok();
+    let spec: serde_json::Value =
+        serde_json::from_str(&spec.0.into_body().into_string().await.unwrap()).unwrap();
+    assert_eq!(
+        spec["components"]["securitySchemes"]["api_key"]["name"],
+        "X-API-Key"
+    );
+    assert_eq!(
+        spec["paths"]["/api/v1/artifacts"]["get"]["security"][0],
+        serde_json::json!({"api_key": []})
+    );
+    assert_eq!(
+        spec["paths"]["/health"]["get"]["security"],
+        serde_json::json!([])
+    );
+    let docs = app
+        .client
+        .get("/docs")
+        .header("x-api-key", "s3cret-key")
+        .send()
+        .await
+        .0
+        .into_body()
+        .into_string()
+        .await
+        .unwrap();
+    assert!(
+        docs.contains("securitySchemes"),
+        "Swagger UI gets the declared key"
+    );
+
+    // Without a key nothing is declared.
+    let open = TestApp::spawn().await;
+    let spec: serde_json::Value =
+        serde_json::from_str(&open.get("/openapi.json").await.text).unwrap();
+    assert!(spec["components"]["securitySchemes"].is_null());
+    assert_eq!(open.get("/docs").await.status, StatusCode::OK);
+}
+
+/// A browser's CORS preflight for a GET with an API key header.
+async fn preflight(app: &TestApp, origin: &str) -> poem::Response {
+    app.client
+        .options("/api/v1/artifacts")
+        .header("origin", origin.to_string())
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "x-api-key")
+        .send()
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn cors_answers_only_the_configured_origins() {
+    // Off by default: no CORS headers, so browsers refuse cross-origin reads.
+    let off = TestApp::spawn().await;
+    let r = preflight(&off, "https://app.example.com").await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = off
+        .client
+        .get("/api/v1/cache/status")
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .0;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    let on = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.server.cors_origins = vec!["https://app.example.com".into()]
+    })
+    .await;
+    let r = preflight(&on, "https://app.example.com").await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let r = preflight(&on, "https://evil.example").await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderMap, StatusCode};
@@ -547,4 +548,114 @@ fn unescape(s: &str) -> String {
         }
     }
     out
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The server binary, started with `env`, killed when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// Where its stdout and stderr go.
+    pub log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts it and waits until `/health` answers.
+    pub async fn start(env: &[(String, String)]) -> ServerProcess {
+        let port = free_port();
+        let log_path = std::env::temp_dir().join(format!("skillmeat-server-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+            .arg("serve")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start the server binary");
+        let server = ServerProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log: log_path,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while reqwest::get(format!("{}/health", server.base))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the server did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server
+    }
+
+    /// GET `path` as JSON.
+    pub async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls a job until it finished.
+    pub async fn wait_job(&self, id: i64, deadline: Duration) -> Value {
+        let until = Instant::now() + deadline;
+        loop {
+            let job = self.get(&format!("/api/v1/jobs/{id}")).await;
+            if job["status"] == "succeeded" || job["status"] == "failed" {
+                return job;
+            }
+            assert!(Instant::now() < until, "job {id} did not finish: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// What it has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown, no cleanup.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A data home with `count` generated skills of about `size` bytes each.
+pub fn generated_home(root: &Path, count: usize, size: usize) -> PathBuf {
+    let home = root.join(".skillmeat");
+    let skills = home.join("collections/default/skills");
+    let filler = "lorem ipsum dolor sit amet ".repeat(size / 27 + 1);
+    for i in 0..count {
+        let dir = skills.join(format!("gen-{i:05}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("SKILL.md"),
+            format!(
+                "---\ndescription: Generated {i}\n---\n{}\n",
+                &filler[..size]
+            ),
+        )
+        .unwrap();
+    }
+    home
 }

@@ -1,7 +1,7 @@
 //! The job runner: refresh, warm, purge, on-demand refresh with dedupe, retries, the history
 //! endpoints, the schema-version rebuild, and a server killed mid-refresh.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use skillmeat_server::source::{
 };
 use tokio::sync::Semaphore;
 
-use crate::helpers::{Backend, PgDatabase, TestApp, pg_base_url};
+use crate::helpers::{Backend, PgDatabase, ServerProcess, TestApp, generated_home, pg_base_url};
 
 #[tokio::test]
 async fn refresh_picks_up_an_edit_a_new_artifact_and_a_deleted_one() {
@@ -621,105 +621,6 @@ async fn one_unreadable_artifact_is_counted_and_reported_without_failing_the_run
         listed.body["page_info"]["total_count"], 15,
         "the others were cached"
     );
-}
-
-/// A free TCP port on 127.0.0.1.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The server binary, started with `env`, killed when dropped.
-struct ServerProcess {
-    child: std::process::Child,
-    base: String,
-}
-
-impl ServerProcess {
-    async fn start(env: &[(String, String)]) -> ServerProcess {
-        let port = free_port();
-        let log =
-            std::fs::File::create(std::env::temp_dir().join(format!("skillmeat-crash-{port}.log")))
-                .unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
-            .arg("serve")
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start the server binary");
-        let server = ServerProcess {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while reqwest::get(format!("{}/health", server.base))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the server did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        server
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        reqwest::get(format!("{}{path}", self.base))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn wait_job(&self, id: i64, deadline: Duration) -> Value {
-        let until = Instant::now() + deadline;
-        loop {
-            let job = self.get(&format!("/api/v1/jobs/{id}")).await;
-            if job["status"] == "succeeded" || job["status"] == "failed" {
-                return job;
-            }
-            assert!(Instant::now() < until, "job {id} did not finish: {job}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL: no shutdown, no cleanup.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A data home with `count` generated skills of about `size` bytes each.
-fn generated_home(root: &Path, count: usize, size: usize) -> PathBuf {
-    let home = root.join(".skillmeat");
-    let skills = home.join("collections/default/skills");
-    let filler = "lorem ipsum dolor sit amet ".repeat(size / 27 + 1);
-    for i in 0..count {
-        let dir = skills.join(format!("gen-{i:05}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("SKILL.md"),
-            format!(
-                "---\ndescription: Generated {i}\n---\n{}\n",
-                &filler[..size]
-            ),
-        )
-        .unwrap();
-    }
-    home
 }
 
 #[tokio::test]

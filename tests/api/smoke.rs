@@ -166,3 +166,105 @@ fn the_binary_stops_cleanly_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
 }
+
+/// A client that sends half a request and stalls is cut off after `server.idle_timeout_secs`;
+/// and the API key never reaches the log, whatever clients send.
+#[test]
+fn stalled_clients_are_cut_off_and_the_key_never_reaches_the_log() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join(".skillmeat");
+    copy_tree(&fixture_dir().join("home/.skillmeat"), &home);
+    let key = "k3y-that-must-not-leak";
+    let log_path = dir.path().join("server.log");
+    let err_path = dir.path().join("server.err");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+        .current_dir(dir.path())
+        .env("SKILLMEAT_DATA_HOME", &home)
+        .env("SKILLMEAT_LISTEN", "127.0.0.1:0")
+        .env("SKILLMEAT_AUTH__API_KEY", key)
+        .env("SKILLMEAT_SERVER__IDLE_TIMEOUT_SECS", "1")
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        // A file, not a pipe: debug logging would fill a pipe nobody reads and stall the server.
+        .stdout(std::fs::File::create(&log_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let listening = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains("listening")) {
+            break line.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never listened: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let addr = listening
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("address="))
+        .expect("the address in the log line")
+        .to_string();
+
+    // Requests with the right key, a wrong one and a browser sign-in, all logged at debug.
+    let send = |request: String| {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    };
+    let ok = send(format!(
+        "GET /api/v1/cache/status HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\nconnection: close\r\n\r\n"
+    ));
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let wrong = send(format!(
+        "GET /api/v1/cache/status HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}x\r\nconnection: close\r\n\r\n"
+    ));
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let form = format!("key={key}&next=%2F");
+    let signed_in = send(format!(
+        "POST /login HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{form}",
+        form.len()
+    ));
+    assert!(signed_in.starts_with("HTTP/1.1 303"), "{signed_in}");
+
+    // Half a request, then nothing: the server closes the connection after about a second.
+    let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stalled
+        .write_all(b"GET /api/v1/cache/status HTTP/1.1\r\nhost: x\r\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 256];
+    let read = stalled.read(&mut buffer);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err() && started.elapsed() < Duration::from_secs(9),
+        "the stalled connection stayed open: {read:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed only after {:?}",
+        started.elapsed()
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let log = [
+        std::fs::read_to_string(&log_path).unwrap(),
+        std::fs::read_to_string(&err_path).unwrap(),
+    ];
+    let log = log.join("\n");
+    assert!(
+        log.contains("401") || log.contains("wrong API key"),
+        "requests were logged: {log}"
+    );
+    assert!(!log.contains(key), "the key is in the log");
+}

@@ -1,0 +1,155 @@
+//! Several server processes against one PostgreSQL, as a team runs them behind a load
+//! balancer: scheduled work runs once in all, any instance does queued work, writes are seen by
+//! every instance at once, and an instance killed mid-job loses no job. PostgreSQL only.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::helpers::{PgDatabase, ServerProcess, generated_home, pg_base_url};
+
+const INTERVAL_SECS: i64 = 2;
+
+#[tokio::test]
+async fn three_instances_share_one_postgresql_without_running_anything_twice_or_losing_a_job() {
+    if pg_base_url().is_none() {
+        eprintln!("skipped: SKILLMEAT_TEST_DATABASE_URL is not set");
+        return;
+    }
+    let pg = PgDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Enough artifacts that a forced refresh runs for a while (it re-hashes every file).
+    let home = generated_home(dir.path(), 1500, 48 * 1024);
+    let env: Vec<(String, String)> = [
+        ("SKILLMEAT_DATA_HOME", home.display().to_string()),
+        ("SKILLMEAT_DATABASE__URL", pg.url.clone()),
+        (
+            "SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS",
+            INTERVAL_SECS.to_string(),
+        ),
+        ("SKILLMEAT_JOBS__PURGE_INTERVAL_SECS", "0".into()),
+        ("SKILLMEAT_JOBS__HEARTBEAT_SECS", "1".into()),
+        ("SKILLMEAT_JOBS__POLL_INTERVAL_MS", "100".into()),
+        ("SKILLMEAT_JOBS__RETRY_BACKOFF_MS", "100".into()),
+        ("SKILLMEAT_WATCH__ENABLED", "false".into()),
+        ("RUST_LOG", "info".into()),
+        ("NO_COLOR", "1".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    // The first applies the migrations; the others start against a ready schema.
+    let mut servers = vec![ServerProcess::start(&env).await];
+    servers.push(ServerProcess::start(&env).await);
+    servers.push(ServerProcess::start(&env).await);
+    let http = reqwest::Client::new();
+
+    // A write on one instance is visible on the others at once.
+    let created: Value = http
+        .post(format!("{}/api/v1/user-collections", servers[0].base))
+        .json(&json!({"name": "Shared"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().expect("created").to_string();
+    for other in &servers[1..] {
+        let seen = other.get(&format!("/api/v1/user-collections/{id}")).await;
+        assert_eq!(seen["name"], "Shared", "{seen}");
+    }
+
+    // The schedule: every slot of the interval gets one refresh in all, not one per instance.
+    // (A slot whose time comes while a refresh still runs is skipped: the start-up warm of
+    // 1,500 artifacts takes several slots, so the window opens after it.)
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = servers[0].get("/api/v1/cache/status").await;
+        if status["last_refresh_at"].is_string() && status["refreshing"] == json!(false) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no warm: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let window_start = Utc::now();
+    tokio::time::sleep(Duration::from_secs(4 * INTERVAL_SECS as u64 + 1)).await;
+    let window_end = Utc::now();
+    let runs = servers[1].get("/api/v1/jobs?kind=refresh&limit=500").await;
+    let scheduled: Vec<&Value> = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["trigger"] == "schedule")
+        .collect();
+    let slot_of = |r: &Value| {
+        let at: DateTime<Utc> = r["enqueued_at"].as_str().unwrap().parse().unwrap();
+        (at, at.timestamp() / INTERVAL_SECS)
+    };
+    let mut slots = HashSet::new();
+    let mut in_window = 0;
+    for run in &scheduled {
+        let (at, slot) = slot_of(run);
+        assert!(
+            slots.insert(slot),
+            "two scheduled refreshes in one slot: {runs}"
+        );
+        if at >= window_start && at <= window_end {
+            in_window += 1;
+        }
+    }
+    let expected = (window_end.timestamp() - window_start.timestamp()) / INTERVAL_SECS;
+    // Unloaded, one per slot; a busy machine may skip a slot while a run is still going.
+    assert!(
+        in_window >= 1 && in_window <= expected + 1,
+        "{in_window} scheduled refreshes in a window of {expected} slots: {runs}"
+    );
+
+    // An on-demand refresh queued on one instance is done (by whichever worker takes it).
+    let queued: Value = http
+        .post(format!("{}/api/v1/cache/refresh", servers[2].base))
+        // Its own scope, so no scheduled refresh of everything can stand in for it.
+        .json(&json!({"scope": "collection", "collection": "default", "force": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_id = queued["job"]["id"].as_i64().expect("a job");
+    // Kill the instance that runs it, mid-job: another one finishes it.
+    let started = format!("run_id={job_id} ");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let runner = loop {
+        if let Some(i) = servers.iter().position(|s| {
+            s.log_text()
+                .lines()
+                .any(|l| l.contains("job started") && l.contains(&started))
+        }) {
+            break i;
+        }
+        assert!(Instant::now() < deadline, "job {job_id} never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let before = servers[(runner + 1) % 3]
+        .get(&format!("/api/v1/jobs/{job_id}"))
+        .await;
+    assert_eq!(before["status"], "running", "killed too late: {before}");
+    servers.remove(runner).kill();
+    let job = servers[0].wait_job(job_id, Duration::from_secs(120)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(job["attempts"].as_i64().unwrap() >= 2, "{job}");
+    let finished_by = servers
+        .iter()
+        .filter(|s| {
+            s.log_text()
+                .lines()
+                .any(|l| l.contains("job started") && l.contains(&started))
+        })
+        .count();
+    assert_eq!(finished_by, 1, "one surviving instance took the job over");
+    let cached = servers[1].get("/api/v1/cache/status").await;
+    assert_eq!(cached["entries"], 1500, "{cached}");
+}
