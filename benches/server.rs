@@ -1,6 +1,6 @@
 //! Every benchmark of the server in one command, `cargo bench`, on generated data. It prints
 //! Markdown and, on a full run, writes the same text to docs/benchmarks.md with the date and
-//! the machine. `cargo bench -- <part>...` (cache, deployments, jobs, watch, http) runs only
+//! the machine. `cargo bench -- <part>...` (cache, deployments, jobs, watch, http, load) runs only
 //! those parts and leaves the file alone.
 //!
 //! - cache: 1,000 artifacts; detail on a hit vs a miss (target: a hit at least 10x faster),
@@ -13,6 +13,8 @@
 //! - watch: 10,000 artifacts; file write to API (p95 under 1 s) and idle CPU (under 1%).
 //! - http: the release binary on 127.0.0.1 under a bounded load (4 s per endpoint, 16
 //!   connections): requests/s, p50 and p99 of five read endpoints.
+//! - load: mixed reads and writes for 60 s on SQLite and on PostgreSQL while refreshes run:
+//!   zero 5xx, zero "database is locked", p99 of reads and writes.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -63,6 +65,14 @@ const WATCH_NOTES: &str = "10,000 skills watched with the default debounce (300 
 server on a port with its job runner: 20 single-file edits, each timed from the write until \
 `GET /api/v1/artifacts/{id}` shows it; then 20 s with nothing changing, measuring the whole \
 server process's CPU (job workers polling, the watcher's reconcile every 2 s).";
+
+const LOAD_NOTES: &str = "The release binary on 127.0.0.1 over 1,000 generated artifacts, \
+first on SQLite, then on PostgreSQL (a fresh database on the machine's server): 16 connections \
+for `BENCH_LOAD_SECS` (60) seconds each, 70% reads (artifact detail, filtered list, collections, \
+groups, deployment summary) and 30% writes (each connection creates a group in its own \
+collection, adds two members, reorders them and deletes the group), while the schedule refreshes \
+every 5 s and a forced refresh of everything is asked for every 10 s. Every answer is checked: \
+the run fails on any 5xx or any body saying \"database is locked\".";
 
 const HTTP_NOTES: &str = "The release build of `skillmeat-server` started as its own process \
 on 127.0.0.1 over 1,000 generated artifacts, 5 groups and 10,000 deployments (SQLite), with \
@@ -200,7 +210,7 @@ async fn deployment_dashboard(dir: &Path) {
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     // `cargo bench -- <part>` runs only the parts named; a full run also writes the report.
-    let parts = ["cache", "deployments", "jobs", "watch", "http"];
+    let parts = ["cache", "deployments", "jobs", "watch", "http", "load"];
     let chosen: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| parts.contains(&a.as_str()))
@@ -221,6 +231,10 @@ async fn main() {
     if runs("watch") {
         say!("\n## File watcher\n\n{}", WATCH_NOTES);
         file_watcher(dir.path()).await;
+    }
+    if runs("load") {
+        say!("\n## Mixed load with refreshes running\n\n{}", LOAD_NOTES);
+        mixed_load(dir.path()).await;
     }
     if runs("http") {
         say!("\n## HTTP load on the release binary\n\n{}", HTTP_NOTES);
@@ -738,7 +752,7 @@ fn write_report() {
          targets, with the machine and date they were taken on.\n---\n\n# Benchmarks\n\n\
          Written by `cargo bench` (`benches/server.rs`) from what it measured; do not edit by \
          hand. It generates its data (1,000 and 10,000 artifacts, 10,000 deployments). \
-         `cargo bench -- cache deployments jobs watch http` names parts to run alone (a partial \
+         `cargo bench -- cache deployments jobs watch http load` names parts to run alone (a partial \
          run leaves this file as it is). Figures are wall-clock; p50/p95/p99 over the runs shown. \
          Runs on a shared machine vary by about 20%.\n\n\
          Taken {} on {}.\n{report}",
@@ -892,4 +906,225 @@ async fn http_load(dir: &Path) {
         libc::kill(server.id() as i32, libc::SIGTERM);
     }
     let _ = server.wait();
+}
+
+/// Mixed reads and writes against the release binary for `BENCH_LOAD_SECS` (60) per backend,
+/// while scheduled and forced refreshes run: counts of 5xx and "database is locked", p50/p99.
+async fn mixed_load(dir: &Path) {
+    let seconds: u64 = std::env::var("BENCH_LOAD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    say!(
+        "| backend | requests | requests/s | reads p50 | reads p99 | writes p50 | writes p99 | 5xx | database is locked | refreshes during the run |"
+    );
+    say!("|---|---|---|---|---|---|---|---|---|---|");
+    let sqlite = format!("sqlite://{}", dir.join("load-cache.db").display());
+    mixed_load_on(dir, "SQLite", sqlite, seconds).await;
+    let admin = std::env::var("SKILLMEAT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("skillmeat_bench_{}", std::process::id());
+    match sea_orm::Database::connect(&admin).await {
+        Ok(db) => {
+            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .unwrap();
+            let (server, _) = admin.rsplit_once('/').unwrap();
+            mixed_load_on(dir, "PostgreSQL", format!("{server}/{name}"), seconds).await;
+            let _ = db
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+        Err(e) => say!("| PostgreSQL | not run: {e} | | | | | | | | |"),
+    }
+}
+
+/// Failed answers of a load run.
+#[derive(Default)]
+struct Tally {
+    /// 5xx answers and requests that got no answer.
+    server_errors: usize,
+    /// Bodies that say "database is locked".
+    locked: usize,
+}
+
+impl Tally {
+    fn check(&mut self, status: reqwest::StatusCode, body: &str) {
+        if status.is_server_error() {
+            self.server_errors += 1;
+        }
+        if body.contains("database is locked") {
+            self.locked += 1;
+        }
+    }
+}
+
+async fn mixed_load_on(dir: &Path, backend: &str, database_url: String, seconds: u64) {
+    const CONNECTIONS: usize = 16;
+    let home = dir.join(format!("load-home-{backend}/.skillmeat"));
+    let ids = synthetic::write_collection(&home.join("collections/default"), ARTIFACTS).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+        .arg("serve")
+        .env("SKILLMEAT_DATA_HOME", &home)
+        .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SKILLMEAT_DATABASE__URL", &database_url)
+        .env("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "5")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the release binary");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(r) = client
+            .get(format!("{base}/api/v1/cache/status"))
+            .send()
+            .await
+            && let Ok(status) = r.json::<serde_json::Value>().await
+            && status["last_refresh_at"].is_string()
+            && status["refreshing"] == serde_json::json!(false)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not warm up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ids = std::sync::Arc::new(ids);
+    let until = Instant::now() + Duration::from_secs(seconds);
+    // A forced refresh of everything every 10 s, on top of the 5 s schedule.
+    let forcer = {
+        let (client, base) = (client.clone(), base.clone());
+        tokio::spawn(async move {
+            while Instant::now() < until {
+                let _ = client
+                    .post(format!("{base}/api/v1/cache/refresh"))
+                    .json(&serde_json::json!({"force": true}))
+                    .send()
+                    .await;
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+        })
+    };
+    let mut workers = Vec::new();
+    for worker in 0..CONNECTIONS {
+        let (client, base, ids) = (client.clone(), base.clone(), ids.clone());
+        workers.push(tokio::spawn(async move {
+            let mut reads = Vec::new();
+            let mut writes = Vec::new();
+            let mut tally = Tally::default();
+            // Each worker organises its own collection: groups created, filled, reordered, deleted.
+            let collection: serde_json::Value = client
+                .post(format!("{base}/api/v1/user-collections"))
+                .json(&serde_json::json!({"name": format!("load-{worker}")}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let collection = collection["id"].as_str().unwrap_or_default().to_string();
+            let mut i = worker;
+            while Instant::now() < until {
+                i += 1;
+                let started = Instant::now();
+                if i % 10 < 7 {
+                    let path = match i % 5 {
+                        0 => format!("/api/v1/artifacts/{}", ids[i * 7 % ids.len()]),
+                        1 => "/api/v1/artifacts?limit=50&type=skill".to_string(),
+                        2 => "/api/v1/user-collections".to_string(),
+                        3 => format!("/api/v1/groups?collection_id={collection}"),
+                        _ => "/api/v1/deployments/summary".to_string(),
+                    };
+                    if let Ok(r) = client.get(format!("{base}{path}")).send().await {
+                        let status = r.status();
+                        let body = r.text().await.unwrap_or_default();
+                        tally.check(status, &body);
+                        reads.push(started.elapsed());
+                    } else {
+                        tally.server_errors += 1;
+                    }
+                } else {
+                    let group = client
+                        .post(format!("{base}/api/v1/groups"))
+                        .json(&serde_json::json!({"collection_id": collection, "name": format!("g{i}")}))
+                        .send()
+                        .await;
+                    let Ok(group) = group else {
+                        tally.server_errors += 1;
+                        continue;
+                    };
+                    let status = group.status();
+                    let body = group.text().await.unwrap_or_default();
+                    tally.check(status, &body);
+                    writes.push(started.elapsed());
+                    let id = serde_json::from_str::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|g| g["id"].as_str().map(String::from));
+                    if let Some(id) = id {
+                        let members = [&ids[i % ids.len()], &ids[(i + 1) % ids.len()]];
+                        for request in [
+                            client
+                                .post(format!("{base}/api/v1/groups/{id}/artifacts"))
+                                .json(&serde_json::json!({"artifact_ids": members})),
+                            client
+                                .put(format!("{base}/api/v1/groups/{id}/artifacts/order"))
+                                .json(&serde_json::json!({"artifact_ids": [members[1], members[0]]})),
+                            client.delete(format!("{base}/api/v1/groups/{id}")),
+                        ] {
+                            let started = Instant::now();
+                            match request.send().await {
+                                Ok(r) => {
+                                    let status = r.status();
+                                    let body = r.text().await.unwrap_or_default();
+                                    tally.check(status, &body);
+                                    writes.push(started.elapsed());
+                                }
+                                Err(_) => tally.server_errors += 1,
+                            }
+                        }
+                    }
+                }
+            }
+            (reads, writes, tally.server_errors, tally.locked)
+        }));
+    }
+    let (mut reads, mut writes, mut server_errors, mut locked) = (Vec::new(), Vec::new(), 0, 0);
+    for w in workers {
+        let (r, wr, e, l) = w.await.unwrap();
+        reads.extend(r);
+        writes.extend(wr);
+        server_errors += e;
+        locked += l;
+    }
+    forcer.await.unwrap();
+    let runs: serde_json::Value = client
+        .get(format!("{base}/api/v1/jobs?kind=refresh&limit=500"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refreshes = runs["items"].as_array().map(|a| a.len()).unwrap_or(0);
+    let total = reads.len() + writes.len();
+    say!(
+        "| {backend} | {total} | {:.0} | {} | {} | {} | {} | {server_errors} | {locked} | {refreshes} |",
+        total as f64 / seconds as f64,
+        ms(percentile(&mut reads, 0.5)),
+        ms(percentile(&mut reads, 0.99)),
+        ms(percentile(&mut writes, 0.5)),
+        ms(percentile(&mut writes, 0.99)),
+    );
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGTERM);
+    }
+    let _ = server.wait();
+    assert_eq!(server_errors, 0, "{backend}: server errors under load");
+    assert_eq!(locked, 0, "{backend}: 'database is locked' under load");
 }

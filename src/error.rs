@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, Object};
 
 /// The JSON body of every error response.
 #[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize, PartialEq)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `not_found`.
     pub code: String,
@@ -33,6 +34,9 @@ pub enum ApiError {
     /// The request is malformed (bad id, bad cursor, bad parameter).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
+    /// An API key is configured and the request did not carry it (code `unauthorized`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
     /// The thing asked for does not exist.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
@@ -42,6 +46,9 @@ pub enum ApiError {
     /// The request body is larger than the configured limit.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not JSON, or has no `Content-Type: application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The request is well-formed but its values are not acceptable.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
@@ -58,9 +65,11 @@ impl ApiError {
     pub fn parts(&self) -> (StatusCode, &ErrorBody) {
         match self {
             Self::BadRequest(b) => (StatusCode::BAD_REQUEST, &b.0),
+            Self::Unauthorized(b) => (StatusCode::UNAUTHORIZED, &b.0),
             Self::NotFound(b) => (StatusCode::NOT_FOUND, &b.0),
             Self::Conflict(b) => (StatusCode::CONFLICT, &b.0),
             Self::PayloadTooLarge(b) => (StatusCode::PAYLOAD_TOO_LARGE, &b.0),
+            Self::UnsupportedMediaType(b) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, &b.0),
             Self::Unprocessable(b) => (StatusCode::UNPROCESSABLE_ENTITY, &b.0),
             Self::Internal(b) => (StatusCode::INTERNAL_SERVER_ERROR, &b.0),
             Self::Unavailable(b) => (StatusCode::SERVICE_UNAVAILABLE, &b.0),

@@ -52,6 +52,7 @@ pub enum SortOrder {
 
 /// Paging facts of a list response.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PageInfo {
     /// More items follow; pass `end_cursor` as `after` to get them.
     pub has_next_page: bool,
@@ -65,6 +66,7 @@ pub struct PageInfo {
 
 /// An artifact as listed.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ArtifactSummary {
     /// `type:name`.
     pub id: String,
@@ -99,6 +101,7 @@ pub struct ArtifactSummary {
 
 /// One page of artifacts.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ArtifactList {
     /// The artifacts.
     pub items: Vec<ArtifactSummary>,
@@ -108,6 +111,7 @@ pub struct ArtifactList {
 
 /// Metadata from the front matter.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ArtifactMetadataObject {
     /// `title`.
     pub title: Option<String>,
@@ -133,6 +137,7 @@ pub struct ArtifactMetadataObject {
 
 /// One file of an artifact.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ArtifactFileInfo {
     /// Path relative to the artifact.
     pub path: String,
@@ -142,6 +147,7 @@ pub struct ArtifactFileInfo {
 
 /// Manifest fields (`collection.toml`).
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ManifestInfo {
     /// `local`, `github` or `marketplace`.
     pub origin: Option<String>,
@@ -159,6 +165,7 @@ pub struct ManifestInfo {
 
 /// Everything known about one artifact.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ArtifactDetail {
     /// `type:name`.
     pub id: String,
@@ -207,6 +214,7 @@ pub struct ArtifactDetail {
 
 /// One file's content.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ArtifactFileContent {
     /// Path relative to the artifact.
     pub path: String,

@@ -21,6 +21,7 @@ pub struct CacheApi {
 
 /// Counts and ages of the artifact cache.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CacheStatusBody {
     /// Cached artifacts.
     pub entries: u64,
@@ -55,6 +56,7 @@ pub struct CacheStatusBody {
 
 /// What to refresh; `{}` refreshes everything.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RefreshRequest {
     /// `all` (default), `collection` (needs `collection`) or `artifact` (needs `artifact_id`).
     pub scope: Option<String>,
@@ -69,6 +71,7 @@ pub struct RefreshRequest {
 
 /// Result of clearing the cache.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CacheCleared {
     /// Entries dropped.
     pub cleared: u64,

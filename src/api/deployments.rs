@@ -24,6 +24,7 @@ pub struct DeploymentsApi {
 
 /// One artifact deployed into one project profile.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Deployment {
     /// 32 hex characters.
     pub id: String,
@@ -84,6 +85,7 @@ impl From<entity::deployments::Model> for Deployment {
 
 /// Deployment counts per status.
 #[derive(Debug, Object, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DeploymentCounts {
     /// All deployments.
     pub total: u64,
@@ -114,6 +116,7 @@ impl From<StatusCounts> for DeploymentCounts {
 
 /// A deploy request.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreateDeployment {
     /// `type:name`.
     pub artifact_id: String,
@@ -131,6 +134,7 @@ pub struct CreateDeployment {
 
 /// One page of deployments.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DeploymentList {
     /// Deployments.
     pub items: Vec<Deployment>,
@@ -140,6 +144,7 @@ pub struct DeploymentList {
 
 /// A count per key.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct KeyCount {
     /// The key (a type).
     pub key: String,
@@ -149,6 +154,7 @@ pub struct KeyCount {
 
 /// Deployments of one project.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProjectCount {
     /// Project id.
     pub project_id: String,
@@ -160,6 +166,7 @@ pub struct ProjectCount {
 
 /// Deployments of one artifact.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ArtifactCount {
     /// `type:name`.
     pub artifact_id: String,
@@ -169,6 +176,7 @@ pub struct ArtifactCount {
 
 /// The dashboard summary.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DeploymentSummary {
     /// All deployments.
     pub total: u64,

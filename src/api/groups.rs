@@ -19,6 +19,7 @@ pub struct GroupsApi {
 
 /// A group.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Group {
     /// 32 hex characters.
     pub id: String,
@@ -66,6 +67,7 @@ impl From<GroupInfo> for Group {
 
 /// A member of a group.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GroupMember {
     /// `type:name`.
     pub artifact_id: String,
@@ -77,6 +79,7 @@ pub struct GroupMember {
 
 /// A group with its members in order.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GroupWithArtifacts {
     /// The group.
     #[oai(flatten)]
@@ -104,6 +107,7 @@ impl From<GroupDetail> for GroupWithArtifacts {
 
 /// Groups of a collection.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GroupList {
     /// Groups by position.
     pub groups: Vec<Group>,
@@ -113,6 +117,7 @@ pub struct GroupList {
 
 /// A new group.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreateGroup {
     /// The collection.
     pub collection_id: String,
@@ -132,6 +137,7 @@ pub struct CreateGroup {
 
 /// A partial update of a group; at least one field.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UpdateGroup {
     /// New name.
     pub name: Option<String>,
@@ -149,6 +155,7 @@ pub struct UpdateGroup {
 
 /// Where to copy a group.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CopyGroup {
     /// Target collection (may be the group's own).
     pub target_collection_id: String,
@@ -156,6 +163,7 @@ pub struct CopyGroup {
 
 /// Artifacts to add to a group.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AddGroupArtifacts {
     /// Ids, `type:name` (at least one).
     pub artifact_ids: Vec<String>,
@@ -165,6 +173,7 @@ pub struct AddGroupArtifacts {
 
 /// The new order of a group's members.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MemberOrder {
     /// Every member, once, in the new order.
     pub artifact_ids: Vec<String>,
@@ -172,6 +181,7 @@ pub struct MemberOrder {
 
 /// Where to move a member.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MoveMember {
     /// The group it goes to (may be the same group, to reorder).
     pub target_group_id: String,

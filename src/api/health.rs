@@ -14,6 +14,7 @@ pub struct HealthApi {
 
 /// Liveness answer.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Liveness {
     /// Always `ok` while the process serves requests.
     pub status: String,
@@ -23,6 +24,7 @@ pub struct Liveness {
 
 /// Readiness answer.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Readiness {
     /// `ready` or `unavailable`.
     pub status: String,

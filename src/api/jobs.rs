@@ -72,6 +72,7 @@ pub struct JobsApi {
 
 /// One run of a background job.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobRun {
     /// Job id.
     pub id: i64,
@@ -118,6 +119,7 @@ pub struct JobRun {
 
 /// One page of job runs.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobList {
     /// Newest first.
     pub items: Vec<JobRun>,
@@ -127,6 +129,7 @@ pub struct JobList {
 
 /// A queued (or already active) job.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobAccepted {
     /// The job; poll `GET /api/v1/jobs/{id}` for its progress.
     pub job: JobRun,
@@ -137,6 +140,7 @@ pub struct JobAccepted {
 
 /// Figures of one job kind.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobKindStats {
     /// `warm`, `refresh` or `purge`.
     pub kind: String,
@@ -162,6 +166,7 @@ pub struct JobKindStats {
 
 /// Figures of every job kind.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobStats {
     /// One entry per kind: warm, refresh, purge.
     pub kinds: Vec<JobKindStats>,

@@ -20,6 +20,7 @@ pub struct ProjectsApi {
 
 /// A project folder.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Project {
     /// 32 hex characters.
     pub id: String,
@@ -39,6 +40,7 @@ pub struct Project {
 
 /// One page of projects.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProjectList {
     /// By path.
     pub items: Vec<Project>,
@@ -48,6 +50,7 @@ pub struct ProjectList {
 
 /// A folder to register.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RegisterProject {
     /// Absolute path of an existing folder (`~` is expanded).
     pub path: String,

@@ -22,6 +22,7 @@ pub struct UserCollectionsApi {
 
 /// A collection with live counts.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserCollection {
     /// `default` or 32 hex characters.
     pub id: String,
@@ -62,6 +63,7 @@ impl From<CollectionInfo> for UserCollection {
 
 /// A group as listed inside its collection.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CollectionGroup {
     /// Group id.
     pub id: String,
@@ -77,6 +79,7 @@ pub struct CollectionGroup {
 
 /// A collection with its groups in order.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserCollectionDetail {
     /// The collection.
     #[oai(flatten)]
@@ -87,6 +90,7 @@ pub struct UserCollectionDetail {
 
 /// One page of collections.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserCollectionList {
     /// Collections ordered by name.
     pub items: Vec<UserCollection>,
@@ -96,6 +100,7 @@ pub struct UserCollectionList {
 
 /// A new collection.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreateUserCollection {
     /// Name: 1 to 255 characters after trimming, unique case-insensitively.
     pub name: String,
@@ -109,6 +114,7 @@ pub struct CreateUserCollection {
 
 /// A partial update: only the fields sent change; at least one is required.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UpdateUserCollection {
     /// New name.
     pub name: Option<String>,
@@ -122,6 +128,7 @@ pub struct UpdateUserCollection {
 
 /// A group an artifact belongs to.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GroupRef {
     /// Group id.
     pub id: String,
@@ -133,6 +140,7 @@ pub struct GroupRef {
 
 /// A member of a collection.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CollectionArtifact {
     /// `type:name`.
     pub id: String,
@@ -159,6 +167,7 @@ pub struct CollectionArtifact {
 
 /// One page of members.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CollectionArtifactList {
     /// Members ordered by id.
     pub items: Vec<CollectionArtifact>,
@@ -168,6 +177,7 @@ pub struct CollectionArtifactList {
 
 /// Artifacts to add.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AddArtifacts {
     /// Ids, `type:name` (at least one).
     pub artifact_ids: Vec<String>,
@@ -175,6 +185,7 @@ pub struct AddArtifacts {
 
 /// What adding did.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AddArtifactsResult {
     /// The collection.
     pub collection_id: String,
@@ -194,6 +205,7 @@ pub struct AddArtifactsResult {
 
 /// Artifacts to move or copy.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TransferArtifacts {
     /// Ids, `type:name`; each must be a member of the source collection.
     pub artifact_ids: Vec<String>,
@@ -203,6 +215,7 @@ pub struct TransferArtifacts {
 
 /// What a move or copy did.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TransferResult {
     /// The source.
     pub source_collection_id: String,
@@ -218,6 +231,7 @@ pub struct TransferResult {
 
 /// The new order of a collection's groups.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GroupOrder {
     /// Every group id of the collection, once, in the new order.
     pub group_ids: Vec<String>,

@@ -718,7 +718,11 @@ impl CacheService {
                         }
                         fresh.push(row);
                     }
-                    Ok(None) => {}
+                    // Gone between the listing and the read: as if it had not been listed,
+                    // so its entry is dropped below instead of being served on.
+                    Ok(None) => {
+                        listed_ids.remove(&item.artifact_id);
+                    }
                     Err(e) => {
                         tracing::warn!(artifact_id = %item.artifact_id, error = %e, "refresh could not read artifact");
                         report.errors.push(format!("{}: {e}", item.artifact_id));

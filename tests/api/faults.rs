@@ -1,6 +1,7 @@
-//! Faults: the database going away under a running server and coming back. The server talks to
+//! Faults: the database going away under a running server and coming back (the server talks to
 //! the test PostgreSQL through a TCP proxy the test can cut, so the machine's PostgreSQL keeps
-//! serving the other tests. PostgreSQL only (runs when SKILLMEAT_TEST_DATABASE_URL is set).
+//! serving the other tests; runs when SKILLMEAT_TEST_DATABASE_URL is set), and an artifact
+//! folder deleted while a refresh runs, and a deploy killed mid-copy.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +14,13 @@ use skillmeat_server::startup::{build_routes, build_state};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{PgDatabase, copy_tree, fixture_dir, pg_base_url, test_settings};
+use skillmeat_server::source::{
+    ArtifactId, ArtifactSource, SourceArtifact, SourceError, SourceItem,
+};
+
+use crate::helpers::{
+    PgDatabase, ServerProcess, TestApp, copy_tree, fixture_dir, pg_base_url, test_settings,
+};
 
 /// A TCP proxy that forwards to `upstream` until cut: then every open connection is dropped
 /// and new ones are closed at once, as when the database server stops.
@@ -172,4 +179,212 @@ async fn when_postgresql_goes_away_requests_get_503_and_all_recovers_without_a_r
         .await
         .assert_status(StatusCode::CREATED);
     drop(state);
+}
+
+/// The filesystem source, except that once armed, `list` deletes one artifact's folder right
+/// after listing it: the refresh then reads a folder that is gone.
+struct DeletesAfterListing {
+    inner: Arc<dyn ArtifactSource>,
+    victim: std::sync::Mutex<Option<std::path::PathBuf>>,
+}
+
+#[async_trait::async_trait]
+impl ArtifactSource for DeletesAfterListing {
+    fn kind(&self) -> &'static str {
+        "deletes-after-listing"
+    }
+    async fn collections(&self) -> Result<Vec<String>, SourceError> {
+        self.inner.collections().await
+    }
+    async fn list(&self) -> Result<Vec<SourceItem>, SourceError> {
+        let listed = self.inner.list().await?;
+        if let Some(folder) = self.victim.lock().unwrap().take() {
+            std::fs::remove_dir_all(folder).unwrap();
+        }
+        Ok(listed)
+    }
+    async fn locate(&self, id: &ArtifactId) -> Result<Option<SourceItem>, SourceError> {
+        self.inner.locate(id).await
+    }
+    async fn read(&self, item: &SourceItem) -> Result<Option<SourceArtifact>, SourceError> {
+        self.inner.read(item).await
+    }
+    async fn read_file(
+        &self,
+        item: &SourceItem,
+        path: &str,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
+        self.inner.read_file(item, path, max).await
+    }
+    async fn copy_file(
+        &self,
+        item: &SourceItem,
+        path: &str,
+        dest: &std::path::Path,
+    ) -> Result<(), SourceError> {
+        self.inner.copy_file(item, path, dest).await
+    }
+}
+
+#[tokio::test]
+async fn an_artifact_folder_deleted_mid_refresh_is_dropped_and_the_run_succeeds() {
+    let source: Arc<std::sync::OnceLock<Arc<DeletesAfterListing>>> = Arc::default();
+    let slot = source.clone();
+    let app = TestApp::spawn_with_source(move |inner| {
+        let wrapped = Arc::new(DeletesAfterListing {
+            inner,
+            victim: std::sync::Mutex::new(None),
+        });
+        let _ = slot.set(wrapped.clone());
+        wrapped
+    })
+    .await;
+    let _jobs = app.start_jobs().await;
+    let before = app.get("/api/v1/artifacts?limit=100").await;
+    assert_eq!(before.body["page_info"]["total_count"], 16);
+    *source.get().unwrap().victim.lock().unwrap() =
+        Some(app.collection_dir("default").join("skills/nested-tree"));
+
+    // A forced refresh re-reads everything, including the folder deleted after the listing.
+    let job = app
+        .wait_job(app.refresh_now(json!({"force": true})).await)
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["errors"], 0, "a vanished folder is not an error: {job}");
+    let after = app.get("/api/v1/artifacts?limit=100").await;
+    assert_eq!(after.body["page_info"]["total_count"], 15, "{}", after.text);
+    assert_eq!(
+        app.get("/api/v1/artifacts/skill:nested-tree").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The next refresh agrees, and nothing else changed.
+    let job = app.wait_job(app.refresh_now(json!({})).await).await;
+    assert_eq!(
+        (&job["status"], &job["removed"]),
+        (&json!("succeeded"), &json!(0)),
+        "{job}"
+    );
+}
+
+/// The `.skillmeat-tmp-*` staging folders under `folder`.
+fn staging_copies(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(".skillmeat-tmp-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_deploy_killed_mid_copy_leaves_the_project_as_it_was_and_its_staging_copy_is_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join(".skillmeat");
+    copy_tree(&fixture_dir().join("home/.skillmeat"), &home);
+    // A skill big enough (240 files of 1 MiB) that its copy takes a while.
+    let big = home.join("collections/default/skills/big-skill");
+    std::fs::create_dir_all(big.join("data")).unwrap();
+    std::fs::write(big.join("SKILL.md"), "---\ndescription: Big\n---\n").unwrap();
+    let block = vec![b'x'; 1 << 20];
+    for i in 0..240 {
+        std::fs::write(big.join(format!("data/part-{i:03}.bin")), &block).unwrap();
+    }
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let env: Vec<(String, String)> = [
+        ("SKILLMEAT_DATA_HOME", home.display().to_string()),
+        (
+            "SKILLMEAT_DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("cache.db").display()),
+        ),
+        ("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "0".into()),
+        ("SKILLMEAT_WATCH__ENABLED", "false".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let server = ServerProcess::start(&env).await;
+    let skills = project.join(".claude/skills");
+    let deploy = {
+        let url = format!("{}/api/v1/deployments", server.base);
+        let body = json!({"artifact_id": "skill:big-skill", "project_path": project});
+        tokio::spawn(async move { reqwest::Client::new().post(url).json(&body).send().await })
+    };
+    // Kill it as soon as its staging copy appears, mid-copy.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while staging_copies(&skills).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the deploy never started copying"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    let _ = deploy.await;
+    assert!(
+        !skills.join("big-skill").exists(),
+        "no half-written deployment"
+    );
+    let record = std::fs::read_to_string(project.join(".claude/.skillmeat-deployed.toml"))
+        .unwrap_or_default();
+    assert!(!record.contains("big-skill"), "no record of it: {record}");
+    let leftovers = staging_copies(&skills);
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "the killed copy is still there: {leftovers:?}"
+    );
+
+    // After a restart, once the leftover is old enough not to be another instance's live copy,
+    // the project's next scan sweeps it; deploying again works and is complete.
+    let status = std::process::Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&leftovers[0])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let server = ServerProcess::start(&env).await;
+    let http = reqwest::Client::new();
+    let deployed = http
+        .post(format!("{}/api/v1/deployments", server.base))
+        .json(&json!({"artifact_id": "skill:big-skill", "project_path": project}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deployed.status(), StatusCode::CREATED);
+    let deployed: serde_json::Value = deployed.json().await.unwrap();
+    assert_eq!(
+        std::fs::read_dir(skills.join("big-skill/data"))
+            .unwrap()
+            .count(),
+        240
+    );
+    let job: serde_json::Value = http
+        .post(format!("{}/api/v1/cache/refresh", server.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job = server
+        .wait_job(job["job"]["id"].as_i64().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(staging_copies(&skills).is_empty(), "the leftover was swept");
+    let detail = server
+        .get(&format!(
+            "/api/v1/deployments/{}",
+            deployed["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(detail["status"], "synced", "{detail}");
 }

@@ -8,6 +8,7 @@ mod deployments;
 mod docs;
 mod errors;
 mod faults;
+mod fuzz;
 mod groups;
 mod health;
 mod helpers;
