@@ -55,9 +55,12 @@ pub enum ApiError {
     /// Something failed on the server; the cause is in the server log.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// A backing service (the database) is unreachable; retry later.
+    /// A backing service (the database) is unreachable or read-only; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
+    /// The disk the database or the files are written to is full; nothing was changed.
+    #[oai(status = 507)]
+    InsufficientStorage(Json<ErrorBody>),
 }
 
 impl ApiError {
@@ -73,6 +76,7 @@ impl ApiError {
             Self::Unprocessable(b) => (StatusCode::UNPROCESSABLE_ENTITY, &b.0),
             Self::Internal(b) => (StatusCode::INTERNAL_SERVER_ERROR, &b.0),
             Self::Unavailable(b) => (StatusCode::SERVICE_UNAVAILABLE, &b.0),
+            Self::InsufficientStorage(b) => (StatusCode::INSUFFICIENT_STORAGE, &b.0),
         }
     }
 
@@ -105,6 +109,24 @@ impl ApiError {
         ))
     }
 
+    /// 507 when a disk is full; logged once.
+    pub fn storage_full(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %error_chain(cause), "disk full");
+        Self::InsufficientStorage(ErrorBody::new(
+            "insufficient_storage",
+            "The disk is full, so nothing was changed; free some space and retry",
+        ))
+    }
+
+    /// 503 when the database is read-only; logged once.
+    pub fn read_only(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %error_chain(cause), "database is read-only");
+        Self::Unavailable(ErrorBody::new(
+            "service_unavailable",
+            "The database is read-only, so nothing was changed; the cause is in the server log",
+        ))
+    }
+
     /// 503 when the database or the job queue cannot be reached; logged once.
     pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %error_chain(cause), "backing service unavailable");
@@ -125,8 +147,40 @@ impl From<sea_orm::DbErr> for ApiError {
             {
                 Self::unavailable(&err)
             }
+            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+                match storage_problem(e) {
+                    Some(StorageProblem::Full) => Self::storage_full(&err),
+                    Some(StorageProblem::ReadOnly) => Self::read_only(&err),
+                    None => Self::internal(&err),
+                }
+            }
             _ => Self::internal(&err),
         }
+    }
+}
+
+/// Why the database could not store a change, when the disk is to blame.
+enum StorageProblem {
+    Full,
+    ReadOnly,
+}
+
+/// SQLite's SQLITE_FULL (13) and SQLITE_READONLY (8), with their extended codes; PostgreSQL's
+/// disk_full (53100) and read_only_sql_transaction (25006).
+fn storage_problem(err: &sea_orm::sqlx::Error) -> Option<StorageProblem> {
+    let sea_orm::sqlx::Error::Database(db) = err else {
+        return None;
+    };
+    let code = db.code()?;
+    match code.as_ref() {
+        "53100" => return Some(StorageProblem::Full),
+        "25006" => return Some(StorageProblem::ReadOnly),
+        _ => {}
+    }
+    match code.parse::<i64>().ok()? & 0xff {
+        13 => Some(StorageProblem::Full),
+        8 => Some(StorageProblem::ReadOnly),
+        _ => None,
     }
 }
 
@@ -176,6 +230,11 @@ impl From<crate::deploy::DeployError> for ApiError {
             DeployError::BadRequest(d) => Self::bad_request(d),
             DeployError::Db(e) => e.into(),
             DeployError::Cache(e) => e.into(),
+            DeployError::Io { ref source, .. }
+                if source.kind() == std::io::ErrorKind::StorageFull =>
+            {
+                Self::storage_full(&err)
+            }
             other => Self::internal(&other),
         }
     }

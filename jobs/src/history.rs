@@ -14,7 +14,7 @@ use entity::job_runs;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 
 use crate::{JobKind, RunReport, RunStatus, Scope, Trigger};
@@ -129,7 +129,16 @@ impl JobHistory {
                 errors: Set(0),
                 ..Default::default()
             };
-            match row.insert(&self.db).await {
+            // In a transaction of its own: SQLite reports an INSERT ... RETURNING as done from
+            // its row even when the commit then fails (a full disk); a separate COMMIT shows it.
+            let inserted = async {
+                let txn = self.db.begin().await?;
+                let model = row.insert(&txn).await?;
+                txn.commit().await?;
+                Ok::<_, DbErr>(model)
+            }
+            .await;
+            match inserted {
                 Ok(model) => return Ok(Enqueued::New(model)),
                 Err(e) if is_unique_violation(&e) => {
                     if let Some(slot) = &new.schedule_key {

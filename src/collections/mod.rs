@@ -429,13 +429,18 @@ impl CollectionService {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        row.insert(&self.db).await.map_err(|e| {
+        // In a transaction of its own: SQLite reports an INSERT ... RETURNING as done from its
+        // row even when the commit then fails (a full disk); a separate COMMIT shows the error.
+        let txn = self.db.begin().await?;
+        let created = row.insert(&txn).await.map_err(|e| {
             if is_unique_violation(&e) {
                 OrgError::Conflict(format!("Collection with name '{name}' already exists"))
             } else {
                 e.into()
             }
-        })
+        })?;
+        txn.commit().await?;
+        Ok(created)
     }
 
     /// Applies a partial update; an empty one is a bad request.
@@ -472,7 +477,9 @@ impl CollectionService {
             row.context_category = Set(Some(c));
         }
         row.updated_at = Set(Utc::now());
-        row.update(&self.db).await.map_err(|e| {
+        // Its own transaction, for the reason given in `create`.
+        let txn = self.db.begin().await?;
+        let updated = row.update(&txn).await.map_err(|e| {
             if is_unique_violation(&e) {
                 OrgError::Conflict(format!(
                     "Collection with name '{}' already exists",
@@ -481,7 +488,9 @@ impl CollectionService {
             } else {
                 e.into()
             }
-        })
+        })?;
+        txn.commit().await?;
+        Ok(updated)
     }
 
     /// Deletes a collection with its groups and memberships (artifacts and files are untouched).

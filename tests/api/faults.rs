@@ -1,8 +1,9 @@
 //! Faults: the database going away under a running server and coming back (the server talks to
 //! the test PostgreSQL through a TCP proxy the test can cut, so the machine's PostgreSQL keeps
 //! serving the other tests; runs when SKILLMEAT_TEST_DATABASE_URL is set), and an artifact
-//! folder deleted while a refresh runs, and a deploy killed mid-copy.
+//! folder deleted while a refresh runs, a deploy killed mid-copy, and a full disk.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -387,4 +388,123 @@ async fn a_deploy_killed_mid_copy_leaves_the_project_as_it_was_and_its_staging_c
         ))
         .await;
     assert_eq!(detail["status"], "synced", "{detail}");
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_507_changes_nothing_and_recovers_when_space_returns() {
+    // The data home and the database on a small tmpfs of their own, in a mount namespace of
+    // the server's (root and util-linux's unshare, as on the CI machine).
+    let namespaces = std::process::Command::new("unshare")
+        .args(["-m", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !namespaces {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must be able to run this test (unshare -m)"
+        );
+        eprintln!("\n*** FULL-DISK TEST SKIPPED: `unshare -m` is not permitted here ***\n");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let port = crate::helpers::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let script = format!(
+        "mount -t tmpfs -o size=16m tmpfs '{disk}' && cp -r '{fixture}' '{disk}/home' && exec '{bin}' serve",
+        disk = disk.display(),
+        fixture = fixture_dir().join("home/.skillmeat").display(),
+        bin = env!("CARGO_BIN_EXE_skillmeat-server"),
+    );
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let mut server = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .env("SKILLMEAT_DATA_HOME", disk.join("home"))
+        .env(
+            "SKILLMEAT_DATABASE__URL",
+            format!("sqlite://{}", disk.join("cache.db").display()),
+        )
+        .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SKILLMEAT_WATCH__ENABLED", "false")
+        .env("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "0")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    // The server's view of its tmpfs, from outside its mount namespace.
+    let inside =
+        PathBuf::from(format!("/proc/{}/root", server.id())).join(disk.strip_prefix("/").unwrap());
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http
+        .get(format!("{base}/api/v1/artifacts?limit=1"))
+        .send()
+        .await
+        .map(|r| !r.status().is_success())
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let create = |name: &'static str| {
+        let request = http
+            .post(format!("{base}/api/v1/user-collections"))
+            .json(&json!({ "name": name }));
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(create("Before").await.status(), StatusCode::CREATED);
+
+    // Fill the disk.
+    let filler = inside.join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while file.write_all(&block).is_ok() {}
+        let _ = file.sync_all();
+    }
+    let refused = create("During").await;
+    let status = refused.status();
+    let body: serde_json::Value = refused.json().await.unwrap();
+    if status != StatusCode::INSUFFICIENT_STORAGE {
+        let _ = server.kill();
+        panic!(
+            "{status} {body}; server log: {}",
+            std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+        );
+    }
+    assert_eq!(body["code"], "insufficient_storage", "{body}");
+    // Reads go on.
+    let listed = http
+        .get(format!("{base}/api/v1/artifacts/skill:nested-tree"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+
+    // Space again: writes work, and nothing of the refused one is there.
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(create("After").await.status(), StatusCode::CREATED);
+    let list: serde_json::Value = http
+        .get(format!("{base}/api/v1/user-collections"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Before") && names.contains(&"After"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"During"), "{names:?}");
+    let _ = server.kill();
+    let _ = server.wait();
 }
