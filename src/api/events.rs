@@ -69,7 +69,8 @@ impl EventsApi {
     /// `job.finished`, `deployment.status_changed`. A client that reconnects with
     /// `Last-Event-ID` (browsers' `EventSource` does this by itself) first gets the events it
     /// missed, from a log of the last 1,024, or a single `resync` when they are no longer kept
-    /// or the server restarted. A keep-alive comment is sent every 15 s. Events are those of
+    /// or the server restarted. A keep-alive comment is sent every 15 s (more often when
+    /// `server.idle_timeout_secs` is under 30). Events are those of
     /// the server instance the client is connected to.
     #[oai(
         path = "/api/v1/events",
@@ -106,8 +107,10 @@ impl EventsApi {
             let _ = closing.wait_for(|c| *c).await;
         };
         let stream = backlog.chain(live).take_until(shutting_down).boxed();
+        // Often enough that the idle timeout never closes a quiet stream.
+        let idle = Duration::from_secs(self.state.settings.server.idle_timeout_secs);
         EventStream::new(stream)
-            .keep_alive(KEEP_ALIVE)
+            .keep_alive(KEEP_ALIVE.min(idle / 2))
             .to_event(|e: LiveEvent| {
                 Event::message(e.to_json_string())
                     .event_type(e.event.clone())

@@ -253,6 +253,36 @@ fn stalled_clients_are_cut_off_and_the_key_never_reaches_the_log() {
         started.elapsed()
     );
 
+    // A quiet event stream is not idle: its keep-alives hold it open past the timeout.
+    let mut events = std::net::TcpStream::connect(&addr).unwrap();
+    events
+        .write_all(
+            format!("GET /api/v1/events HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let opened = std::time::Instant::now();
+    let mut received = Vec::new();
+    while opened.elapsed() < Duration::from_millis(2500) {
+        let mut chunk = [0u8; 512];
+        match events.read(&mut chunk) {
+            Ok(0) => panic!(
+                "the event stream was closed after {:?}: {}",
+                opened.elapsed(),
+                String::from_utf8_lossy(&received)
+            ),
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
+        }
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    // poem's keep-alive is an SSE comment, `:` and a blank line; every 0.5 s with a 1 s timeout.
+    assert!(text.matches(":\n\n").count() >= 3, "keep-alives: {text}");
+
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
