@@ -764,6 +764,62 @@ fn write_report() {
     println!("\nwrote {}", path.display());
 }
 
+/// The release binary as its own process on a free loopback port.
+struct ReleaseServer {
+    child: std::process::Child,
+    base: String,
+}
+
+impl ReleaseServer {
+    /// Starts it over `home` and `database_url` with `env` added, and waits until its
+    /// start-up warm finished.
+    async fn start(home: &Path, database_url: &str, env: &[(&str, &str)]) -> ReleaseServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+            .arg("serve")
+            .env("SKILLMEAT_DATA_HOME", home)
+            .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SKILLMEAT_DATABASE__URL", database_url)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the release binary");
+        let server = ReleaseServer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = client
+                .get(format!("{}/api/v1/cache/status", server.base))
+                .send()
+                .await
+                && let Ok(status) = r.json::<serde_json::Value>().await
+                && status["last_refresh_at"].is_string()
+                && status["refreshing"] == serde_json::json!(false)
+            {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "the server did not warm up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, as in production, and waits for it to exit.
+    fn stop(mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
 /// The release binary under load on 127.0.0.1: requests/s, p50 and p99 per endpoint.
 async fn http_load(dir: &Path) {
     const CONNECTIONS: usize = 16;
@@ -773,38 +829,8 @@ async fn http_load(dir: &Path) {
     let ids = synthetic::write_collection(&home.join("collections/default"), ARTIFACTS).unwrap();
     let db_file = dir.join("http-cache.db");
     let database_url = format!("sqlite://{}", db_file.display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
-        .arg("serve")
-        .env("SKILLMEAT_DATA_HOME", &home)
-        .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SKILLMEAT_DATABASE__URL", &database_url)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start the release binary");
-    let client = reqwest::Client::new();
-    // Ready, then the start-up warm finished.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(r) = client
-            .get(format!("{base}/api/v1/cache/status"))
-            .send()
-            .await
-            && let Ok(status) = r.json::<serde_json::Value>().await
-            && status["last_refresh_at"].is_string()
-            && status["refreshing"] == serde_json::json!(false)
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the server did not warm up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let server = ReleaseServer::start(&home, &database_url, &[]).await;
+    let (base, client) = (server.base.clone(), reqwest::Client::new());
     let db = sea_orm::Database::connect(&database_url).await.unwrap();
     synthetic::insert_deployments(&db, 100, 100).await.unwrap();
     for g in 0..5 {
@@ -901,11 +927,7 @@ async fn http_load(dir: &Path) {
         );
         assert_eq!(errors, 0, "{label}: {errors} requests failed");
     }
-    // SIGTERM: the server shuts down as in production.
-    unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
-    }
-    let _ = server.wait();
+    server.stop();
 }
 
 /// Mixed reads and writes against the release binary for `BENCH_LOAD_SECS` (60) per backend,
@@ -963,38 +985,13 @@ async fn mixed_load_on(dir: &Path, backend: &str, database_url: String, seconds:
     const CONNECTIONS: usize = 16;
     let home = dir.join(format!("load-home-{backend}/.skillmeat"));
     let ids = synthetic::write_collection(&home.join("collections/default"), ARTIFACTS).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
-        .arg("serve")
-        .env("SKILLMEAT_DATA_HOME", &home)
-        .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SKILLMEAT_DATABASE__URL", &database_url)
-        .env("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "5")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start the release binary");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(r) = client
-            .get(format!("{base}/api/v1/cache/status"))
-            .send()
-            .await
-            && let Ok(status) = r.json::<serde_json::Value>().await
-            && status["last_refresh_at"].is_string()
-            && status["refreshing"] == serde_json::json!(false)
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the server did not warm up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let server = ReleaseServer::start(
+        &home,
+        &database_url,
+        &[("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "5")],
+    )
+    .await;
+    let (base, client) = (server.base.clone(), reqwest::Client::new());
     let ids = std::sync::Arc::new(ids);
     let until = Instant::now() + Duration::from_secs(seconds);
     // A forced refresh of everything every 10 s, on top of the 5 s schedule.
@@ -1121,10 +1118,7 @@ async fn mixed_load_on(dir: &Path, backend: &str, database_url: String, seconds:
         ms(percentile(&mut writes, 0.5)),
         ms(percentile(&mut writes, 0.99)),
     );
-    unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
-    }
-    let _ = server.wait();
+    server.stop();
     assert_eq!(server_errors, 0, "{backend}: server errors under load");
     assert_eq!(locked, 0, "{backend}: 'database is locked' under load");
 }
