@@ -31,9 +31,14 @@ pub struct LoginForm {
     next: String,
 }
 
-/// A local path to return to; anything else (another site, `//host`) becomes `/`.
+/// A local path to return to; anything else (another site, `//host`, control characters that
+/// cannot go into a `Location` header) becomes `/`.
 fn local_path(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(char::is_control)
+    {
         next
     } else {
         "/"

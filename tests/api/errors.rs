@@ -202,9 +202,11 @@ async fn a_browser_signs_in_with_the_key_and_gets_a_session_cookie() {
         .await;
     forged.assert_status(StatusCode::UNAUTHORIZED);
 
-    // Never a redirect to another site.
+    // Never a redirect to another site, nor a header broken by control characters.
     let away = sign_in("s3cret-key", "//evil.example/").await;
     assert_eq!(away.headers()["location"], "/");
+    let split = sign_in("s3cret-key", "/jobs\r\nset-cookie: x=1").await;
+    assert_eq!(split.headers()["location"], "/");
 
     // Signing out removes both cookies.
     let out = app

@@ -409,13 +409,7 @@ async fn the_collections_page_refreshes_with_the_button_and_ctrl_r() {
     )
     .unwrap();
     b.js(OBSERVE).await;
-    b.c()
-        .find(Locator::Id("refresh-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("#refresh-button").await;
     b.until(
         "the toast",
         "return window.__seen.toasts.includes('Collections refreshed');",
@@ -514,13 +508,7 @@ async fn the_job_dashboard_shows_runs_from_the_ui_and_retries_a_failed_one() {
     .await;
 
     // "Refresh now" queues a run; the table shows it finish without a reload.
-    b.c()
-        .find(Locator::Id("refresh-now"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("#refresh-now").await;
     b.until(
         "the manual run, succeeded",
         "return [...document.querySelectorAll('#runs tr[data-job]')].some(r =>
@@ -533,13 +521,7 @@ async fn the_job_dashboard_shows_runs_from_the_ui_and_retries_a_failed_one() {
     let aside = server.data_home.join("collections-aside");
     std::fs::rename(&collections, &aside).unwrap();
     std::fs::write(&collections, "not a folder").unwrap();
-    b.c()
-        .find(Locator::Id("refresh-now"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_css("#refresh-now").await;
     b.until(
         "the failed run",
         "return !!document.querySelector('#runs [data-retry-job]');",
