@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate up|down|status`, `--config`, `--version`.
+//! The command line: `serve` (the default), `migrate up|down|status`, `gen-key`, `--config`,
+//! `--version`.
 //!
 //! Exit status: 0 success, 1 a runtime failure (database unreachable, port taken), 2 a
 //! configuration or usage error.
@@ -31,6 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server (migrates the database first).
     Serve,
+    /// Print a new random API key (256 bits, 64 hex characters) for `auth.api_key`.
+    GenKey,
     /// Manage the database schema.
     Migrate {
         /// The migration action.
@@ -60,6 +63,19 @@ pub enum MigrateAction {
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Making a key needs no configuration (it is what a configuration without one lacks).
+    if matches!(cli.command, Some(Command::GenKey)) {
+        return match crate::config::generate_key() {
+            Ok(key) => {
+                println!("{key}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("skillmeat-server: cannot make a key: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     telemetry::init();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
@@ -82,6 +98,7 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Migrate { action } => migrate(settings, action).await,
+            Command::GenKey => Ok(()),
         }
     });
     match result {

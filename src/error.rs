@@ -37,6 +37,11 @@ pub enum ApiError {
     /// An API key is configured and the request did not carry it (code `unauthorized`).
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// Refused: a foreign `Host` (`host_not_allowed`), a write from another site
+    /// (`cross_site_request`), a write with a read-only key (`read_only_key`), or a project
+    /// outside `deploy.allowed_roots` (`project_outside_roots`).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
     /// The thing asked for does not exist.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
@@ -52,6 +57,9 @@ pub enum ApiError {
     /// The request is well-formed but its values are not acceptable.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
+    /// Too many requests of this kind (sign-in failures, open event streams); retry later.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>),
     /// Something failed on the server; the cause is in the server log.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -69,11 +77,13 @@ impl ApiError {
         match self {
             Self::BadRequest(b) => (StatusCode::BAD_REQUEST, &b.0),
             Self::Unauthorized(b) => (StatusCode::UNAUTHORIZED, &b.0),
+            Self::Forbidden(b) => (StatusCode::FORBIDDEN, &b.0),
             Self::NotFound(b) => (StatusCode::NOT_FOUND, &b.0),
             Self::Conflict(b) => (StatusCode::CONFLICT, &b.0),
             Self::PayloadTooLarge(b) => (StatusCode::PAYLOAD_TOO_LARGE, &b.0),
             Self::UnsupportedMediaType(b) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, &b.0),
             Self::Unprocessable(b) => (StatusCode::UNPROCESSABLE_ENTITY, &b.0),
+            Self::TooManyRequests(b) => (StatusCode::TOO_MANY_REQUESTS, &b.0),
             Self::Internal(b) => (StatusCode::INTERNAL_SERVER_ERROR, &b.0),
             Self::Unavailable(b) => (StatusCode::SERVICE_UNAVAILABLE, &b.0),
             Self::InsufficientStorage(b) => (StatusCode::INSUFFICIENT_STORAGE, &b.0),
@@ -88,6 +98,16 @@ impl ApiError {
     /// 404 with a message.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::NotFound(ErrorBody::new("not_found", detail))
+    }
+
+    /// 403 with a stable code naming why.
+    pub fn forbidden(code: &str, detail: impl Into<String>) -> Self {
+        Self::Forbidden(ErrorBody::new(code, detail))
+    }
+
+    /// 429 with a message.
+    pub fn too_many_requests(detail: impl Into<String>) -> Self {
+        Self::TooManyRequests(ErrorBody::new("too_many_requests", detail))
     }
 
     /// 409 with a message.
@@ -226,6 +246,7 @@ impl From<crate::deploy::DeployError> for ApiError {
         use crate::deploy::DeployError;
         match err {
             DeployError::NotFound(d) => Self::not_found(d),
+            DeployError::OutsideRoots(d) => Self::forbidden("project_outside_roots", d),
             DeployError::Conflict(d) => Self::conflict(d),
             DeployError::BadRequest(d) => Self::bad_request(d),
             DeployError::Db(e) => e.into(),
@@ -285,6 +306,8 @@ pub async fn render_poem_error(err: poem::Error) -> Response {
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", err.to_string()),
         StatusCode::UNAUTHORIZED => ("unauthorized", err.to_string()),
+        StatusCode::FORBIDDEN => ("forbidden", err.to_string()),
+        StatusCode::TOO_MANY_REQUESTS => ("too_many_requests", err.to_string()),
         s if s.is_server_error() => {
             tracing::error!(error = %err, status = %s, "request failed");
             (

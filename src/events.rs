@@ -6,6 +6,7 @@
 //! silent gap.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -81,6 +82,18 @@ struct Inner {
     log: Mutex<Log>,
     tx: broadcast::Sender<Arc<ServerEvent>>,
     closing: watch::Sender<bool>,
+    /// Event streams open now.
+    open_streams: Arc<AtomicUsize>,
+}
+
+/// One open event stream's place in the limit; the place is freed when this is dropped.
+#[derive(Debug)]
+pub struct StreamSlot(Arc<AtomicUsize>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Default for EventBus {
@@ -103,8 +116,19 @@ impl EventBus {
                 }),
                 tx,
                 closing,
+                open_streams: Arc::new(AtomicUsize::new(0)),
             }),
         }
+    }
+
+    /// A place for one more event stream, unless `max` are open already.
+    pub fn open_stream(&self, max: usize) -> Option<StreamSlot> {
+        let open = &self.inner.open_streams;
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| StreamSlot(open.clone()))
     }
 
     /// Records and sends an event.

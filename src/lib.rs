@@ -2,7 +2,6 @@
 //! cache, and documents itself through OpenAPI.
 
 pub mod api;
-pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod collections;
@@ -13,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod idle;
 pub mod job_work;
+pub mod security;
 pub mod source;
 pub mod startup;
 pub mod state;

@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::endpoint::BoxEndpoint;
-use poem::http::Method;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::{Cors, Tracing};
+use poem::middleware::Tracing;
 use poem::web::headers::{ContentLength, HeaderMapExt};
-use poem::{EndpointExt, IntoResponse, Request, Route, Server, get};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Route, Server, get};
 
 use crate::api;
 use crate::cache::CacheService;
@@ -95,6 +94,7 @@ pub async fn build_state_with_source(
         cache.clone(),
         search_roots,
         settings.deploy.search_depth,
+        crate::deploy::ProjectRoots::new(settings.allowed_roots()),
     );
     let store = jobs::QueueStore::open(&settings.jobs_url()).await?;
     let events = crate::events::EventBus::new();
@@ -104,6 +104,16 @@ pub async fn build_state_with_source(
         events: events.clone(),
     });
     let jobs = jobs::JobRunner::new(db.clone(), store, work, settings.runner_settings());
+    let keys = Arc::new(crate::security::Keys::from_settings(&settings.auth));
+    let sessions = crate::security::SessionStore::new(
+        db.clone(),
+        keys,
+        Duration::from_secs(settings.auth.session_ttl_secs),
+    );
+    // Sessions of a key that changed end here, as do expired ones.
+    if let Err(e) = sessions.forget_stale().await {
+        tracing::warn!(error = %e, "could not remove stale browser sessions");
+    }
     Ok(AppState {
         db,
         cache,
@@ -117,6 +127,8 @@ pub async fn build_state_with_source(
             WatchState::Off
         }),
         settings: Arc::new(settings),
+        sessions,
+        sign_in_limiter: Arc::new(crate::security::SignInLimiter::new()),
     })
 }
 
@@ -140,21 +152,17 @@ pub fn start_watcher(
 }
 
 /// The whole route tree: API, Swagger UI at `/docs`, the spec at `/openapi.json`, `/metrics`,
-/// and the web UI (`/`, `/jobs`, fragments and assets under `/ui`).
+/// and the web UI (`/`, `/jobs`, fragments and assets under `/ui`), behind the request guard
+/// (host and cross-site checks), the key check, and the security headers.
 pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
     let service = api::service(&state);
-    let body_limit = state.settings.server.body_limit_bytes as usize;
-    let api_key = state.settings.auth.api_key.trim().to_string();
-    let cors_origins = state.settings.server.cors_origins.clone();
+    let settings = state.settings.clone();
+    let body_limit = settings.server.body_limit_bytes as usize;
+    let keys_enabled = state.sessions.keys().enabled();
     // With a key, the spec declares it, so Swagger UI's "Authorize" button can send it.
-    let spec = if api_key.is_empty() {
-        service.spec()
-    } else {
-        api::with_api_key_security(&service.spec())
-    };
-    let docs_html = service
-        .swagger_ui_html()
-        .replacen(&service.spec(), &spec, 1);
+    let spec = api::spec::published(&service.spec(), keys_enabled);
+    let docs = crate::ui::swagger::routes(&service.swagger_ui_html());
+    let sessions = state.sessions.clone();
     let routes = crate::ui::mount(Route::new())
         .at(
             "/openapi.json",
@@ -163,15 +171,7 @@ pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
                     .with_content_type("application/json; charset=utf-8")
             })),
         )
-        .nest(
-            "/docs",
-            Route::new().at(
-                "/",
-                get(poem::endpoint::make_sync(move |_| {
-                    poem::web::Html(docs_html.clone())
-                })),
-            ),
-        )
+        .nest("/docs", docs)
         .at("/metrics", get(api::metrics::metrics))
         // Lets a client send a file path with raw slashes; same logic as the OpenAPI operation.
         .at("/api/v1/artifacts/:id/files/*path", get(raw_file_path))
@@ -180,35 +180,27 @@ pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
         .nest_no_strip("/health", api::service(&state))
         .data(state)
         .before(move |req| limit_body(req, body_limit));
-    let routes = crate::auth::require_key(routes, api_key);
+    let routes = crate::security::RequireKey::new(
+        routes,
+        sessions,
+        crate::security::SessionCookie::from_settings(&settings),
+    );
     // CORS only for the configured origins; without any, no CORS headers at all.
-    let routes = if cors_origins.is_empty() {
-        routes.boxed()
-    } else {
-        routes
-            .with(
-                Cors::new()
-                    .allow_origins(cors_origins)
-                    .allow_methods([
-                        Method::GET,
-                        Method::POST,
-                        Method::PUT,
-                        Method::PATCH,
-                        Method::DELETE,
-                    ])
-                    .allow_headers([
-                        "authorization",
-                        "x-api-key",
-                        "content-type",
-                        "last-event-id",
-                    ])
-                    .expose_headers(["x-cache"]),
-            )
-            .boxed()
-    };
+    let routes = crate::security::cors::with_cors(routes, settings.server.cors_origins.clone());
+    let guard = crate::security::RequestGuard::from_settings(&settings);
     routes
+        .before(move |req| {
+            let checked = guard.check(&req).map_err(poem::Error::from);
+            async move { checked.map(|()| req) }
+        })
         .with(Tracing)
         .catch_all_error(render_poem_error)
+        .around(|ep, req| async move {
+            let path = req.uri().path().to_string();
+            let mut resp = ep.call(req).await?;
+            crate::security::headers::add_security_headers(&mut resp, &path);
+            Ok(resp)
+        })
         .boxed()
 }
 
@@ -315,6 +307,13 @@ impl Application {
             let _ = signal_stop.send(true);
         });
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        if crate::security::RequestGuard::from_settings(&self.state.settings).accepts_any_host() {
+            tracing::warn!(
+                "listening on a non-loopback address with no server.allowed_hosts: requests \
+                 naming any host are answered; list this server's names in server.allowed_hosts \
+                 (SKILLMEAT_SERVER__ALLOWED_HOSTS) to refuse the others"
+            );
+        }
         tracing::info!(
             address = %self.addr,
             docs = %format!("http://{}/docs", self.addr),

@@ -28,4 +28,8 @@ pub struct AppState {
     pub events: crate::events::EventBus,
     /// What the file watcher is doing.
     pub watch_status: crate::watcher::WatchStatus,
+    /// Browser sessions (and the keys they are checked against).
+    pub sessions: crate::security::SessionStore,
+    /// Failed sign-ins per client address.
+    pub sign_in_limiter: Arc<crate::security::SignInLimiter>,
 }

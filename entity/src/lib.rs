@@ -13,4 +13,5 @@ pub mod groups;
 pub mod job_runs;
 pub mod prelude;
 pub mod projects;
+pub mod sessions;
 pub mod user_collections;

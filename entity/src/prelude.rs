@@ -9,4 +9,5 @@ pub use crate::group_artifacts::Entity as GroupArtifacts;
 pub use crate::groups::Entity as Groups;
 pub use crate::job_runs::Entity as JobRuns;
 pub use crate::projects::Entity as Projects;
+pub use crate::sessions::Entity as Sessions;
 pub use crate::user_collections::Entity as UserCollections;

@@ -14,14 +14,17 @@ use sea_orm::sqlx;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Tables apalis-sqlite creates; a file holding any other table is not a job queue.
-const APALIS_SQLITE_TABLES: &[&str] = &["Jobs", "Workers", "_sqlx_migrations", "sqlite_sequence"];
+/// Tables apalis-sqlite creates; a file holding any other table is not a job queue. SQLite's
+/// own tables (`sqlite_sequence`, and `sqlite_stat1`/`sqlite_stat4`, which `PRAGMA optimize`
+/// or `ANALYZE` add to any file) are never a sign of another owner.
+const APALIS_SQLITE_TABLES: &[&str] = &["Jobs", "Workers", "_sqlx_migrations"];
 
 /// A failure of the queue storage.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    /// The URL is neither `sqlite:` nor `postgres:`.
-    #[error("jobs.url must start with sqlite:// or postgres://, got '{0}'")]
+    /// The URL is neither `sqlite:` nor `postgres:` (only its scheme is kept: the rest may
+    /// hold a password).
+    #[error("jobs.url must start with sqlite:// or postgres://, got a '{0}' URL")]
     BadUrl(String),
     /// The file exists but is not a job queue (or not a database at all).
     #[error(
@@ -68,7 +71,8 @@ impl QueueStore {
             return Ok(QueueStore::Postgres(pool));
         }
         if !url.starts_with("sqlite:") {
-            return Err(QueueError::BadUrl(url.to_string()));
+            let scheme = url.split_once(':').map_or("unknown", |(s, _)| s);
+            return Err(QueueError::BadUrl(scheme.to_string()));
         }
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -195,7 +199,9 @@ async fn preflight(path: &Path) -> Result<(), QueueError> {
     let foreign: Vec<String> = tables
         .into_iter()
         .map(|(name,)| name)
-        .filter(|name| !APALIS_SQLITE_TABLES.contains(&name.as_str()))
+        .filter(|name| {
+            !APALIS_SQLITE_TABLES.contains(&name.as_str()) && !name.starts_with("sqlite_")
+        })
         .collect();
     if foreign.is_empty() {
         Ok(())

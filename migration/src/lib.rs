@@ -12,6 +12,7 @@ mod m20261126_000003_create_user_collections;
 mod m20261126_000004_create_groups;
 mod m20261126_000005_create_projects_and_deployments;
 mod m20261126_000006_create_job_runs;
+mod m20261130_000007_create_sessions;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_create_groups::Migration),
             Box::new(m20261126_000005_create_projects_and_deployments::Migration),
             Box::new(m20261126_000006_create_job_runs::Migration),
+            Box::new(m20261130_000007_create_sessions::Migration),
         ]
     }
 }

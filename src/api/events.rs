@@ -14,6 +14,7 @@ use poem_openapi::{Object, OpenApi};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiTags;
+use crate::error::ApiError;
 use crate::events::{ServerEvent, Subscription};
 use crate::state::AppState;
 
@@ -71,7 +72,8 @@ impl EventsApi {
     /// missed, from a log of the last 1,024, or a single `resync` when they are no longer kept
     /// or the server restarted. A keep-alive comment is sent every 15 s (more often when
     /// `server.idle_timeout_secs` is under 30). Events are those of
-    /// the server instance the client is connected to.
+    /// the server instance the client is connected to. At most `server.max_event_streams`
+    /// streams are open at once; one more gets 429.
     #[oai(
         path = "/api/v1/events",
         method = "get",
@@ -82,8 +84,14 @@ impl EventsApi {
         /// The `id` of the last event received, to resume after it.
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<String>>,
-    ) -> EventStream<BoxStream<'static, LiveEvent>> {
+    ) -> Result<EventStream<BoxStream<'static, LiveEvent>>, ApiError> {
         let bus = self.state.events.clone();
+        let max = self.state.settings.server.max_event_streams as usize;
+        let Some(slot) = bus.open_stream(max) else {
+            return Err(ApiError::too_many_requests(format!(
+                "{max} event streams are open already (server.max_event_streams); close one or retry later"
+            )));
+        };
         let Subscription {
             backlog,
             live,
@@ -106,16 +114,23 @@ impl EventsApi {
         let shutting_down = async move {
             let _ = closing.wait_for(|c| *c).await;
         };
-        let stream = backlog.chain(live).take_until(shutting_down).boxed();
+        let stream = backlog
+            .chain(live)
+            .take_until(shutting_down)
+            // The slot is freed when the client goes away and the stream is dropped.
+            .inspect(move |_| {
+                let _held = &slot;
+            })
+            .boxed();
         // Often enough that the idle timeout never closes a quiet stream.
         let idle = Duration::from_secs(self.state.settings.server.idle_timeout_secs);
-        EventStream::new(stream)
+        Ok(EventStream::new(stream)
             .keep_alive(KEEP_ALIVE.min(idle / 2))
             .to_event(|e: LiveEvent| {
                 Event::message(e.to_json_string())
                     .event_type(e.event.clone())
                     .id(e.id.clone())
-            })
+            }))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod health;
 pub mod jobs;
 pub mod metrics;
 pub mod projects;
+pub mod spec;
 pub mod user_collections;
 
 use poem_openapi::{OpenApiService, Tags};
@@ -88,42 +89,4 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
         "Organises AI-agent artifacts into collections, tracks deployments and serves them from \
          a persistent cache. Errors share one body: `{\"code\": \"not_found\", \"detail\": \"...\"}`.",
     )
-}
-
-/// The spec with the API key declared (header `X-API-Key` or `Authorization: Bearer`) and
-/// required by every operation except the health checks, so Swagger UI offers "Authorize".
-/// The check itself is the middleware in `auth.rs`; this only describes it.
-pub fn with_api_key_security(spec: &str) -> String {
-    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(spec) else {
-        return spec.to_string();
-    };
-    doc["components"]["securitySchemes"] = serde_json::json!({
-        "api_key": {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-API-Key",
-            "description": "The server's API key (auth.api_key)."
-        },
-        "bearer": {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "The server's API key as a bearer token."
-        }
-    });
-    let required = serde_json::json!([{ "api_key": [] }, { "bearer": [] }]);
-    if let Some(paths) = doc["paths"].as_object_mut() {
-        for (path, item) in paths.iter_mut() {
-            let open = path == "/health";
-            if let Some(operations) = item.as_object_mut() {
-                for operation in operations.values_mut() {
-                    operation["security"] = if open {
-                        serde_json::json!([])
-                    } else {
-                        required.clone()
-                    };
-                }
-            }
-        }
-    }
-    serde_json::to_string(&doc).unwrap_or_else(|_| spec.to_string())
 }

@@ -10,6 +10,7 @@
 //! or a failed copy never leaves half an artifact; the record is written after the rename.
 
 pub mod record;
+pub mod roots;
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -31,6 +32,7 @@ use crate::source::filesystem::safe_relative;
 use crate::source::hash;
 use crate::source::{ArtifactId, ArtifactType, SourceError, printable};
 use record::{NewRecord, RECORD_FILE};
+pub use roots::ProjectRoots;
 
 /// `cache_meta` key changed on every write to the deployment rows.
 pub const META_DEPLOYMENTS_VERSION: &str = "deployments_version";
@@ -169,6 +171,9 @@ pub enum DeployError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 403: the project is not inside `deploy.allowed_roots`.
+    #[error("{0}")]
+    OutsideRoots(String),
     /// 409.
     #[error("{0}")]
     Conflict(String),
@@ -353,16 +358,19 @@ struct Inner {
     summary_memo: Mutex<Option<(String, Summary)>>,
     search_roots: Vec<PathBuf>,
     search_depth: u32,
+    roots: ProjectRoots,
     project_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl DeployService {
-    /// A service; `search_roots` are searched `search_depth` levels deep for projects.
+    /// A service; `search_roots` are searched `search_depth` levels deep for projects, and
+    /// only projects inside `roots` are ever touched.
     pub fn new(
         db: DatabaseConnection,
         cache: CacheService,
         search_roots: Vec<PathBuf>,
         search_depth: u32,
+        roots: ProjectRoots,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -370,6 +378,7 @@ impl DeployService {
                 cache,
                 search_roots,
                 search_depth,
+                roots,
                 summary_memo: Mutex::new(None),
                 project_locks: Mutex::new(HashMap::new()),
             }),
@@ -395,7 +404,7 @@ impl DeployService {
     /// Registers a project folder (absolute, existing folder) and reads its records. A folder
     /// registered already is a conflict; one found earlier by discovery becomes registered.
     pub async fn register_project(&self, raw_path: &str) -> Result<projects::Model, DeployError> {
-        let path = canonical_project_path(raw_path)?;
+        let path = self.inner.roots.project_folder(raw_path)?;
         let key = path.display().to_string();
         if let Some(existing) = projects::Entity::find()
             .filter(projects::Column::Path.eq(key.as_str()))
@@ -537,6 +546,10 @@ impl DeployService {
             })?;
         let mut new = 0;
         for path in found {
+            if !self.inner.roots.contains(&path) {
+                tracing::warn!(project = %path.display(), "a project found by discovery is outside deploy.allowed_roots; skipped");
+                continue;
+            }
             let key = path.display().to_string();
             if projects::Entity::find()
                 .filter(projects::Column::Path.eq(key.as_str()))
@@ -559,6 +572,10 @@ impl DeployService {
             ..Default::default()
         };
         for project in projects::Entity::find().all(self.db()).await? {
+            if self.inner.roots.check_known(&project.path).is_err() {
+                tracing::warn!(project = %project.path, "a known project is outside deploy.allowed_roots; not read");
+                continue;
+            }
             report.projects += 1;
             match self.scan_project(&project).await {
                 Ok(changes) => {
@@ -581,6 +598,7 @@ impl DeployService {
         &self,
         project: &projects::Model,
     ) -> Result<Vec<StatusChange>, DeployError> {
+        self.inner.roots.check_known(&project.path)?;
         let lock = self.project_lock(&project.id);
         let _guard = lock.lock().await;
         let root = PathBuf::from(&project.path);
@@ -842,9 +860,13 @@ impl DeployService {
                     "give project_id or project_path, not both".into(),
                 ));
             }
-            (Some(pid), None) => (Some(self.project(pid).await?), None),
+            (Some(pid), None) => {
+                let project = self.project(pid).await?;
+                self.inner.roots.check_known(&project.path)?;
+                (Some(project), None)
+            }
             (None, Some(path)) => {
-                let path = canonical_project_path(path)?;
+                let path = self.inner.roots.project_folder(path)?;
                 let key = path.display().to_string();
                 match projects::Entity::find()
                     .filter(projects::Column::Path.eq(key.as_str()))
@@ -1113,6 +1135,7 @@ impl DeployService {
         let lock = self.project_lock(&project_id);
         let _guard = lock.lock().await;
         let row = self.find_deployment(id).await?;
+        self.inner.roots.check_known(&row.project_path)?;
         let project_root = PathBuf::from(&row.project_path);
         let profile_root = project_root.join(&row.profile_root);
         match owned_path(&row.artifact_path, &row.artifact_name) {
@@ -1163,6 +1186,7 @@ impl DeployService {
         let profile = Profile::parse(&row.profile).map_err(DeployError::BadRequest)?;
         let artifact = self.fresh_artifact(&artifact_id).await?;
         let project = self.project(&row.project_id).await?;
+        self.inner.roots.check_known(&project.path)?;
         let lock = self.project_lock(&project.id);
         let _guard = lock.lock().await;
         let row = self.recheck_model(self.find_deployment(id).await?).await?;
@@ -1482,36 +1506,6 @@ pub fn default_artifact_path(t: ArtifactType, name: &str, file_name: Option<&str
         }
         None => format!("{folder}/{name}"),
     }
-}
-
-/// An absolute, existing folder, canonicalised; anything else is a bad request.
-pub fn canonical_project_path(raw: &str) -> Result<PathBuf, DeployError> {
-    let expanded = crate::config::expand_home(raw.trim());
-    if raw.contains('\0') || !expanded.is_absolute() {
-        return Err(DeployError::BadRequest(format!(
-            "project path '{}' must be absolute",
-            printable(raw)
-        )));
-    }
-    if expanded
-        .components()
-        .any(|c| matches!(c, Component::ParentDir))
-    {
-        return Err(DeployError::BadRequest(format!(
-            "project path '{}' must not contain '..'",
-            printable(raw)
-        )));
-    }
-    let canonical = expanded.canonicalize().map_err(|_| {
-        DeployError::BadRequest(format!("project path '{}' does not exist", printable(raw)))
-    })?;
-    if !canonical.is_dir() {
-        return Err(DeployError::BadRequest(format!(
-            "project path '{}' is not a folder",
-            printable(raw)
-        )));
-    }
-    Ok(canonical)
 }
 
 /// Refuses a destination whose existing folders resolve outside the project (a symlinked

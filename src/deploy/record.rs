@@ -73,20 +73,75 @@ impl DeployedRecord {
     }
 }
 
+/// Largest record file read; a record of a few hundred deployments is well under this.
+pub const MAX_RECORD_BYTES: u64 = 1024 * 1024;
+
+fn invalid(file: &Path, problem: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("{}: {problem}", file.display()),
+    )
+}
+
+/// A record file's text; `None` when there is none. A symbolic link is never followed (a
+/// project could point it at any file of the user's), and a file over [`MAX_RECORD_BYTES`] is
+/// refused.
+fn read_capped(file: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let meta = match std::fs::symlink_metadata(file) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(invalid(
+            file,
+            "is a symbolic link; record files are never followed through links",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(invalid(file, "is not a regular file"));
+    }
+    if meta.len() > MAX_RECORD_BYTES {
+        return Err(invalid(
+            file,
+            format!(
+                "is {} bytes; record files over {MAX_RECORD_BYTES} bytes are not read",
+                meta.len()
+            ),
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(file)?
+        .take(MAX_RECORD_BYTES)
+        .read_to_string(&mut text)?;
+    Ok(Some(text))
+}
+
+/// A parse error described by its line and message only: the file's contents (which may hold
+/// anything) never reach the log.
+fn parse_problem(
+    file: &Path,
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+    message: &str,
+) -> std::io::Error {
+    let line = span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    match line {
+        Some(line) => invalid(file, format!("not valid TOML at line {line}: {message}")),
+        None => invalid(file, format!("not valid TOML: {message}")),
+    }
+}
+
 /// Reads every entry of a record file; a missing file has none. Entries that lack required
 /// fields are skipped with a warning.
 pub fn read_records(file: &Path) -> std::io::Result<Vec<DeployedRecord>> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    let Some(text) = read_capped(file)? else {
+        return Ok(Vec::new());
     };
-    let doc: toml::Table = text.parse().map_err(|e| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{}: {e}", file.display()),
-        )
-    })?;
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| parse_problem(file, &text, e.span(), e.message()))?;
     let Some(toml::Value::Array(entries)) = doc.get("deployed") else {
         return Ok(Vec::new());
     };
@@ -134,15 +189,11 @@ fn matches(table: &toml_edit::Table, name: &str, artifact_type: &str, profile: &
 }
 
 fn load(file: &Path) -> std::io::Result<toml_edit::DocumentMut> {
-    match std::fs::read_to_string(file) {
-        Ok(text) => text.parse().map_err(|e| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{}: {e}", file.display()),
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(toml_edit::DocumentMut::new()),
-        Err(e) => Err(e),
+    match read_capped(file)? {
+        Some(text) => text
+            .parse()
+            .map_err(|e: toml_edit::TomlError| parse_problem(file, &text, e.span(), e.message())),
+        None => Ok(toml_edit::DocumentMut::new()),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::cache::listing::{self, ArtifactFilter, ListError, PageRequest, SortFi
 use crate::collections::MemberFilter;
 use crate::deploy::{DeploymentFilter, DeploymentSort};
 use crate::error::ApiError;
+use crate::security::Viewer;
 use crate::source::ArtifactType;
 use crate::state::AppState;
 
@@ -81,6 +82,7 @@ impl GridQuery {
 pub async fn index(
     Data(state): Data<&AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
+    viewer: Viewer,
 ) -> Response {
     let query = GridQuery::parse(&pairs);
     let grid = match grid(state, &query).await {
@@ -104,7 +106,7 @@ pub async fn index(
             h1 { "Collections" }
             form #switcher method="get" action="/" {
                 label.skip for="collection" { "Collection" }
-                select #collection name="collection" onchange="this.form.submit()" {
+                select #collection name="collection" {
                     option value="" { "All Collections" }
                     @for c in &collections {
                         option value=(c.collection.id) selected[query.collection == c.collection.id] {
@@ -130,8 +132,8 @@ pub async fn index(
                 input type="hidden" name="collection" value=(query.collection);
                 input type="search" name="search" value=(query.search)
                     placeholder="Search artifacts" aria-label="Search artifacts";
-                fieldset.toolbar style="border:0;margin:0;padding:0" {
-                    legend.muted style="float:left;margin-right:6px" { "Types" }
+                fieldset.toolbar.bare {
+                    legend.muted.inline-legend { "Types" }
                     @for t in ArtifactType::ALL {
                         label.chip {
                             input type="checkbox" name="type" value=(t.as_str())
@@ -183,7 +185,7 @@ pub async fn index(
             hx-include="#filters" hx-disinherit="hx-include" { (grid) }
         aside #drawer aria-live="polite" {}
     };
-    layout("Collections", Nav::Collections, body).into_response()
+    layout("Collections", Nav::Collections, viewer, body).into_response()
 }
 
 /// A page of the grid (the `#items` fragment, or the next page after "Load more").
@@ -299,7 +301,7 @@ async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
         let n = counts.get(&c.id).map(|d| d.total).unwrap_or(0);
         html! {
             article.card data-sort-item[order.is_some()] data-member=[order.map(|_| &c.id)] {
-                div.toolbar style="margin:0" {
+                div.toolbar.flush {
                     @if order.is_some() { (drag_handle(&c.name)) }
                     span class=(format!("badge {}", c.artifact_type)) { (c.artifact_type) }
                     @if !query.collection.is_empty() {
@@ -323,7 +325,7 @@ async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
                 }
                 p.muted { (n) @if n == 1 { " deployment" } @else { " deployments" } }
                 @if let Some((gid, gname, first, last)) = order {
-                    div.toolbar style="margin:0" {
+                    div.toolbar.flush {
                         button type="button" data-member-move="earlier" data-group=(gid) data-artifact=(c.id)
                             disabled[first] aria-label=(format!("Move {} earlier in {}", c.name, gname)) { "Earlier" }
                         button type="button" data-member-move="later" data-group=(gid) data-artifact=(c.id)
@@ -488,7 +490,7 @@ pub async fn drawer_fragment(
             div.toolbar {
                 h2 #drawer-title { (a.item.artifact_id) }
                 span.spacer {}
-                button type="button" onclick="document.getElementById('drawer').innerHTML=''"
+                button type="button" data-close-drawer
                     aria-label="Close the details" { "Close" }
             }
             p { (m.description.as_deref().unwrap_or("No description")) }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::{Nav, encode, error_response, layout, page_error, time, url_pairs};
 use crate::deploy::{DeploymentFilter, DeploymentPage, DeploymentSort, DeploymentStatus};
 use crate::error::ApiError;
+use crate::security::Viewer;
 use crate::source::ArtifactType;
 use crate::state::AppState;
 
@@ -78,6 +79,7 @@ impl DeploymentsQuery {
 pub async fn dashboard(
     Data(state): Data<&AppState>,
     Query(query): Query<DeploymentsQuery>,
+    viewer: Viewer,
 ) -> Response {
     let page = async {
         let summary = summary_section(state).await?;
@@ -126,7 +128,7 @@ pub async fn dashboard(
                 }
             }
         }
-        details.detail {
+        details #deploy-details.detail {
             summary { "Deploy an artifact to a project" }
             form #deploy-form.toolbar {
                 label for="deploy-artifact" { "Artifact" }
@@ -140,7 +142,7 @@ pub async fn dashboard(
         div #deployments hx-get="/ui/deployments/list" hx-include="#dep-filters" hx-disinherit="hx-include"
             hx-trigger="deployments-changed from:body delay:200ms" { (list) }
     };
-    layout("Deployments", Nav::Deployments, body).into_response()
+    layout("Deployments", Nav::Deployments, viewer, body).into_response()
 }
 
 /// The counts per status (fragment).

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{Nav, error_response, layout, page_error, refresh_icon, time};
 use crate::error::ApiError;
+use crate::security::Viewer;
 use crate::state::AppState;
 
 /// Runs shown in the table.
@@ -29,7 +30,11 @@ pub struct RunsQuery {
 
 /// The job dashboard.
 #[handler]
-pub async fn dashboard(Data(state): Data<&AppState>, Query(query): Query<RunsQuery>) -> Response {
+pub async fn dashboard(
+    Data(state): Data<&AppState>,
+    Query(query): Query<RunsQuery>,
+    viewer: Viewer,
+) -> Response {
     let (stats, runs) = match (stats_section(state).await, runs_table(state, &query).await) {
         (Ok(s), Ok(r)) => (s, r),
         (Err(e), _) | (_, Err(e)) => return page_error("Jobs", Nav::Jobs, e),
@@ -61,7 +66,7 @@ pub async fn dashboard(Data(state): Data<&AppState>, Query(query): Query<RunsQue
             hx-include="#job-filters" { (runs) }
         div #job-detail aria-live="polite" {}
     };
-    layout("Jobs", Nav::Jobs, body).into_response()
+    layout("Jobs", Nav::Jobs, viewer, body).into_response()
 }
 
 /// The per-kind figures (fragment).

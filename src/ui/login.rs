@@ -1,20 +1,23 @@
-//! Signing a browser in when the server has an API key: `/login` asks for the key once and
-//! sets an HttpOnly, SameSite=Strict session cookie; `/logout` removes it. Pages, fragments,
-//! the script's API calls and the live events then carry the cookie, since a browser cannot
-//! add a header to a page load or an EventSource.
+//! Signing a browser in when the server has an API key: `/login` asks for the key once, opens a
+//! server-side session and sets a cookie holding only its random id (HttpOnly,
+//! SameSite=Strict); `POST /logout` ends the session on the server. Pages, fragments, the
+//! script's API calls and the live events then carry the cookie, since a browser cannot add a
+//! header to a page load or an EventSource.
+
+use std::net::{IpAddr, Ipv6Addr};
 
 use maud::{DOCTYPE, Markup, html};
-use poem::http::StatusCode;
-use poem::web::cookie::{Cookie, SameSite};
+use poem::http::{StatusCode, header};
 use poem::web::{Data, Form, Query, Redirect};
-use poem::{IntoResponse, Response, handler};
+use poem::{IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 
-use crate::auth::{SESSION_COOKIE, key_matches, session_token};
+use crate::error::ApiError;
+use crate::security::SessionCookie;
+use crate::security::auth::session_id;
+use crate::security::sessions::SessionError;
+use crate::security::sign_in_limit::retry_after_secs;
 use crate::state::AppState;
-
-/// A cookie the page script reads to show "Sign out"; it grants nothing.
-const SIGNED_IN_COOKIE: &str = "skillmeat_signed_in";
 
 /// Where to go after signing in.
 #[derive(Debug, Default, Deserialize)]
@@ -83,50 +86,84 @@ pub async fn sign_in_page(
     Data(state): Data<&AppState>,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    if state.settings.auth.api_key.trim().is_empty() {
+    if !state.sessions.keys().enabled() {
         // Nothing to sign in to.
         return Redirect::see_other(local_path(&query.next)).into_response();
     }
     page(&query.next, None).into_response()
 }
 
-/// Checks the key; on success sets the session cookie and goes back to the page asked for.
+/// The address failed sign-ins are counted against (all in-process requests share one).
+fn client_ip(req: &Request) -> IpAddr {
+    req.remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+}
+
+/// 429 with `Retry-After`, as a page.
+fn too_many(next: &str, wait: std::time::Duration) -> Response {
+    let secs = retry_after_secs(wait);
+    page(
+        next,
+        Some(&format!(
+            "Too many failed sign-ins from this address; try again in {secs} seconds."
+        )),
+    )
+    .with_status(StatusCode::TOO_MANY_REQUESTS)
+    .with_header(header::RETRY_AFTER, secs.to_string())
+    .into_response()
+}
+
+/// Checks the key; on success opens a server-side session, sets its cookie and goes back to
+/// the page asked for. Failed attempts are limited per client address.
 #[handler]
-pub async fn sign_in(Data(state): Data<&AppState>, Form(form): Form<LoginForm>) -> Response {
-    let key = state.settings.auth.api_key.trim();
-    if key.is_empty() {
+pub async fn sign_in(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let keys = state.sessions.keys();
+    if !keys.enabled() {
         return Redirect::see_other(local_path(&form.next)).into_response();
     }
-    if !key_matches(form.key.trim(), key) {
-        tracing::warn!("browser sign-in with a wrong API key");
-        return page(&form.next, Some("That is not the server's API key."))
-            .with_status(StatusCode::UNAUTHORIZED)
-            .into_response();
+    let ip = client_ip(req);
+    if let Some(wait) = state.sign_in_limiter.blocked_for(ip) {
+        return too_many(&form.next, wait);
     }
-    let mut session = Cookie::new_with_str(SESSION_COOKIE, session_token(key));
-    session.set_http_only(true);
-    session.set_same_site(SameSite::Strict);
-    session.set_path("/");
-    let mut marker = Cookie::new_with_str(SIGNED_IN_COOKIE, "1");
-    marker.set_same_site(SameSite::Strict);
-    marker.set_path("/");
+    if keys.access_of(&form.key).is_none() {
+        tracing::warn!(client = %ip, "browser sign-in with a wrong API key");
+        if let Some(wait) = state.sign_in_limiter.record_failure(ip) {
+            return too_many(&form.next, wait);
+        }
+        return page(
+            &form.next,
+            Some("That is not one of the server's API keys."),
+        )
+        .with_status(StatusCode::UNAUTHORIZED)
+        .into_response();
+    }
+    let id = match state.sessions.open(&form.key).await {
+        Ok(id) => id,
+        Err(SessionError::Db(e)) => return ApiError::from(e).into_response(),
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    let cookie = SessionCookie::from_settings(&state.settings);
     Redirect::see_other(local_path(&form.next))
-        .with_header("set-cookie", session.to_string())
-        .with_header("set-cookie", marker.to_string())
+        .with_header(header::SET_COOKIE, cookie.set(&id))
         .into_response()
 }
 
-/// Removes the session cookie.
+/// Ends the session on the server (every instance) and removes its cookie.
 #[handler]
-pub async fn sign_out() -> Response {
-    let mut response = Redirect::see_other("/login").into_response();
-    for name in [SESSION_COOKIE, SIGNED_IN_COOKIE] {
-        let mut gone = Cookie::new_with_str(name, "");
-        gone.set_path("/");
-        gone.make_removal();
-        if let Ok(value) = gone.to_string().parse() {
-            response.headers_mut().append("set-cookie", value);
-        }
+pub async fn sign_out(req: &Request, Data(state): Data<&AppState>) -> Response {
+    let cookie = SessionCookie::from_settings(&state.settings);
+    if let Some(id) = session_id(req, cookie.name)
+        && let Err(e) = state.sessions.close(&id).await
+    {
+        return ApiError::from(e).into_response();
     }
-    response
+    Redirect::see_other("/login")
+        .with_header(header::SET_COOKIE, cookie.clear())
+        .into_response()
 }

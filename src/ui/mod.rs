@@ -6,6 +6,7 @@ pub mod collections;
 pub mod deployments;
 pub mod jobs;
 pub mod login;
+pub mod swagger;
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -13,6 +14,7 @@ use poem::http::header;
 use poem::{IntoResponse, Response, Route, get, handler};
 
 use crate::error::ApiError;
+use crate::security::Viewer;
 
 /// htmx 2.0.11 (BSD Zero Clause), from the npm package `htmx.org`, unmodified.
 const HTMX: &str = include_str!("assets/htmx.min.js");
@@ -92,8 +94,10 @@ pub enum Nav {
     Jobs,
 }
 
-/// The page frame: header with navigation (and the API docs link), main, toast area.
-pub fn layout(title: &str, nav: Nav, body: Markup) -> Markup {
+/// The page frame: header with navigation (and the API docs link), main, toast area. A
+/// read-only viewer's page is marked so its write controls are hidden (the server refuses
+/// their requests anyway); a signed-in browser gets "Sign out".
+pub fn layout(title: &str, nav: Nav, viewer: Viewer, body: Markup) -> Markup {
     let link = |href: &str, label: &str, this: Nav| {
         html! {
             @if nav == this {
@@ -113,10 +117,13 @@ pub fn layout(title: &str, nav: Nav, body: Markup) -> Markup {
                 // No favicon: without this line browsers ask for /favicon.ico and log a 404.
                 link rel="icon" href="data:,";
                 link rel="stylesheet" href="/ui/app.css";
+                // htmx would add its indicator styles inline, which the page's
+                // Content-Security-Policy forbids; app.css carries them instead.
+                meta name="htmx-config" content=r#"{"includeIndicatorStyles":false}"#;
                 script src="/ui/htmx.min.js" defer {}
                 script src="/ui/app.js" defer {}
             }
-            body {
+            body.read-only[!viewer.may_write()] {
                 a.skip href="#main" { "Skip to content" }
                 header.topbar {
                     a.brand href="/" { "SkillMeat" }
@@ -126,9 +133,13 @@ pub fn layout(title: &str, nav: Nav, body: Markup) -> Markup {
                         (link("/jobs", "Jobs", Nav::Jobs))
                         a href="/docs" { "API docs" }
                     }
-                    // Shown by the script when this browser signed in with the API key.
-                    form #sign-out method="post" action="/logout" hidden {
-                        button type="submit" { "Sign out" }
+                    @if viewer.signed_in {
+                        @if !viewer.may_write() {
+                            span.badge title="This key may only read" { "Read-only" }
+                        }
+                        form #sign-out method="post" action="/logout" {
+                            button type="submit" { "Sign out" }
+                        }
                     }
                 }
                 main #main { (body) }
@@ -170,6 +181,7 @@ pub fn page_error(title: &str, nav: Nav, err: impl Into<ApiError>) -> Response {
     layout(
         title,
         nav,
+        Viewer::default(),
         html! {
             h1 { (title) }
             section.detail role="alert" {

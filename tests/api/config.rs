@@ -95,7 +95,10 @@ fn non_loopback_listen_needs_an_api_key() {
         jail.set_env("SKILLMEAT_LISTEN", "0.0.0.0:8080");
         let err = load(jail, None).unwrap_err();
         assert!(err.contains("auth.api_key"), "{err}");
-        jail.set_env("SKILLMEAT_AUTH__API_KEY", "s3cret");
+        jail.set_env(
+            "SKILLMEAT_AUTH__API_KEY",
+            "s3cret-key-for-tests-0123456789abcdef",
+        );
         assert!(load(jail, None).is_ok());
         Ok(())
     });
@@ -203,14 +206,20 @@ fn out_of_range_job_settings_are_rejected_naming_the_key() {
 #[test]
 fn the_api_key_can_come_from_a_file_and_never_shows_in_a_debug_print() {
     figment::Jail::expect_with(|jail| {
-        jail.create_file("key.txt", "from-a-file-123\n")?;
+        jail.create_file("key.txt", "from-a-file-for-tests-0123456789abcdef\n")?;
         let file = jail.directory().join("key.txt").display().to_string();
         jail.set_env("SKILLMEAT_AUTH__API_KEY_FILE", &file);
         jail.set_env("SKILLMEAT_LISTEN", "0.0.0.0:8080");
         let settings = load(jail, None).unwrap();
-        assert_eq!(settings.auth.api_key, "from-a-file-123");
+        assert_eq!(
+            settings.auth.api_key,
+            "from-a-file-for-tests-0123456789abcdef"
+        );
         let printed = format!("{settings:?}");
-        assert!(!printed.contains("from-a-file-123"), "{printed}");
+        assert!(
+            !printed.contains("from-a-file-for-tests-0123456789abcdef"),
+            "{printed}"
+        );
         assert!(printed.contains("redacted"), "{printed}");
 
         // Both at once, an empty file, a missing file: one line naming the key.

@@ -388,7 +388,7 @@ async fn bad_destinations_and_requests_write_nothing() {
         ),
         (
             json!({"artifact_id": "skill:bom-skill", "project_path": "/no/such/folder"}),
-            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
         ),
         (
             json!({"artifact_id": "skill:bom-skill", "project_path": format!("{}/../outside", project.display())}),
@@ -722,7 +722,13 @@ async fn projects_are_registered_once_and_discovered_under_search_roots() {
         .assert_error(StatusCode::BAD_REQUEST, "bad_request");
     app.post_json("/api/v1/projects", json!({"path": "/definitely/not/here"}))
         .await
-        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+        .assert_error(StatusCode::FORBIDDEN, "project_outside_roots");
+    app.post_json(
+        "/api/v1/projects",
+        json!({"path": demo.parent().unwrap().join("not-here")}),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "bad_request");
     let file = demo.join(".claude/commands/review-pr.md");
     app.post_json("/api/v1/projects", json!({"path": file}))
         .await

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use poem::http::StatusCode;
-use poem::test::TestClient;
+
 use serde_json::json;
 use skillmeat_server::startup::{build_routes, build_state};
 use tokio::net::{TcpListener, TcpStream};
@@ -19,9 +19,7 @@ use skillmeat_server::source::{
     ArtifactId, ArtifactSource, SourceArtifact, SourceError, SourceItem,
 };
 
-use crate::helpers::{
-    PgDatabase, ServerProcess, TestApp, copy_tree, fixture_dir, pg_base_url, test_settings,
-};
+use crate::helpers::{PgDatabase, ServerProcess, TestApp, copy_tree, fixture_dir, test_settings};
 
 /// A TCP proxy that forwards to `upstream` until cut: then every open connection is dropped
 /// and new ones are closed at once, as when the database server stops.
@@ -83,8 +81,7 @@ impl Drop for CuttableProxy {
 
 #[tokio::test]
 async fn when_postgresql_goes_away_requests_get_503_and_all_recovers_without_a_restart() {
-    if pg_base_url().is_none() {
-        eprintln!("skipped: SKILLMEAT_TEST_DATABASE_URL is not set");
+    if !crate::helpers::postgres_available("faults") {
         return;
     }
     let pg = PgDatabase::create().await;
@@ -103,7 +100,7 @@ async fn when_postgresql_goes_away_requests_get_503_and_all_recovers_without_a_r
     let state = build_state(test_settings(&data_home, url))
         .await
         .expect("build state");
-    let client = TestClient::new(build_routes(state.clone()));
+    let client = crate::helpers::test_client(build_routes(state.clone()));
     let status_of = |path: &'static str| {
         let request = client.get(path);
         async move { request.send().await.0.status() }

@@ -80,7 +80,21 @@ pub fn test_settings(data_home: &Path, database_url: String) -> Settings {
     settings.jobs.heartbeat_secs = 1;
     settings.jobs.poll_interval_ms = 50;
     settings.watch.debounce_ms = 100;
+    // Test projects live in temp dirs, outside the default root (the home folder).
+    settings.deploy.allowed_roots = vec![temp_root().display().to_string()];
     settings
+}
+
+/// The system's temp folder, resolved through links: the root test projects lie inside.
+pub fn temp_root() -> PathBuf {
+    std::env::temp_dir()
+        .canonicalize()
+        .unwrap_or_else(|_| std::env::temp_dir())
+}
+
+/// A client of the production routes that sends `Host: localhost`, as every real client does.
+pub fn test_client(routes: BoxEndpoint<'static>) -> TestClient<BoxEndpoint<'static>> {
+    TestClient::new(routes).default_header("host", "localhost:8080")
 }
 
 /// Keeps a test's file watcher running; stops it when dropped.
@@ -164,7 +178,7 @@ impl TestApp {
         let state = build_state_with_source(settings.clone(), source)
             .await
             .expect("build state");
-        let client = TestClient::new(build_routes(state.clone()));
+        let client = test_client(build_routes(state.clone()));
         TestApp {
             client,
             state,
@@ -184,7 +198,7 @@ impl TestApp {
         );
         let settings = test_settings(&other.data_home, url);
         let state = build_state(settings).await.expect("build state");
-        let client = TestClient::new(build_routes(state.clone()));
+        let client = test_client(build_routes(state.clone()));
         TestApp {
             client,
             state,
@@ -441,6 +455,21 @@ pub fn pg_base_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// Whether a PostgreSQL-only case can run. Without `SKILLMEAT_TEST_DATABASE_URL` it says so
+/// and is skipped, except under CI (`CI=true`), where a missing database fails it.
+pub fn postgres_available(what: &str) -> bool {
+    if pg_base_url().is_some() {
+        return true;
+    }
+    let message =
+        format!("POSTGRESQL CASE SKIPPED ({what}): SKILLMEAT_TEST_DATABASE_URL is not set");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message}");
+    }
+    eprintln!("\n*** {message} ***\n");
+    false
+}
+
 /// A database created for one test on the test PostgreSQL, dropped when the test ends.
 pub struct PgDatabase {
     /// Its URL.
@@ -578,6 +607,10 @@ impl ServerProcess {
             .arg("serve")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "SKILLMEAT_DEPLOY__ALLOWED_ROOTS",
+                format!("[\"{}\"]", temp_root().display()),
+            )
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::{PgDatabase, ServerProcess, generated_home, pg_base_url};
+use crate::helpers::{PgDatabase, ServerProcess, generated_home};
 
 const INTERVAL_SECS: i64 = 2;
 
 #[tokio::test]
 async fn three_instances_share_one_postgresql_without_running_anything_twice_or_losing_a_job() {
-    if pg_base_url().is_none() {
-        eprintln!("skipped: SKILLMEAT_TEST_DATABASE_URL is not set");
+    if !crate::helpers::postgres_available("instances") {
         return;
     }
     let pg = PgDatabase::create().await;

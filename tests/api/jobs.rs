@@ -792,6 +792,36 @@ async fn a_job_queue_file_that_is_not_ours_or_is_corrupt_stops_start_up_and_is_l
 }
 
 #[tokio::test]
+async fn a_job_queue_that_sqlite_analysed_is_still_ours_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = dir.path().join("jobs.db");
+    let settings = |dir: &std::path::Path| {
+        let mut s = crate::helpers::test_settings(
+            dir,
+            format!("sqlite://{}", dir.join("ours.db").display()),
+        );
+        s.jobs.url = format!("sqlite://{}", dir.join("jobs.db").display());
+        s
+    };
+    let state = skillmeat_server::startup::build_state(settings(dir.path()))
+        .await
+        .unwrap();
+    state.jobs.store().close().await;
+    drop(state);
+    // `ANALYZE` (or `PRAGMA optimize`) leaves SQLite's statistics tables in any file.
+    let db = Database::connect(format!("sqlite://{}", queue.display()))
+        .await
+        .unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "ANALYZE")
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    skillmeat_server::startup::build_state(settings(dir.path()))
+        .await
+        .expect("our own queue, statistics and all, is accepted after a restart");
+}
+
+#[tokio::test]
 async fn two_server_instances_never_run_two_refreshes_of_the_same_scope() {
     for app in TestApp::all_backends().await {
         // A second instance over the same database and queue (its own pools and memory).

@@ -1,6 +1,7 @@
 //! The one integration-test binary: a module per resource or concern.
 
 mod artifacts;
+mod browser;
 mod cache;
 mod collections;
 mod config;
@@ -10,12 +11,17 @@ mod errors;
 mod faults;
 mod fuzz;
 mod groups;
+mod hardening;
 mod health;
 mod helpers;
 mod instances;
 mod jobs;
+mod live;
 mod migrations;
+mod security;
+mod sessions;
 mod smoke;
 mod source;
 mod ui;
+mod ui_security;
 mod watch;

@@ -4,7 +4,7 @@ use skillmeat_server::db::{self, DbOpenError};
 use skillmeat_server::startup::{StartupError, build_state};
 use std::process::Command;
 
-use crate::helpers::{PgDatabase, pg_base_url, test_settings};
+use crate::helpers::{PgDatabase, test_settings};
 
 async fn run_up_down_up(url: &str) {
     let conn = db::open_and_migrate(url).await.expect("migrate up");
@@ -56,8 +56,7 @@ async fn migrations_go_up_down_to_zero_and_up_again_on_sqlite() {
 
 #[tokio::test]
 async fn migrations_go_up_down_to_zero_and_up_again_on_postgres() {
-    if pg_base_url().is_none() {
-        eprintln!("SKILLMEAT_TEST_DATABASE_URL not set; PostgreSQL case skipped");
+    if !crate::helpers::postgres_available("migrations") {
         return;
     }
     let pg = PgDatabase::create().await;

@@ -175,7 +175,7 @@ fn stalled_clients_are_cut_off_and_the_key_never_reaches_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join(".skillmeat");
     copy_tree(&fixture_dir().join("home/.skillmeat"), &home);
-    let key = "k3y-that-must-not-leak";
+    let key = "k3y-that-must-not-leak-0123456789abcdef";
     let log_path = dir.path().join("server.log");
     let err_path = dir.path().join("server.err");
     let mut child = Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
@@ -218,16 +218,16 @@ fn stalled_clients_are_cut_off_and_the_key_never_reaches_the_log() {
         answer
     };
     let ok = send(format!(
-        "GET /api/v1/cache/status HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\nconnection: close\r\n\r\n"
+        "GET /api/v1/cache/status HTTP/1.1\r\nhost: localhost\r\nx-api-key: {key}\r\nconnection: close\r\n\r\n"
     ));
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     let wrong = send(format!(
-        "GET /api/v1/cache/status HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}x\r\nconnection: close\r\n\r\n"
+        "GET /api/v1/cache/status HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {key}x\r\nconnection: close\r\n\r\n"
     ));
     assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
     let form = format!("key={key}&next=%2F");
     let signed_in = send(format!(
-        "POST /login HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{form}",
+        "POST /login HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{form}",
         form.len()
     ));
     assert!(signed_in.starts_with("HTTP/1.1 303"), "{signed_in}");
@@ -238,7 +238,7 @@ fn stalled_clients_are_cut_off_and_the_key_never_reaches_the_log() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     stalled
-        .write_all(b"GET /api/v1/cache/status HTTP/1.1\r\nhost: x\r\n")
+        .write_all(b"GET /api/v1/cache/status HTTP/1.1\r\nhost: localhost\r\n")
         .unwrap();
     let started = std::time::Instant::now();
     let mut buffer = [0u8; 256];
@@ -257,7 +257,7 @@ fn stalled_clients_are_cut_off_and_the_key_never_reaches_the_log() {
     let mut events = std::net::TcpStream::connect(&addr).unwrap();
     events
         .write_all(
-            format!("GET /api/v1/events HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\n\r\n")
+            format!("GET /api/v1/events HTTP/1.1\r\nhost: localhost\r\nx-api-key: {key}\r\n\r\n")
                 .as_bytes(),
         )
         .unwrap();

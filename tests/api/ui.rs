@@ -3,368 +3,18 @@
 //! pass; under CI (`CI=true`) a missing browser fails them. `.ci/run` installs the browser and
 //! axe-core (the accessibility audit, injected into each page).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::actions::{
-    InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction,
-};
+use fantoccini::Locator;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use skillmeat_server::startup::Application;
 
-use crate::helpers::{copy_tree, fixture_dir, test_settings};
+use crate::browser::Browser;
+use crate::helpers::{copy_tree, fixture_dir};
 
-/// A server on a free port over a copy of the fixture, with its job runner.
-struct UiServer {
-    base: String,
-    data_home: PathBuf,
-    database_url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl UiServer {
-    async fn start() -> UiServer {
-        UiServer::start_with(|data_home| {
-            copy_tree(&fixture_dir().join("home/.skillmeat"), data_home)
-        })
-        .await
-    }
-
-    /// A server over a data home that `populate` fills.
-    async fn start_with(populate: impl FnOnce(&Path)) -> UiServer {
-        UiServer::start_configured(populate, |_| {}).await
-    }
-
-    /// The same, with settings that `adjust` changes.
-    async fn start_configured(
-        populate: impl FnOnce(&Path),
-        adjust: impl FnOnce(&mut skillmeat_server::config::Settings),
-    ) -> UiServer {
-        let dir = tempfile::tempdir().unwrap();
-        let data_home = dir.path().join("home/.skillmeat");
-        populate(&data_home);
-        let url = format!(
-            "sqlite://{}",
-            dir.path().join("db/artifact_cache.db").display()
-        );
-        let mut settings = test_settings(&data_home, url.clone());
-        settings.watch.enabled = false;
-        adjust(&mut settings);
-        let app = Application::build(settings)
-            .await
-            .expect("build the server");
-        let base = format!("http://{}", app.local_addr());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async {
-            let _ = stopped.await;
-        }));
-        UiServer {
-            base,
-            data_home,
-            database_url: url,
-            stop: Some(stop),
-            _dir: dir,
-        }
-    }
-
-    async fn api(&self, path: &str) -> Value {
-        reqwest::get(format!("{}{path}", self.base))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for UiServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// chromedriver and one browser session; both end when dropped.
-struct Browser {
-    client: Option<Client>,
-    driver: Child,
-}
-
-impl Browser {
-    /// A headless Chromium, or None (after saying so) when none is installed and not under CI.
-    async fn start() -> Option<Browser> {
-        let driver_path =
-            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        if !Path::new(&driver_path).exists() || !Path::new(&chromium).exists() {
-            let message = format!(
-                "BROWSER TESTS SKIPPED: {driver_path} or {chromium} is missing; install Debian's \
-                 chromium and chromium-driver (bash .ci/run does) to run them"
-            );
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{message}");
-            }
-            eprintln!("\n*** {message} ***\n");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = Command::new(&driver_path)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let mut caps = serde_json::Map::new();
-        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900"],
-            }),
-        );
-        // Two TLS backends are in the dependency tree; pick one for the WebDriver client (it only
-        // talks plain HTTP to chromedriver, but the builder wants a provider).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = loop {
-            let attempt = ClientBuilder::rustls()
-                .expect("TLS roots")
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await;
-            match attempt {
-                Ok(client) => break client,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "chromedriver did not start: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        };
-        Some(Browser {
-            client: Some(client),
-            driver,
-        })
-    }
-
-    fn c(&self) -> &Client {
-        self.client.as_ref().unwrap()
-    }
-
-    /// Evaluates `script` (a function body) and returns its value.
-    async fn js(&self, script: &str) -> Value {
-        self.c().execute(script, vec![]).await.expect("script runs")
-    }
-
-    /// Waits until `script` returns true (20 s at most).
-    async fn until(&self, what: &str, script: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if self.js(script).await == json!(true) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Clicks the element `css` selects, finding it again when a re-render replaced it
-    /// between finding and clicking (htmx swaps parts of the page as events arrive).
-    async fn click_css(&self, css: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let attempt = match self.c().find(Locator::Css(css)).await {
-                Ok(element) => element.click().await,
-                Err(e) => Err(e),
-            };
-            match attempt {
-                Ok(()) => return,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "cannot click {css}: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-
-    /// Drags the element `from` selects onto the one `to` selects with the mouse (pointer
-    /// down, moves, up), as a person reordering with a mouse does. Starts again when a
-    /// re-render replaced either element midway.
-    async fn drag(&self, from: &str, to: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            self.js(&format!(
-                "document.querySelector({from:?})?.scrollIntoView({{block: 'center'}}); return true;"
-            ))
-            .await;
-            let attempt = async {
-                let source = self.c().find(Locator::Css(from)).await?;
-                let target = self.c().find(Locator::Css(to)).await?;
-                let mouse = MouseActions::new("mouse".into())
-                    .then(PointerAction::MoveToElement {
-                        element: source,
-                        duration: None,
-                        x: 0.0,
-                        y: 0.0,
-                    })
-                    .then(PointerAction::Down {
-                        button: MOUSE_BUTTON_LEFT,
-                    })
-                    .then(PointerAction::MoveToElement {
-                        element: target,
-                        duration: Some(Duration::from_millis(250)),
-                        x: 0.0,
-                        y: 0.0,
-                    })
-                    .then(PointerAction::MoveBy {
-                        duration: Some(Duration::from_millis(50)),
-                        x: 0.0,
-                        y: 2.0,
-                    })
-                    .then(PointerAction::Up {
-                        button: MOUSE_BUTTON_LEFT,
-                    });
-                self.c().perform_actions(mouse).await
-            };
-            match attempt.await {
-                Ok(()) => return,
-                Err(e) => {
-                    // Let go of the button a failed sequence may have left pressed.
-                    let _ = self.c().release_actions().await;
-                    assert!(Instant::now() < deadline, "cannot drag {from}: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
-
-    /// Runs axe-core on the page; returns the serious and critical violations.
-    async fn accessibility_violations(&self) -> Vec<String> {
-        let axe = axe_core_source();
-        self.c()
-            .execute(&axe, vec![])
-            .await
-            .expect("inject axe-core");
-        let result = self
-            .c()
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 axe.run(document).then(r => done(r.violations
-                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
-                     .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' +
-                          v.nodes.map(n => n.target.join(' ')).join(', '))));",
-                vec![],
-            )
-            .await
-            .expect("axe runs");
-        serde_json::from_value(result).unwrap()
-    }
-
-    /// No horizontal scrolling at a phone's width (375 px).
-    async fn fits_a_phone(&self, url: &str) {
-        self.c().set_window_size(375, 800).await.unwrap();
-        self.c().goto(url).await.unwrap();
-        let overflow = self
-            .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
-            .await;
-        assert_eq!(overflow, json!(0), "{url} scrolls sideways at 375 px");
-        self.c().set_window_size(1280, 900).await.unwrap();
-    }
-
-    /// Saves a screenshot under target/screenshots, and into docs/user-guide/img when
-    /// SKILLMEAT_UPDATE_SCREENSHOTS is set.
-    async fn screenshot(&self, name: &str) {
-        let png = self.c().screenshot().await.expect("screenshot");
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut targets = vec![root.join("target/screenshots")];
-        if std::env::var_os("SKILLMEAT_UPDATE_SCREENSHOTS").is_some() {
-            targets.push(root.join("docs/user-guide/img"));
-        }
-        for dir in targets {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
-        }
-    }
-}
-
-/// chromedriver's log endpoint (not part of the W3C protocol, so fantoccini has no method).
-#[derive(Debug)]
-struct BrowserLog;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (poem::http::Method, Option<String>) {
-        (
-            poem::http::Method::POST,
-            Some(r#"{"type":"browser"}"#.into()),
-        )
-    }
-}
-
-impl Browser {
-    /// Errors the pages wrote to the browser console since the last call.
-    async fn console_errors(&self) -> Vec<String> {
-        let entries = self.c().issue_cmd(BrowserLog).await.expect("browser log");
-        entries
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|e| e["level"] == "SEVERE")
-            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
-            .collect()
-    }
-
-    /// Ends the session (closing Chromium), after checking the console stayed clean.
-    async fn finish(mut self) {
-        let errors = self.console_errors().await;
-        assert!(errors.is_empty(), "console errors: {errors:#?}");
-        if let Some(client) = self.client.take() {
-            let _ = client.close().await;
-        }
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // A test that failed never reached `finish`; stopping the driver ends its browser.
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-/// axe-core's script: `AXE_CORE_JS`, else target/axe-core/axe.min.js (put there by .ci/run).
-fn axe_core_source() -> String {
-    let path = std::env::var("AXE_CORE_JS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe-core/package/axe.min.js")
-        });
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "axe-core not found at {} ({e}); run `npm pack axe-core@4 && tar xzf axe-core-*.tgz` \
-             in target/axe-core (bash .ci/run does)",
-            path.display()
-        )
-    })
-}
+/// The real server on a free port, with its job runner.
+use crate::live::LiveServer as UiServer;
 
 /// Records the refresh button's states and the toasts into `window.__seen`.
 const OBSERVE: &str = "
@@ -583,9 +233,7 @@ async fn the_deployment_dashboard_filters_undeploys_and_deploys() {
         return;
     };
     let server = UiServer::start().await;
-    let project = server._dir.path().join("projects/demo");
-    std::fs::create_dir_all(&project).unwrap();
-    let project = project.canonicalize().unwrap();
+    let project = server.folder("projects/demo");
     let http = reqwest::Client::new();
     for artifact in ["skill:bom-skill", "command:review-pr"] {
         let r = http
@@ -1266,7 +914,7 @@ async fn with_an_api_key_the_browser_signs_in_once_and_uses_every_page() {
     };
     let server = UiServer::start_configured(
         |data_home| copy_tree(&fixture_dir().join("home/.skillmeat"), data_home),
-        |settings| settings.auth.api_key = "browser-key-123".into(),
+        |settings| settings.auth.api_key = "browser-key-for-tests-0123456789abcdef".into(),
     )
     .await;
     let b = &browser;
@@ -1284,18 +932,21 @@ async fn with_an_api_key_the_browser_signs_in_once_and_uses_every_page() {
     b.click_css("form button[type=submit]").await;
     b.until(
         "the refusal",
-        "return document.body.textContent.includes(\"not the server's API key\");",
+        "return document.body.textContent.includes(\"not one of the server's API keys\");",
     )
     .await;
     // The wrong key's 401 is logged by the browser; that one is expected.
     b.console_errors().await;
     let field = b.c().find(Locator::Id("api-key")).await.unwrap();
-    field.send_keys("browser-key-123").await.unwrap();
+    field
+        .send_keys("browser-key-for-tests-0123456789abcdef")
+        .await
+        .unwrap();
     b.click_css("form button[type=submit]").await;
     // Back on the page asked for, with its fragments, API calls and live events working.
     b.until(
         "the job dashboard",
-        "return location.pathname === '/jobs' && !!document.getElementById('refresh-now') && !document.getElementById('sign-out').hidden;",
+        "return location.pathname === '/jobs' && !!document.getElementById('refresh-now') && !!document.getElementById('sign-out');",
     )
     .await;
     b.click_css("#refresh-now").await;

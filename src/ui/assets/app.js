@@ -330,6 +330,7 @@ document.addEventListener("DOMContentLoaded", () => {
     button.addEventListener("click", refreshCollections);
     // On the collections page Ctrl+R / Cmd+R refreshes the collections, not the browser page.
     document.addEventListener("keydown", (event) => {
+      if (document.body.classList.contains("read-only")) return;
       if ((event.ctrlKey || event.metaKey) && !event.shiftKey && !event.altKey && event.key.toLowerCase() === "r") {
         event.preventDefault();
         refreshCollections();
@@ -341,6 +342,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const refreshNowButton = document.getElementById("refresh-now");
   if (refreshNowButton) refreshNowButton.addEventListener("click", refreshNow);
   document.body.addEventListener("click", (event) => {
+    if (event.target.closest("[data-close-drawer]")) document.getElementById("drawer").innerHTML = "";
     const retry = event.target.closest("[data-retry-job]");
     if (retry) retryJob(retry.dataset.retryJob);
     const remove = event.target.closest("[data-undeploy]");
@@ -425,7 +427,9 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   const deployForm = document.getElementById("deploy-form");
   if (deployForm) deployForm.addEventListener("submit", (event) => { event.preventDefault(); deploy(deployForm); });
-  const signOut = document.getElementById("sign-out");
-  if (signOut) signOut.hidden = !document.cookie.split("; ").includes("skillmeat_signed_in=1");
+  // The collection switcher shows the chosen collection at once (no inline handler: the
+  // page's Content-Security-Policy allows only this file's scripts).
+  const switcher = document.getElementById("collection");
+  if (switcher) switcher.addEventListener("change", () => switcher.form.submit());
   listenToEvents();
 });

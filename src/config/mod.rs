@@ -12,6 +12,10 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod security;
+
+pub use security::{MIN_KEY_CHARS, generate_key, parse_host_port};
+
 /// Longest accepted TTL or job timeout, in seconds (ten years).
 const MAX_SECS: u64 = 315_360_000;
 /// Longest accepted purge age or retention, in days.
@@ -129,6 +133,14 @@ pub struct ServerSettings {
     /// Origins (`https://app.example.com`) whose pages may call the API from a browser (CORS);
     /// empty turns CORS off, so browsers refuse cross-origin calls.
     pub cors_origins: Vec<String>,
+    /// Host names (`host` or `host:port`) requests may address besides `localhost`,
+    /// `127.0.0.1` and `[::1]`; empty on a non-loopback listen address accepts any host.
+    pub allowed_hosts: Vec<String>,
+    /// The address browsers use to reach the server (`https://skillmeat.example.com`), when it
+    /// is not the listen address; `https` makes session cookies `Secure`.
+    pub public_url: String,
+    /// Most live event streams (`/api/v1/events`) open at once; more get 429.
+    pub max_event_streams: u32,
 }
 
 /// `[deploy]`
@@ -138,15 +150,33 @@ pub struct DeploySettings {
     pub search_roots: Vec<String>,
     /// How many folder levels below each root are searched.
     pub search_depth: u32,
+    /// Folders projects must lie strictly inside (`~` expanded); nothing outside them is ever
+    /// registered, deployed into or scanned.
+    pub allowed_roots: Vec<String>,
 }
 
 /// `[auth]`
-#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuthSettings {
     /// API key; required before the server may listen on a non-loopback address.
     pub api_key: String,
     /// A file holding the API key (its first line), instead of `api_key`; `~` expanded.
     pub api_key_file: String,
+    /// Keys that may only read (GET), for teammates who browse; need `api_key` too.
+    pub read_only_keys: Vec<String>,
+    /// Seconds a browser session lives after its last use.
+    pub session_ttl_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            api_key: String::new(),
+            api_key_file: String::new(),
+            read_only_keys: Vec::new(),
+            session_ttl_secs: 7 * 86_400,
+        }
+    }
 }
 
 // By hand, so that no debug print of the settings ever shows the key.
@@ -162,6 +192,11 @@ impl std::fmt::Debug for AuthSettings {
                 },
             )
             .field("api_key_file", &self.api_key_file)
+            .field(
+                "read_only_keys",
+                &format!("({} set, redacted)", self.read_only_keys.len()),
+            )
+            .field("session_ttl_secs", &self.session_ttl_secs)
             .finish()
     }
 }
@@ -183,10 +218,14 @@ impl Default for Settings {
                 shutdown_grace_secs: 10,
                 idle_timeout_secs: 30,
                 cors_origins: Vec::new(),
+                allowed_hosts: Vec::new(),
+                public_url: String::new(),
+                max_event_streams: 64,
             },
             deploy: DeploySettings {
                 search_roots: Vec::new(),
                 search_depth: 3,
+                allowed_roots: vec!["~".into()],
             },
             auth: AuthSettings::default(),
             watch: WatchSettings::default(),
@@ -262,7 +301,7 @@ impl Settings {
         }
         if !self.auth.api_key.trim().is_empty() {
             return Err(ConfigError(
-                "auth.api_key and auth.api_key_file (SKILLMEAT_AUTH__API_KEY,                  SKILLMEAT_AUTH__API_KEY_FILE): set one of them, not both"
+                "auth.api_key and auth.api_key_file (SKILLMEAT_AUTH__API_KEY, SKILLMEAT_AUTH__API_KEY_FILE): set one of them, not both"
                     .into(),
             ));
         }
@@ -273,6 +312,7 @@ impl Settings {
                 path.display()
             ))
         })?;
+        security::warn_if_readable_by_others(&path);
         let key = text.lines().next().unwrap_or("").trim();
         if key.is_empty() {
             return Err(ConfigError(format!(
@@ -384,7 +424,7 @@ impl Settings {
             })
         {
             return Err(ConfigError(format!(
-                "server.cors_origins (SKILLMEAT_SERVER__CORS_ORIGINS): '{bad}' is not an origin;                  expected scheme://host[:port] without a path, such as https://app.example.com"
+                "server.cors_origins (SKILLMEAT_SERVER__CORS_ORIGINS): '{bad}' is not an origin; expected scheme://host[:port] without a path, such as https://app.example.com"
             )));
         }
         if self.deploy.search_depth > 10 {
@@ -398,7 +438,7 @@ impl Settings {
                  (SKILLMEAT_AUTH__API_KEY) before exposing the server, or listen on 127.0.0.1"
             )));
         }
-        Ok(())
+        self.validate_security()
     }
 
     /// The listen address, parsed.
@@ -472,7 +512,7 @@ impl Settings {
 }
 
 /// The environment variable of a dotted key: `cache.ttl_secs` -> `SKILLMEAT_CACHE__TTL_SECS`.
-fn env_name(key: &str) -> String {
+pub(crate) fn env_name(key: &str) -> String {
     format!("SKILLMEAT_{}", key.replace('.', "__").to_uppercase())
 }
 
@@ -505,17 +545,44 @@ pub fn database_kind(url: &str) -> Result<DatabaseKind, &'static str> {
     }
 }
 
-/// A URL with any password replaced, safe for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_string(),
-            }
+/// Query parameters whose values are secrets in database URLs (libpq and sqlx spellings).
+const SECRET_QUERY_KEYS: &[&str] = &["password", "passwd", "pass", "sslpassword", "pwd"];
+
+/// A URL with any password replaced (in the user part and in the query string), safe for
+/// messages and logs.
+pub fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        // Not a URL we can read: show only its scheme, which never holds a secret.
+        return match raw.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://(unreadable, hidden)"),
+            None => "(hidden)".into(),
+        };
+    };
+    let mut changed = false;
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+        changed = true;
+    }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                if SECRET_QUERY_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
+                    changed = true;
+                    (k.into_owned(), "***".to_string())
+                } else {
+                    (k.into_owned(), v.into_owned())
+                }
+            })
+            .collect();
+        if changed {
+            url.query_pairs_mut().clear().extend_pairs(pairs);
         }
-        _ => url.to_string(),
+    }
+    if changed {
+        url.to_string()
+    } else {
+        raw.to_string()
     }
 }
 
@@ -562,6 +629,15 @@ fn allowed_for(key: &str) -> &'static str {
         "jobs.heartbeat_secs" | "jobs.run_timeout_secs" => {
             "; allowed: a whole number of seconds, 1 or more"
         }
+        "server.allowed_hosts" => {
+            "; allowed: a list of host names, e.g. [\"skillmeat.example.com\"]"
+        }
+        "server.cors_origins" => "; allowed: a list of origins, e.g. [\"https://app.example.com\"]",
+        "server.public_url" => "; allowed: a URL such as \"https://skillmeat.example.com\"",
+        "server.max_event_streams" => "; allowed: a whole number from 1 to 10000",
+        "deploy.allowed_roots" => "; allowed: a list of folders, e.g. [\"~\", \"/srv/projects\"]",
+        "auth.read_only_keys" => "; allowed: a list of keys of 32 characters or more",
+        "auth.session_ttl_secs" => "; allowed: a whole number of seconds, 60 or more",
         _ => "",
     }
 }
