@@ -13,7 +13,7 @@ use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::Tracing;
 use poem::web::headers::{ContentLength, HeaderMapExt};
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Route, Server, get};
+use poem::{EndpointExt, IntoResponse, Request, Route, Server, get};
 
 use crate::api;
 use crate::cache::CacheService;
@@ -195,11 +195,9 @@ pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
         })
         .with(Tracing)
         .catch_all_error(render_poem_error)
-        .around(|ep, req| async move {
-            let path = req.uri().path().to_string();
-            let mut resp = ep.call(req).await?;
-            crate::security::headers::add_security_headers(&mut resp, &path);
-            Ok(resp)
+        .map(|mut resp| async move {
+            crate::security::headers::add_security_headers(&mut resp);
+            resp
         })
         .boxed()
 }

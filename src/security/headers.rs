@@ -5,29 +5,22 @@
 use poem::Response;
 use poem::http::HeaderValue;
 
-/// The policy of every page and response: our own files only, no inline script or style, no
-/// plugins, no `<base>`, forms post only here, never inside a frame.
+/// The policy of every page and response, Swagger UI at `/docs` included (its bundle,
+/// stylesheet and start-up script are files of their own, and its icons `data:` images like
+/// ours): our own files only, no inline script or style, no plugins, no `<base>`, forms post
+/// only here, never inside a frame.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Swagger UI's policy (`/docs`): the same, since its bundle, stylesheet and start-up script
-/// are served as files of their own; its icons are `data:` images, as on our pages.
-pub const DOCS_CSP: &str = CSP;
-
 /// Adds the headers to `resp` (a header a handler set already is kept).
-pub fn add_security_headers(resp: &mut Response, path: &str) {
-    let csp = if path == "/docs" || path.starts_with("/docs/") {
-        DOCS_CSP
-    } else {
-        CSP
-    };
+pub fn add_security_headers(resp: &mut Response) {
     let headers = resp.headers_mut();
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),
         ("x-frame-options", "DENY"),
-        ("content-security-policy", csp),
+        ("content-security-policy", CSP),
     ] {
         if !headers.contains_key(name) {
             headers.insert(name, HeaderValue::from_static(value));

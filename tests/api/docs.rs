@@ -363,3 +363,32 @@ fn link_targets(text: &str) -> Vec<String> {
         .filter(|t| !t.is_empty() && !t.contains(' '))
         .collect()
 }
+
+#[test]
+fn every_test_the_security_page_names_exists() {
+    let text = std::fs::read_to_string(root().join("docs/security.md")).unwrap();
+    let mut named = 0;
+    for part in text.split('`') {
+        let Some((module, function)) = part.split_once("::") else {
+            continue;
+        };
+        let is_name = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        if !is_name(module) || !is_name(function) || module == "module" {
+            continue;
+        }
+        let source = std::fs::read_to_string(root().join(format!("tests/api/{module}.rs")))
+            .unwrap_or_else(|_| {
+                panic!("docs/security.md names {part}, but tests/api/{module}.rs does not exist")
+            });
+        assert!(
+            source.contains(&format!("fn {function}(")),
+            "docs/security.md names {part}, which does not exist"
+        );
+        named += 1;
+    }
+    assert!(named > 20, "only {named} tests named");
+}

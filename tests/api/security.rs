@@ -454,3 +454,121 @@ fn search_roots_outside_the_allowed_roots_stop_start_up() {
         "{err}"
     );
 }
+
+/// Starts the binary with `env` on a port it picks; returns the child, its log file and port.
+fn start_binary(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, std::path::PathBuf, u16) {
+    let home = dir.join(".skillmeat");
+    crate::helpers::copy_tree(
+        &crate::helpers::fixture_dir().join("home/.skillmeat"),
+        &home,
+    );
+    let log = dir.join("server.log");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+        .current_dir(dir)
+        .env("SKILLMEAT_DATA_HOME", &home)
+        .env("SKILLMEAT_WATCH__ENABLED", "false")
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.join("server.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let port = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(port) = text
+            .lines()
+            .find(|l| l.contains("skillmeat-server listening"))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("address="))
+            })
+            .and_then(|a| a.rsplit_once(':'))
+            .and_then(|(_, p)| p.parse().ok())
+        {
+            break port;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never listened: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    (child, log, port)
+}
+
+#[tokio::test]
+async fn a_non_loopback_listen_without_allowed_hosts_answers_any_host_and_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, log, port) = start_binary(
+        dir.path(),
+        &[
+            ("SKILLMEAT_LISTEN", "0.0.0.0:0"),
+            ("SKILLMEAT_AUTH__API_KEY", KEY),
+        ],
+    );
+    let c = client();
+    let url = format!("http://127.0.0.1:{port}/api/v1/cache/status");
+    let keyed = c
+        .get(&url)
+        .header("host", "skillmeat.team.example:8443")
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyed.status(), 200);
+    let anonymous = c
+        .get(&url)
+        .header("host", "skillmeat.team.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous.status(),
+        401,
+        "the key guards a non-loopback server"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("WARN") && text.contains("server.allowed_hosts"),
+        "{text}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // With names listed, only they (and the loopback names) are answered.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, log, port) = start_binary(
+        dir.path(),
+        &[
+            ("SKILLMEAT_LISTEN", "0.0.0.0:0"),
+            ("SKILLMEAT_AUTH__API_KEY", KEY),
+            (
+                "SKILLMEAT_SERVER__ALLOWED_HOSTS",
+                "[\"skillmeat.team.example\"]",
+            ),
+        ],
+    );
+    let url = format!("http://127.0.0.1:{port}/api/v1/cache/status");
+    for (host, status) in [
+        ("skillmeat.team.example", 200),
+        ("localhost", 200),
+        ("evil.example", 403),
+    ] {
+        let r = c
+            .get(&url)
+            .header("host", host)
+            .header("x-api-key", KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{host}");
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("server.allowed_hosts"), "no warning: {text}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
