@@ -149,6 +149,23 @@ impl LiveServer {
     }
 }
 
+/// An HTTP client that never follows redirects (tests read them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// SQLite, plus PostgreSQL when `SKILLMEAT_TEST_DATABASE_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    if crate::helpers::pg_base_url().is_some() {
+        all.push(Backend::Postgres);
+    }
+    all
+}
+
 impl Drop for LiveServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {

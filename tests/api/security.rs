@@ -3,24 +3,14 @@
 //! each through real HTTP against the real server.
 
 use poem::http::StatusCode;
-use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, pg_base_url};
-use crate::live::LiveServer;
+use crate::live::{LiveServer, backends, client};
 
 /// The key the tests configure (32 characters or more, as the server requires).
 pub const KEY: &str = "s3cret-key-for-tests-0123456789abcdef";
 /// A read-only key.
 pub const READ_ONLY_KEY: &str = "read-only-key-for-tests-0123456789abcd";
-
-/// A client that never follows redirects (the tests read them).
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
 
 /// A reply read into status, headers and JSON.
 struct Answer {
@@ -427,14 +417,6 @@ async fn a_stored_project_outside_the_roots_is_never_touched() {
             .await;
         assert!(project["last_scanned_at"].is_null(), "{project}");
     }
-}
-
-fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend::Sqlite];
-    if pg_base_url().is_some() {
-        all.push(Backend::Postgres);
-    }
-    all
 }
 
 #[test]

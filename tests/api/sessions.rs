@@ -2,29 +2,11 @@
 //! survive nothing they should not (sign-out, a changed key) and are shared by instances on
 //! one PostgreSQL; rate-limited sign-in; read-only keys; the key length rule and `gen-key`.
 
-use std::time::Duration;
-
-use reqwest::redirect::Policy;
 use sea_orm::{ConnectionTrait, Database};
 
-use crate::helpers::{Backend, PgDatabase, pg_base_url};
-use crate::live::LiveServer;
+use crate::helpers::{Backend, PgDatabase};
+use crate::live::{LiveServer, backends, client};
 use crate::security::{KEY, READ_ONLY_KEY};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend::Sqlite];
-    if pg_base_url().is_some() {
-        all.push(Backend::Postgres);
-    }
-    all
-}
 
 /// Signs in with `key`; returns the response's status and its `Set-Cookie` values.
 async fn sign_in(server: &LiveServer, key: &str) -> (u16, Vec<String>, reqwest::header::HeaderMap) {
@@ -243,7 +225,6 @@ async fn sessions_expire_slide_on_use_and_end_when_the_key_changes() {
         let old_key_server = start(KEY).await;
         let cookie = session(&old_key_server, KEY).await;
         drop(old_key_server);
-        tokio::time::sleep(Duration::from_millis(200)).await;
         let new_key = "a-brand-new-key-for-tests-0123456789abcdef";
         let server = start(new_key).await;
         assert_eq!(
