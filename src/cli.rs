@@ -123,7 +123,7 @@ async fn migrate(settings: Settings, action: MigrateAction) -> anyhow::Result<()
     if settings.database_kind() == crate::config::DatabaseKind::Sqlite {
         db::preflight_sqlite(&url).await?;
     }
-    let conn = db::connect(&url).await?;
+    let conn = db::connect_for_migrations(&url).await?;
     db::ensure_ours(&conn, &url).await?;
     match action {
         MigrateAction::Up => {

@@ -60,6 +60,27 @@ pub enum DbOpenError {
 
 /// Connects to the database at `url`, creating a SQLite file and its folders when needed.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbOpenError> {
+    connect_pool(url, POOL_SIZE).await
+}
+
+/// Connections in the server's pool on SQLite (one writer at a time; readers share).
+const POOL_SIZE: u32 = 8;
+
+/// A connection of its own for schema changes: a pool of one, to be closed afterwards.
+///
+/// SQLite migrations run outside a transaction (sea-orm-migration wraps only PostgreSQL's), so
+/// on a pool their statements spread over several connections. sqlx leaves a `fetch_one`'s
+/// statement open until that connection runs its next one, and a connection with an open
+/// statement still sees the schema from before another connection's `DROP TABLE`: a
+/// `CREATE TABLE IF NOT EXISTS` there is skipped and the `CREATE INDEX` after it fails with
+/// "index ... already exists" (seen once under load; `migrations::
+/// schema_changes_never_meet_a_pooled_connection_with_an_old_schema` reproduces it on a pool).
+/// One connection sees every change it made itself.
+pub async fn connect_for_migrations(url: &str) -> Result<DatabaseConnection, DbOpenError> {
+    connect_pool(url, 1).await
+}
+
+async fn connect_pool(url: &str, sqlite_pool_size: u32) -> Result<DatabaseConnection, DbOpenError> {
     let kind = database_kind(url).map_err(|_| DbOpenError::UnknownScheme(redact_url(url)))?;
     let mut opts = ConnectOptions::new(url.to_string());
     // A request waits this long for a connection. SQLite waits only for its own pool (busy
@@ -82,7 +103,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbOpenError> {
         // The file is created on first use; every pooled connection gets the same pragmas.
         // A local file cannot drop a pooled connection the way a network can, so skip the ping
         // sqlx would otherwise send before handing out each connection (a round trip per query).
-        opts.max_connections(8)
+        opts.max_connections(sqlite_pool_size)
             .test_before_acquire(false)
             .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
                 o.create_if_missing(true)
@@ -168,20 +189,21 @@ pub async fn preflight_sqlite(url: &str) -> Result<(), DbOpenError> {
     checked
 }
 
-/// Connects, checks ownership and applies every pending migration.
+/// Connects, checks ownership and applies every pending migration (on a connection of its
+/// own, see [`connect_for_migrations`]); returns the server's pool.
 pub async fn open_and_migrate(url: &str) -> Result<DatabaseConnection, DbOpenError> {
     if database_kind(url) == Ok(DatabaseKind::Sqlite) {
         preflight_sqlite(url).await?;
     }
-    let db = connect(url).await?;
-    ensure_ours(&db, url).await?;
-    Migrator::up(&db, None)
-        .await
-        .map_err(|source| DbOpenError::Db {
-            url: redact_url(url),
-            source,
-        })?;
-    Ok(db)
+    let db_err = |source| DbOpenError::Db {
+        url: redact_url(url),
+        source,
+    };
+    let schema = connect_for_migrations(url).await?;
+    ensure_ours(&schema, url).await?;
+    Migrator::up(&schema, None).await.map_err(db_err)?;
+    schema.close().await.map_err(db_err)?;
+    connect(url).await
 }
 
 /// `COUNT(*)` of a query's rows. SeaORM's paginator counts over a subquery that selects every

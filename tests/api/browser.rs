@@ -277,18 +277,13 @@ impl Drop for Browser {
     }
 }
 
-/// axe-core's script: `AXE_CORE_JS`, else target/axe-core/axe.min.js (put there by .ci/run).
+/// axe-core's script: `AXE_CORE_JS`, else the copy vendored with the tests.
 pub fn axe_core_source() -> String {
     let path = std::env::var("AXE_CORE_JS")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe-core/package/axe.min.js")
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vendor/axe-core/axe.min.js")
         });
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "axe-core not found at {} ({e}); run `npm pack axe-core@4 && tar xzf axe-core-*.tgz` \
-             in target/axe-core (bash .ci/run does)",
-            path.display()
-        )
-    })
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("axe-core not found at {} ({e})", path.display()))
 }

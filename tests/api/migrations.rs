@@ -7,7 +7,13 @@ use std::process::Command;
 use crate::helpers::{PgDatabase, test_settings};
 
 async fn run_up_down_up(url: &str) {
-    let conn = db::open_and_migrate(url).await.expect("migrate up");
+    db::open_and_migrate(url)
+        .await
+        .expect("migrate up")
+        .close()
+        .await
+        .unwrap();
+    let conn = db::connect_for_migrations(url).await.unwrap();
     let applied = Migrator::get_applied_migrations(&conn).await.unwrap();
     assert_eq!(applied.len(), Migrator::migrations().len());
     assert!(
@@ -175,4 +181,41 @@ fn migrate_subcommand_reports_status_and_goes_down_and_up() {
         run(&["migrate", "status"]).matches("pending").count(),
         Migrator::migrations().len()
     );
+}
+
+/// The cause of a flake seen once under load ("index idx_collection_artifacts_artifact_id
+/// already exists" on the second `up`): pooled connections left holding a `fetch_one`'s
+/// statement still see the schema from before a `DROP TABLE` made on another connection. Run
+/// on the pool, this test fails within a few rounds; schema changes therefore run on a
+/// connection of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn schema_changes_never_meet_a_pooled_connection_with_an_old_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let pool = db::open_and_migrate(&url).await.unwrap();
+    for round in 0..10 {
+        // Every pooled connection ends on a statement sqlx has not reset.
+        let reads: Vec<_> = (0..16)
+            .map(|_| {
+                let c = pool.clone();
+                tokio::spawn(async move {
+                    c.query_one_raw(sea_orm::Statement::from_string(
+                        c.get_database_backend(),
+                        "SELECT * FROM collection_artifacts",
+                    ))
+                    .await
+                    .unwrap();
+                })
+            })
+            .collect();
+        for r in reads {
+            r.await.unwrap();
+        }
+        let schema = db::connect_for_migrations(&url).await.unwrap();
+        Migrator::down(&schema, None).await.unwrap();
+        Migrator::up(&schema, None)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        schema.close().await.unwrap();
+    }
 }
