@@ -570,6 +570,90 @@ async fn move_and_copy_are_one_transaction() {
     }
 }
 
+/// A trigger that makes the database refuse to remove `artifact_id` from any collection: a
+/// real failure half-way through a move (the copy into the target has happened by then).
+async fn refuse_removing(app: &TestApp, artifact_id: &str) {
+    use sea_orm::ConnectionTrait;
+    let statements = match app.backend {
+        crate::helpers::Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse_removal BEFORE DELETE ON collection_artifacts \
+             WHEN OLD.artifact_id = '{artifact_id}' BEGIN SELECT RAISE(ABORT, 'injected'); END"
+        )],
+        crate::helpers::Backend::Postgres => vec![
+            format!(
+                "CREATE FUNCTION refuse_removal() RETURNS trigger AS $$ BEGIN \
+                 IF OLD.artifact_id = '{artifact_id}' THEN RAISE EXCEPTION 'injected'; END IF; \
+                 RETURN OLD; END $$ LANGUAGE plpgsql"
+            ),
+            "CREATE TRIGGER refuse_removal BEFORE DELETE ON collection_artifacts \
+             FOR EACH ROW EXECUTE FUNCTION refuse_removal()"
+                .to_string(),
+        ],
+    };
+    for sql in statements {
+        app.state.db.execute_unprepared(&sql).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_move_that_fails_half_way_changes_neither_collection() {
+    for app in TestApp::all_backends().await {
+        let a = app.create_collection("A").await;
+        let b = app.create_collection("B").await;
+        app.post_json(
+            &format!("/api/v1/user-collections/{a}/artifacts"),
+            json!({"artifact_ids": ["skill:nested-tree", "command:review-pr"]}),
+        )
+        .await;
+        let g = app.create_group(&a, "G").await;
+        app.post_json(
+            &format!("/api/v1/groups/{g}/artifacts"),
+            json!({"artifact_ids": ["command:review-pr"]}),
+        )
+        .await;
+        refuse_removing(&app, "command:review-pr").await;
+        let failed = app
+            .post_json(
+                &format!("/api/v1/user-collections/{a}/artifacts/move"),
+                json!({"artifact_ids": ["skill:nested-tree", "command:review-pr"], "target_collection_id": b}),
+            )
+            .await;
+        assert!(failed.status.is_server_error(), "{}", failed.text);
+        let members = |id: String| {
+            let app = &app;
+            async move {
+                let r = app
+                    .get(&format!(
+                        "/api/v1/user-collections/{id}/artifacts?limit=100"
+                    ))
+                    .await;
+                let mut ids: Vec<String> = r.body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["id"].as_str().unwrap().to_string())
+                    .collect();
+                ids.sort();
+                ids
+            }
+        };
+        assert_eq!(
+            members(a.clone()).await,
+            ["command:review-pr", "skill:nested-tree"],
+            "the source kept both"
+        );
+        assert!(
+            members(b.clone()).await.is_empty(),
+            "the copy into the target was rolled back"
+        );
+        assert_eq!(
+            app.get(&format!("/api/v1/groups/{g}")).await.body["artifact_count"],
+            1,
+            "the group kept its member"
+        );
+    }
+}
+
 #[tokio::test]
 async fn clearing_the_cache_keeps_collections_and_memberships() {
     for app in TestApp::all_backends().await {

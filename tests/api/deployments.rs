@@ -2,14 +2,9 @@
 //! update rules, bad destinations, a failed copy, and the dashboard API.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use poem::http::StatusCode;
 use serde_json::{Value, json};
-use skillmeat_server::source::{
-    ArtifactId, ArtifactSource, SourceArtifact, SourceError, SourceItem,
-};
 
 use crate::helpers::{Backend, TestApp, fixture_dir};
 
@@ -452,64 +447,10 @@ async fn bad_destinations_and_requests_write_nothing() {
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
 }
 
-/// The filesystem source, with copies that fail after `fail_after` files.
-struct FailingCopies {
-    inner: Arc<dyn ArtifactSource>,
-    copied: AtomicUsize,
-    fail_after: usize,
-}
-
-#[async_trait::async_trait]
-impl ArtifactSource for FailingCopies {
-    fn kind(&self) -> &'static str {
-        "failing-copies"
-    }
-    async fn collections(&self) -> Result<Vec<String>, SourceError> {
-        self.inner.collections().await
-    }
-    async fn list(&self) -> Result<Vec<SourceItem>, SourceError> {
-        self.inner.list().await
-    }
-    async fn locate(&self, id: &ArtifactId) -> Result<Option<SourceItem>, SourceError> {
-        self.inner.locate(id).await
-    }
-    async fn read(&self, item: &SourceItem) -> Result<Option<SourceArtifact>, SourceError> {
-        self.inner.read(item).await
-    }
-    async fn read_file(
-        &self,
-        item: &SourceItem,
-        path: &str,
-        max: u64,
-    ) -> Result<Option<Vec<u8>>, SourceError> {
-        self.inner.read_file(item, path, max).await
-    }
-    async fn copy_file(
-        &self,
-        item: &SourceItem,
-        path: &str,
-        dest: &Path,
-    ) -> Result<(), SourceError> {
-        if self.copied.fetch_add(1, Ordering::SeqCst) >= self.fail_after {
-            return Err(SourceError::Io {
-                path: path.into(),
-                source: std::io::Error::other("disk full (injected)"),
-            });
-        }
-        self.inner.copy_file(item, path, dest).await
-    }
-}
-
 #[tokio::test]
 async fn a_copy_that_fails_half_way_leaves_the_project_as_it_was() {
-    let app = TestApp::spawn_with_source(|inner| {
-        Arc::new(FailingCopies {
-            inner,
-            copied: AtomicUsize::new(0),
-            fail_after: 3,
-        })
-    })
-    .await;
+    let (app, source) = TestApp::spawn_faulty().await;
+    source.fail_copies_after(3);
     let project = app.demo_project();
     let before = snapshot(&project);
     // nested-tree has 8 files: the fourth copy fails. Redeploying over the existing copy.
@@ -837,15 +778,24 @@ async fn a_record_pointing_at_a_foreign_path_never_deletes_it() {
     std::fs::write(project.join(".claude/skills/precious/keep.md"), "mine").unwrap();
     std::fs::write(
         project.join(".claude/.skillmeat-deployed.toml"),
-        "[[deployed]]\nartifact_name = \"evil\"\nartifact_type = \"skill\"\nfrom_collection = \"default\"\n\
+        "[[deployed]]\nartifact_name = \"bom-skill\"\nartifact_type = \"skill\"\nfrom_collection = \"default\"\n\
          deployed_at = \"2026-01-01T00:00:00\"\nartifact_path = \"skills\"\ncontent_hash = \"00\"\n",
     )
     .unwrap();
     let pid = register(&app, &project).await;
-    let d = deployment_of(&app, &pid, "skill:evil").await;
+    // An artifact the collection has, so the update gets as far as the ownership check.
+    let d = deployment_of(&app, &pid, "skill:bom-skill").await;
     let id = d["id"].as_str().unwrap();
-    app.post(&format!("/api/v1/deployments/{id}/update?force=true"))
+    let forced = app
+        .post(&format!("/api/v1/deployments/{id}/update?force=true"))
         .await;
+    forced.assert_error(StatusCode::CONFLICT, "conflict");
+    assert!(
+        forced.text.contains("does not belong to the artifact"),
+        "{}",
+        forced.text
+    );
+    assert!(!project.join(".claude/skills/SKILL.md").exists());
     assert_eq!(
         app.delete(&format!("/api/v1/deployments/{id}"))
             .await
@@ -860,14 +810,8 @@ async fn a_record_pointing_at_a_foreign_path_never_deletes_it() {
 
 #[tokio::test]
 async fn a_failed_deploy_into_a_fresh_project_leaves_nothing_behind() {
-    let app = TestApp::spawn_with_source(|inner| {
-        Arc::new(FailingCopies {
-            inner,
-            copied: AtomicUsize::new(0),
-            fail_after: 2,
-        })
-    })
-    .await;
+    let (app, source) = TestApp::spawn_faulty().await;
+    source.fail_copies_after(2);
     let project = app.empty_project("fresh-fail");
     let r = deploy(
         &app,

@@ -15,10 +15,6 @@ use skillmeat_server::startup::{build_routes, build_state};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use skillmeat_server::source::{
-    ArtifactId, ArtifactSource, SourceArtifact, SourceError, SourceItem,
-};
-
 use crate::helpers::{PgDatabase, ServerProcess, TestApp, copy_tree, fixture_dir, test_settings};
 
 /// A TCP proxy that forwards to `upstream` until cut: then every open connection is dropped
@@ -179,70 +175,13 @@ async fn when_postgresql_goes_away_requests_get_503_and_all_recovers_without_a_r
     drop(state);
 }
 
-/// The filesystem source, except that once armed, `list` deletes one artifact's folder right
-/// after listing it: the refresh then reads a folder that is gone.
-struct DeletesAfterListing {
-    inner: Arc<dyn ArtifactSource>,
-    victim: std::sync::Mutex<Option<std::path::PathBuf>>,
-}
-
-#[async_trait::async_trait]
-impl ArtifactSource for DeletesAfterListing {
-    fn kind(&self) -> &'static str {
-        "deletes-after-listing"
-    }
-    async fn collections(&self) -> Result<Vec<String>, SourceError> {
-        self.inner.collections().await
-    }
-    async fn list(&self) -> Result<Vec<SourceItem>, SourceError> {
-        let listed = self.inner.list().await?;
-        if let Some(folder) = self.victim.lock().unwrap().take() {
-            std::fs::remove_dir_all(folder).unwrap();
-        }
-        Ok(listed)
-    }
-    async fn locate(&self, id: &ArtifactId) -> Result<Option<SourceItem>, SourceError> {
-        self.inner.locate(id).await
-    }
-    async fn read(&self, item: &SourceItem) -> Result<Option<SourceArtifact>, SourceError> {
-        self.inner.read(item).await
-    }
-    async fn read_file(
-        &self,
-        item: &SourceItem,
-        path: &str,
-        max: u64,
-    ) -> Result<Option<Vec<u8>>, SourceError> {
-        self.inner.read_file(item, path, max).await
-    }
-    async fn copy_file(
-        &self,
-        item: &SourceItem,
-        path: &str,
-        dest: &std::path::Path,
-    ) -> Result<(), SourceError> {
-        self.inner.copy_file(item, path, dest).await
-    }
-}
-
 #[tokio::test]
 async fn an_artifact_folder_deleted_mid_refresh_is_dropped_and_the_run_succeeds() {
-    let source: Arc<std::sync::OnceLock<Arc<DeletesAfterListing>>> = Arc::default();
-    let slot = source.clone();
-    let app = TestApp::spawn_with_source(move |inner| {
-        let wrapped = Arc::new(DeletesAfterListing {
-            inner,
-            victim: std::sync::Mutex::new(None),
-        });
-        let _ = slot.set(wrapped.clone());
-        wrapped
-    })
-    .await;
+    let (app, source) = TestApp::spawn_faulty().await;
     let _jobs = app.start_jobs().await;
     let before = app.get("/api/v1/artifacts?limit=100").await;
     assert_eq!(before.body["page_info"]["total_count"], 16);
-    *source.get().unwrap().victim.lock().unwrap() =
-        Some(app.collection_dir("default").join("skills/nested-tree"));
+    source.delete_after_next_list(app.collection_dir("default").join("skills/nested-tree"));
 
     // A forced refresh re-reads everything, including the folder deleted after the listing.
     let job = app
@@ -406,15 +345,14 @@ async fn a_full_disk_answers_507_changes_nothing_and_recovers_when_space_returns
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("disk");
     std::fs::create_dir_all(&disk).unwrap();
-    let port = crate::helpers::free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let script = format!(
         "mount -t tmpfs -o size=16m tmpfs '{disk}' && cp -r '{fixture}' '{disk}/home' && exec '{bin}' serve",
         disk = disk.display(),
         fixture = fixture_dir().join("home/.skillmeat").display(),
         bin = env!("CARGO_BIN_EXE_skillmeat-server"),
     );
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut server = std::process::Command::new("unshare")
         .args(["-m", "sh", "-c", &script])
         .env("SKILLMEAT_DATA_HOME", disk.join("home"))
@@ -422,9 +360,10 @@ async fn a_full_disk_answers_507_changes_nothing_and_recovers_when_space_returns
             "SKILLMEAT_DATABASE__URL",
             format!("sqlite://{}", disk.join("cache.db").display()),
         )
-        .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SKILLMEAT_LISTEN", "127.0.0.1:0")
         .env("SKILLMEAT_WATCH__ENABLED", "false")
         .env("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "0")
+        .env("NO_COLOR", "1")
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
@@ -432,6 +371,10 @@ async fn a_full_disk_answers_507_changes_nothing_and_recovers_when_space_returns
     // The server's view of its tmpfs, from outside its mount namespace.
     let inside =
         PathBuf::from(format!("/proc/{}/root", server.id())).join(disk.strip_prefix("/").unwrap());
+    let base = format!(
+        "http://127.0.0.1:{}",
+        crate::helpers::listening_port(&log_path).await
+    );
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while http

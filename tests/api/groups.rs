@@ -576,12 +576,31 @@ async fn groups_are_mirrored_into_collection_toml_and_survive_a_lost_database() 
         ["command:review-pr", "agent:code-reviewer"]
     );
 
-    // Deleting every group empties [[groups]].
-    for id in [g] {
-        app.delete(&format!("/api/v1/groups/{id}")).await;
+    // Deleting every group empties [[groups]] and keeps the rest of the manifest.
+    let all = app.get("/api/v1/groups?collection_id=default").await;
+    let every: Vec<String> = all.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(every.len(), 2, "{}", all.text);
+    for id in &every {
+        let r = app.delete(&format!("/api/v1/groups/{id}")).await;
+        assert!(r.status.is_success(), "{}", r.text);
     }
     let doc: toml::Table = std::fs::read_to_string(&manifest).unwrap().parse().unwrap();
-    assert_eq!(doc["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        doc.get("groups")
+            .and_then(|g| g.as_array())
+            .map_or(0, |g| g.len()),
+        0,
+        "{doc}"
+    );
+    assert!(
+        doc.contains_key("artifacts") && doc.contains_key("collection"),
+        "{doc}"
+    );
 }
 
 #[tokio::test]

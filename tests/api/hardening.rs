@@ -2,11 +2,11 @@
 //! are links or huge, parse errors that would log a file's contents, too many event streams,
 //! artifact files too large to serve, a key file others can read, passwords in database URLs.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{ServerProcess, copy_tree, fixture_dir, pg_base_url};
+use crate::helpers::{ServerProcess, copy_tree, fixture_dir, pg_base_url, poll};
 use crate::live::LiveServer;
 
 /// A record entry SkillMeat could have written.
@@ -126,11 +126,15 @@ async fn a_broken_record_is_logged_without_its_contents_and_secrets_stay_out_of_
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.log_text().contains("unreadable deployment record") {
-        assert!(Instant::now() < deadline, "{}", server.log_text());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll("the record's warning", Duration::from_secs(10), || async {
+        let log = server.log_text();
+        if log.contains("unreadable deployment record") {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    })
+    .await;
     let log = server.log_text();
     assert!(log.contains("not valid TOML at line 3"), "{log}");
     assert!(!log.contains("TOKEN-5ecret"), "{log}");
@@ -190,19 +194,20 @@ async fn event_streams_are_capped() {
     );
     // A client that goes away frees its place.
     drop(first);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let again = open().await.unwrap();
-        if again.status() == 200 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the closed stream's place was never freed"
-        );
-        drop(again);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let again = poll(
+        "the closed stream's place freed",
+        Duration::from_secs(10),
+        || async {
+            let again = open().await.unwrap();
+            if again.status() == 200 {
+                Ok(again)
+            } else {
+                Err(again.status().to_string())
+            }
+        },
+    )
+    .await;
+    drop(again);
     drop(second);
 }
 

@@ -19,6 +19,26 @@ use skillmeat_server::startup::{build_routes, build_state, build_state_with_sour
 use skillmeat_server::state::AppState;
 use tempfile::TempDir;
 
+/// Calls `check` every 25 ms until it gives a value, for `within` at most; then fails naming
+/// `what` and the last thing `check` saw. The one way the tests wait for something.
+pub async fn poll<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(seen) => assert!(
+                Instant::now() < deadline,
+                "{what} did not happen within {within:?}; last seen: {seen}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// The fixture written by SkillMeat itself.
 pub fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/skillmeat-sample")
@@ -296,23 +316,12 @@ impl TestApp {
 
     /// Waits (60 s at most) until the newest warm has succeeded.
     pub async fn wait_for_warm(&self) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
+        let warm = poll("the start-up warm", Duration::from_secs(60), || async {
             let r = self.get("/api/v1/jobs?kind=warm").await;
-            let items = r.body["items"].as_array().cloned().unwrap_or_default();
-            if let Some(warm) = items.first()
-                && (warm["status"] == "succeeded" || warm["status"] == "failed")
-            {
-                assert_eq!(warm["status"], "succeeded", "warm: {warm}");
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the start-up warm did not finish: {}",
-                r.body
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
+            finished(&r.body["items"][0]).ok_or(r.text)
+        })
+        .await;
+        assert_eq!(warm["status"], "succeeded", "warm: {warm}");
     }
 
     /// Starts the file watcher as the server does and returns once it watches.
@@ -333,38 +342,25 @@ impl TestApp {
 
     /// Polls `GET path` until `done` holds for the reply (30 s at most); returns that reply.
     pub async fn eventually(&self, path: &str, done: impl Fn(&Reply) -> bool) -> Reply {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
+        poll(path, Duration::from_secs(30), || async {
             let r = self.get(path).await;
             if done(&r) {
-                return r;
+                Ok(r)
+            } else {
+                Err(format!("{} {}", r.status, r.text))
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{path} never got there: {} {}",
-                r.status,
-                r.text
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 
     /// Waits until job `id` finishes (60 s at most) and returns it.
     pub async fn wait_job(&self, id: i64) -> Value {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
+        poll(&format!("job {id}"), Duration::from_secs(60), || async {
             let r = self.get(&format!("/api/v1/jobs/{id}")).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-            if r.body["status"] == "succeeded" || r.body["status"] == "failed" {
-                return r.body;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "job {id} did not finish: {}",
-                r.body
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
+            finished(&r.body).ok_or(r.text)
+        })
+        .await
     }
 
     /// `POST /api/v1/cache/refresh` with `body`; asserts 202 and returns the job's id.
@@ -579,13 +575,27 @@ fn unescape(s: &str) -> String {
     out
 }
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Waits (60 s at most) until the server writing `log` says where it listens (it binds the
+/// port it was given, 0 for one of its own choosing); returns the port.
+pub async fn listening_port(log: &Path) -> u16 {
+    poll("the server listening", Duration::from_secs(60), || async {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text.lines()
+            .find(|l| l.contains("skillmeat-server listening"))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("address="))
+            })
+            .and_then(|a| a.rsplit_once(':'))
+            .and_then(|(_, p)| p.parse().ok())
+            .ok_or(text)
+    })
+    .await
+}
+
+/// A job record that has finished (succeeded or failed), else `None`.
+pub fn finished(job: &Value) -> Option<Value> {
+    (job["status"] == "succeeded" || job["status"] == "failed").then(|| job.clone())
 }
 
 /// The server binary, started with `env`, killed when dropped.
@@ -593,42 +603,41 @@ pub struct ServerProcess {
     child: std::process::Child,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// Its port.
+    pub port: u16,
     /// Where its stdout and stderr go.
     pub log: PathBuf,
+    _log_dir: TempDir,
 }
 
 impl ServerProcess {
-    /// Starts it and waits until `/health` answers.
+    /// Starts it on a port it picks (or the `SKILLMEAT_LISTEN` in `env`) and waits until it
+    /// listens.
     pub async fn start(env: &[(String, String)]) -> ServerProcess {
-        let port = free_port();
-        let log_path = std::env::temp_dir().join(format!("skillmeat-server-{port}.log"));
+        let log_dir = tempfile::tempdir().unwrap();
+        let log_path = log_dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
             .arg("serve")
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("SKILLMEAT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SKILLMEAT_LISTEN", "127.0.0.1:0")
             .env(
                 "SKILLMEAT_DEPLOY__ALLOWED_ROOTS",
                 format!("[\"{}\"]", temp_root().display()),
             )
+            .env("NO_COLOR", "1")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("start the server binary");
-        let server = ServerProcess {
+        let port = listening_port(&log_path).await;
+        ServerProcess {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            port,
             log: log_path,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while reqwest::get(format!("{}/health", server.base))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the server did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            _log_dir: log_dir,
         }
-        server
     }
 
     /// GET `path` as JSON.
@@ -642,16 +651,12 @@ impl ServerProcess {
     }
 
     /// Polls a job until it finished.
-    pub async fn wait_job(&self, id: i64, deadline: Duration) -> Value {
-        let until = Instant::now() + deadline;
-        loop {
+    pub async fn wait_job(&self, id: i64, within: Duration) -> Value {
+        poll(&format!("job {id}"), within, || async {
             let job = self.get(&format!("/api/v1/jobs/{id}")).await;
-            if job["status"] == "succeeded" || job["status"] == "failed" {
-                return job;
-            }
-            assert!(Instant::now() < until, "job {id} did not finish: {job}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            finished(&job).ok_or(job.to_string())
+        })
+        .await
     }
 
     /// What it has logged so far.

@@ -1,9 +1,6 @@
 //! The job runner: refresh, warm, purge, on-demand refresh with dedupe, retries, the history
 //! endpoints, the schema-version rebuild, and a server killed mid-refresh.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use entity::{cache_meta, cached_artifacts, job_runs};
@@ -11,10 +8,6 @@ use poem::http::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use skillmeat_server::source::{
-    ArtifactId, ArtifactSource, SourceArtifact, SourceError, SourceItem,
-};
-use tokio::sync::Semaphore;
 
 use crate::helpers::{Backend, PgDatabase, ServerProcess, TestApp, generated_home, pg_base_url};
 
@@ -334,6 +327,9 @@ async fn a_failing_job_is_retried_with_backoff_then_recorded_as_failed_and_can_b
 async fn purge_drops_stale_entries_and_old_job_records() {
     for app in TestApp::all_backends().await {
         let _jobs = app.start_jobs().await;
+        // A refresh that finished just now: its record must stay.
+        let recent = app.wait_job(app.refresh_now(json!({})).await).await;
+        assert_eq!(recent["status"], "succeeded", "{recent}");
         let old = chrono::Utc::now() - chrono::Duration::days(8);
         // Neither read nor confirmed by a refresh for 8 days: expired 8 days ago.
         cached_artifacts::Entity::update_many()
@@ -385,6 +381,10 @@ async fn purge_drops_stale_entries_and_old_job_records() {
         assert_eq!(left, 14);
         let warms = app.get("/api/v1/jobs?kind=warm").await;
         assert_eq!(warms.body["page_info"]["total_count"], 0);
+        // Recent records and fresh entries are kept: the purge is not a wipe.
+        let kept = app.get(&format!("/api/v1/jobs/{}", recent["id"])).await;
+        assert_eq!(kept.status, StatusCode::OK, "the recent run was purged");
+        assert!(app.get("/api/v1/artifacts/skill:nested-tree").await.status == StatusCode::OK);
     }
 }
 
@@ -488,77 +488,11 @@ async fn a_schema_version_mismatch_rebuilds_only_the_cache_and_queues_a_warm() {
     let _ = stop.send(true);
 }
 
-/// The filesystem source whose `list` waits for a permit while `gated` is set, and whose
-/// `read` of `unreadable` fails.
-struct GatedList {
-    inner: Arc<dyn ArtifactSource>,
-    gated: AtomicBool,
-    gate: Semaphore,
-    unreadable: Option<&'static str>,
-}
-
-#[async_trait::async_trait]
-impl ArtifactSource for GatedList {
-    fn kind(&self) -> &'static str {
-        "gated-list"
-    }
-    async fn collections(&self) -> Result<Vec<String>, SourceError> {
-        self.inner.collections().await
-    }
-    async fn list(&self) -> Result<Vec<SourceItem>, SourceError> {
-        if self.gated.load(Ordering::SeqCst) {
-            let _permit = self.gate.acquire().await.expect("gate open");
-        }
-        self.inner.list().await
-    }
-    async fn locate(&self, id: &ArtifactId) -> Result<Option<SourceItem>, SourceError> {
-        self.inner.locate(id).await
-    }
-    async fn read(&self, item: &SourceItem) -> Result<Option<SourceArtifact>, SourceError> {
-        if self.unreadable == Some(item.artifact_id.as_str()) {
-            return Err(SourceError::Io {
-                path: item.path.clone(),
-                source: std::io::Error::other("input/output error (injected)"),
-            });
-        }
-        self.inner.read(item).await
-    }
-    async fn read_file(
-        &self,
-        item: &SourceItem,
-        path: &str,
-        max: u64,
-    ) -> Result<Option<Vec<u8>>, SourceError> {
-        self.inner.read_file(item, path, max).await
-    }
-    async fn copy_file(
-        &self,
-        item: &SourceItem,
-        path: &str,
-        dest: &Path,
-    ) -> Result<(), SourceError> {
-        self.inner.copy_file(item, path, dest).await
-    }
-}
-
 #[tokio::test]
 async fn the_server_answers_while_a_long_warm_runs() {
-    let gate: Arc<std::sync::OnceLock<Arc<GatedList>>> = Arc::default();
-    let slot = gate.clone();
-    let app = TestApp::spawn_with_source(move |inner| {
-        let gated = Arc::new(GatedList {
-            inner,
-            gated: AtomicBool::new(false),
-            gate: Semaphore::new(0),
-            unreadable: None,
-        });
-        let _ = slot.set(gated.clone());
-        gated
-    })
-    .await;
-    let source = gate.get().unwrap().clone();
+    let (app, source) = TestApp::spawn_faulty().await;
     app.state.cache.sync_all(false).await.unwrap();
-    source.gated.store(true, Ordering::SeqCst);
+    source.gate_lists();
 
     let _jobs = app.start_jobs_nowait();
     // The warm is stuck listing the source until the gate opens.
@@ -585,21 +519,14 @@ async fn the_server_answers_while_a_long_warm_runs() {
         "requests were served from the cache, not held behind the warm"
     );
 
-    source.gate.add_permits(1);
+    source.open_list_gate(1);
     app.wait_for_warm().await;
 }
 
 #[tokio::test]
 async fn one_unreadable_artifact_is_counted_and_reported_without_failing_the_run() {
-    let app = TestApp::spawn_with_source(|inner| {
-        Arc::new(GatedList {
-            inner,
-            gated: AtomicBool::new(false),
-            gate: Semaphore::new(0),
-            unreadable: Some("skill:bom-skill"),
-        })
-    })
-    .await;
+    let (app, source) = TestApp::spawn_faulty().await;
+    source.fail_reads_of("skill:bom-skill");
     let _jobs = app.start_jobs_nowait();
     app.wait_for_warm().await;
     let warm = app.get("/api/v1/jobs?kind=warm").await.body["items"][0].clone();

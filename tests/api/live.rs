@@ -8,7 +8,7 @@ use serde_json::Value;
 use skillmeat_server::config::Settings;
 use skillmeat_server::startup::Application;
 
-use crate::helpers::{Backend, PgDatabase, copy_tree, fixture_dir, test_settings};
+use crate::helpers::{Backend, PgDatabase, copy_tree, finished, fixture_dir, poll, test_settings};
 
 /// A running server; stopped when dropped.
 pub struct LiveServer {
@@ -128,17 +128,28 @@ impl LiveServer {
 
     /// Waits (60 s at most) until the start-up warm has finished.
     pub async fn wait_for_warm(&self) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let runs = self.api("/api/v1/jobs?kind=warm").await;
-            if let Some(warm) = runs["items"].as_array().and_then(|i| i.first())
-                && (warm["status"] == "succeeded" || warm["status"] == "failed")
-            {
-                return;
-            }
-            assert!(std::time::Instant::now() < deadline, "no warm: {runs}");
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
+        poll(
+            "the start-up warm",
+            std::time::Duration::from_secs(60),
+            || async {
+                let runs = self.api("/api/v1/jobs?kind=warm").await;
+                finished(&runs["items"][0]).ok_or(runs.to_string())
+            },
+        )
+        .await;
+    }
+
+    /// Waits (60 s at most) until job `id` finished; returns it.
+    pub async fn wait_job(&self, id: i64) -> Value {
+        poll(
+            &format!("job {id}"),
+            std::time::Duration::from_secs(60),
+            || async {
+                let job = self.api(&format!("/api/v1/jobs/{id}")).await;
+                finished(&job).ok_or(job.to_string())
+            },
+        )
+        .await
     }
 
     /// A folder inside this server's temp dir (inside the allowed project roots).

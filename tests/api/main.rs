@@ -9,6 +9,7 @@ mod deployments;
 mod docs;
 mod errors;
 mod faults;
+mod faulty_source;
 mod fuzz;
 mod groups;
 mod hardening;

@@ -5,6 +5,7 @@
 use poem::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::ServerProcess;
 use crate::live::{LiveServer, backends, client};
 
 /// The key the tests configure (32 characters or more, as the server requires).
@@ -401,17 +402,10 @@ async fn a_stored_project_outside_the_roots_is_never_touched() {
         // The refresh does not read it either.
         let job = send(c.post(server.url("/api/v1/cache/refresh")).json(&json!({}))).await;
         assert_eq!(job.status, StatusCode::ACCEPTED, "{}", job.text);
-        let id = job.body["job"]["id"].as_i64().unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let run = server.api(&format!("/api/v1/jobs/{id}")).await;
-            if run["status"] == "succeeded" || run["status"] == "failed" {
-                assert_eq!(run["status"], "succeeded", "{run}");
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "{run}");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let run = server
+            .wait_job(job.body["job"]["id"].as_i64().unwrap())
+            .await;
+        assert_eq!(run["status"], "succeeded", "{run}");
         let project = server
             .api("/api/v1/projects/0123456789abcdef0123456789abcdef")
             .await;
@@ -437,61 +431,36 @@ fn search_roots_outside_the_allowed_roots_stop_start_up() {
     );
 }
 
-/// Starts the binary with `env` on a port it picks; returns the child, its log file and port.
-fn start_binary(
-    dir: &std::path::Path,
-    env: &[(&str, &str)],
-) -> (std::process::Child, std::path::PathBuf, u16) {
+/// The binary over a copy of the fixture, with `env`.
+async fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> ServerProcess {
     let home = dir.join(".skillmeat");
     crate::helpers::copy_tree(
         &crate::helpers::fixture_dir().join("home/.skillmeat"),
         &home,
     );
-    let log = dir.join("server.log");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
-        .current_dir(dir)
-        .env("SKILLMEAT_DATA_HOME", &home)
-        .env("SKILLMEAT_WATCH__ENABLED", "false")
-        .env("NO_COLOR", "1")
-        .envs(env.iter().copied())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(dir.join("server.err")).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let port = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(port) = text
-            .lines()
-            .find(|l| l.contains("skillmeat-server listening"))
-            .and_then(|l| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix("address="))
-            })
-            .and_then(|a| a.rsplit_once(':'))
-            .and_then(|(_, p)| p.parse().ok())
-        {
-            break port;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never listened: {text}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    (child, log, port)
+    let mut all = vec![
+        (
+            "SKILLMEAT_DATA_HOME".to_string(),
+            home.display().to_string(),
+        ),
+        ("SKILLMEAT_WATCH__ENABLED".to_string(), "false".to_string()),
+    ];
+    all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    ServerProcess::start(&all).await
 }
 
 #[tokio::test]
 async fn a_non_loopback_listen_without_allowed_hosts_answers_any_host_and_warns() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, log, port) = start_binary(
+    let server = start_binary(
         dir.path(),
         &[
             ("SKILLMEAT_LISTEN", "0.0.0.0:0"),
             ("SKILLMEAT_AUTH__API_KEY", KEY),
         ],
-    );
+    )
+    .await;
+    let port = server.port;
     let c = client();
     let url = format!("http://127.0.0.1:{port}/api/v1/cache/status");
     let keyed = c
@@ -513,17 +482,16 @@ async fn a_non_loopback_listen_without_allowed_hosts_answers_any_host_and_warns(
         401,
         "the key guards a non-loopback server"
     );
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = server.log_text();
     assert!(
         text.contains("WARN") && text.contains("server.allowed_hosts"),
         "{text}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
 
     // With names listed, only they (and the loopback names) are answered.
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, log, port) = start_binary(
+    let server = start_binary(
         dir.path(),
         &[
             ("SKILLMEAT_LISTEN", "0.0.0.0:0"),
@@ -533,7 +501,9 @@ async fn a_non_loopback_listen_without_allowed_hosts_answers_any_host_and_warns(
                 "[\"skillmeat.team.example\"]",
             ),
         ],
-    );
+    )
+    .await;
+    let port = server.port;
     let url = format!("http://127.0.0.1:{port}/api/v1/cache/status");
     for (host, status) in [
         ("skillmeat.team.example", 200),
@@ -549,8 +519,6 @@ async fn a_non_loopback_listen_without_allowed_hosts_answers_any_host_and_warns(
             .unwrap();
         assert_eq!(r.status(), status, "{host}");
     }
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = server.log_text();
     assert!(!text.contains("server.allowed_hosts"), "no warning: {text}");
-    child.kill().unwrap();
-    child.wait().unwrap();
 }

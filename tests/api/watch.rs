@@ -393,86 +393,12 @@ async fn several_instances_seeing_the_same_change_queue_it_once() {
     }
 }
 
-/// The filesystem source whose reads of `skill:bom-skill` return what they read only once a
-/// permit is given, while `held` is set (a slow read that saw the file before it changed).
-struct HeldRead {
-    inner: std::sync::Arc<dyn skillmeat_server::source::ArtifactSource>,
-    held: std::sync::atomic::AtomicBool,
-    gate: tokio::sync::Semaphore,
-}
-
-#[async_trait::async_trait]
-impl skillmeat_server::source::ArtifactSource for HeldRead {
-    fn kind(&self) -> &'static str {
-        "held-read"
-    }
-    async fn collections(&self) -> Result<Vec<String>, skillmeat_server::source::SourceError> {
-        self.inner.collections().await
-    }
-    async fn list(
-        &self,
-    ) -> Result<Vec<skillmeat_server::source::SourceItem>, skillmeat_server::source::SourceError>
-    {
-        self.inner.list().await
-    }
-    async fn locate(
-        &self,
-        id: &skillmeat_server::source::ArtifactId,
-    ) -> Result<Option<skillmeat_server::source::SourceItem>, skillmeat_server::source::SourceError>
-    {
-        self.inner.locate(id).await
-    }
-    async fn read(
-        &self,
-        item: &skillmeat_server::source::SourceItem,
-    ) -> Result<
-        Option<skillmeat_server::source::SourceArtifact>,
-        skillmeat_server::source::SourceError,
-    > {
-        let read = self.inner.read(item).await;
-        if item.artifact_id == "skill:bom-skill"
-            && self.held.load(std::sync::atomic::Ordering::SeqCst)
-        {
-            let _permit = self.gate.acquire().await.expect("gate open");
-        }
-        read
-    }
-    async fn read_file(
-        &self,
-        item: &skillmeat_server::source::SourceItem,
-        path: &str,
-        max: u64,
-    ) -> Result<Option<Vec<u8>>, skillmeat_server::source::SourceError> {
-        self.inner.read_file(item, path, max).await
-    }
-    async fn copy_file(
-        &self,
-        item: &skillmeat_server::source::SourceItem,
-        path: &str,
-        dest: &std::path::Path,
-    ) -> Result<(), skillmeat_server::source::SourceError> {
-        self.inner.copy_file(item, path, dest).await
-    }
-}
-
 #[tokio::test]
 async fn a_change_made_while_its_refresh_runs_is_refreshed_again() {
-    let slot: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<HeldRead>>> = Default::default();
-    let keep = slot.clone();
-    let app = TestApp::spawn_with_source(move |inner| {
-        let held = std::sync::Arc::new(HeldRead {
-            inner,
-            held: std::sync::atomic::AtomicBool::new(false),
-            gate: tokio::sync::Semaphore::new(0),
-        });
-        let _ = keep.set(held.clone());
-        held
-    })
-    .await;
-    let source = slot.get().unwrap().clone();
+    let (app, source) = TestApp::spawn_faulty().await;
     let _jobs = app.start_jobs().await;
     let _watch = app.start_watcher().await;
-    source.held.store(true, std::sync::atomic::Ordering::SeqCst);
+    source.hold_reads_of("skill:bom-skill");
     let file = app
         .collection_dir("default")
         .join("skills/bom-skill/SKILL.md");
@@ -488,10 +414,7 @@ async fn a_change_made_while_its_refresh_runs_is_refreshed_again() {
     while Instant::now() < queued_while_running {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    source
-        .held
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    source.gate.add_permits(1);
+    source.stop_holding_reads();
     app.eventually("/api/v1/artifacts/skill:bom-skill", |r| {
         description(r) == Some("Second save")
     })
