@@ -279,6 +279,16 @@ impl From<crate::source::SourceError> for ApiError {
     }
 }
 
+impl From<crate::cache::listing::ListError> for ApiError {
+    fn from(err: crate::cache::listing::ListError) -> Self {
+        use crate::cache::listing::ListError;
+        match err {
+            ListError::BadCursor(_) => Self::bad_request(err.to_string()),
+            ListError::Db(db) => db.into(),
+        }
+    }
+}
+
 impl From<crate::cache::CacheError> for ApiError {
     fn from(err: crate::cache::CacheError) -> Self {
         match err {

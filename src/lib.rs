@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod idle;
 pub mod job_work;
+pub mod paging;
 pub mod security;
 pub mod source;
 pub mod startup;

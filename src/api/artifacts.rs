@@ -8,9 +8,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
+use super::common::{PageInfo, SortOrder, comma_list};
 use super::deployments::DeploymentCounts;
 use crate::cache::Lookup;
-use crate::cache::listing::{self, ArtifactFilter, ListError, PageRequest, SortField};
+use crate::cache::listing::{self, ArtifactFilter, PageRequest, SortField};
 use crate::deploy::StatusCounts;
 use crate::error::{ApiError, ErrorBody};
 use crate::source::filesystem::safe_relative;
@@ -37,31 +38,6 @@ pub enum ArtifactSort {
     Type,
     /// By the newest file modification time.
     Updated,
-}
-
-/// Sort direction.
-#[derive(Debug, Clone, Copy, Enum, Default)]
-#[oai(rename_all = "lowercase")]
-pub enum SortOrder {
-    /// Ascending.
-    #[default]
-    Asc,
-    /// Descending.
-    Desc,
-}
-
-/// Paging facts of a list response.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct PageInfo {
-    /// More items follow; pass `end_cursor` as `after` to get them.
-    pub has_next_page: bool,
-    /// This page was asked for with a cursor, so items precede it.
-    pub has_previous_page: bool,
-    /// Cursor of the last item of this page.
-    pub end_cursor: Option<String>,
-    /// Items matching the filters, across all pages.
-    pub total_count: u64,
 }
 
 /// An artifact as listed.
@@ -330,12 +306,7 @@ impl ArtifactsApi {
             },
             descending: matches!(order.0, Some(SortOrder::Desc)),
         };
-        let page = listing::list_artifacts(&self.state.db, &filter, &page)
-            .await
-            .map_err(|e| match e {
-                ListError::BadCursor(_) => ApiError::bad_request(e.to_string()),
-                ListError::Db(db) => db.into(),
-            })?;
+        let page = listing::list_artifacts(&self.state.db, &filter, &page).await?;
         let ids: Vec<String> = page.items.iter().map(|r| r.artifact_id.clone()).collect();
         let mut counts = self.state.deployments.counts_for(&ids).await?;
         let mut items = Vec::with_capacity(page.items.len());
@@ -501,16 +472,6 @@ fn not_found_body(id: &ArtifactId) -> Json<ErrorBody> {
         code: "not_found".into(),
         detail: format!("Artifact '{id}' not found"),
     })
-}
-
-/// The non-empty, trimmed items of a comma-separated query value.
-pub(crate) fn comma_list(raw: Option<&str>) -> Vec<String> {
-    raw.unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
 }
 
 fn detail(lookup: Lookup, deployments: StatusCounts) -> ArtifactDetail {

@@ -7,8 +7,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
-use super::artifacts::{PageInfo, SortOrder, comma_list};
-use super::user_collections::DeletedResponse;
+use super::common::DeletedResponse;
+use super::common::{PageInfo, SortOrder, comma_list};
 use crate::deploy::{
     DeployRequest, DeploymentFilter, DeploymentSort, DeploymentStatus, StatusCounts,
 };

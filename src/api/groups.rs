@@ -6,7 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
-use super::user_collections::DeletedResponse;
+use super::common::DeletedResponse;
 use crate::collections::groups::{GroupDetail, GroupInfo, GroupPatch, NewGroup};
 use crate::error::ApiError;
 use crate::state::AppState;

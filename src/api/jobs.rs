@@ -9,7 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
-use super::artifacts::PageInfo;
+use super::common::PageInfo;
 use crate::collections::{decode_pair_cursor, encode_pair_cursor};
 use crate::error::ApiError;
 use crate::state::AppState;

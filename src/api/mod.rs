@@ -2,6 +2,7 @@
 
 pub mod artifacts;
 pub mod cache;
+pub mod common;
 pub mod deployments;
 pub mod events;
 pub mod groups;

@@ -6,8 +6,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
-use super::artifacts::PageInfo;
-use super::user_collections::DeletedResponse;
+use super::common::DeletedResponse;
+use super::common::PageInfo;
 use crate::error::ApiError;
 use crate::state::AppState;
 use poem_openapi::param::Query;

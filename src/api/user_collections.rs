@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
-use super::artifacts::{PageInfo, comma_list};
+use super::common::{DeletedResponse, PageInfo, comma_list};
 use super::groups::{Group, GroupList};
 use crate::collections::{CollectionInfo, CollectionPatch, MemberFilter, NewCollection, Transfer};
 use crate::error::ApiError;
@@ -267,14 +267,6 @@ pub enum UpdateUserCollectionResponse {
     /// Updated.
     #[oai(status = 200)]
     Ok(Json<UserCollection>),
-}
-
-/// Delete outcomes.
-#[derive(ApiResponse)]
-pub enum DeletedResponse {
-    /// Deleted.
-    #[oai(status = 204)]
-    Deleted,
 }
 
 /// Member list outcomes.

@@ -1,8 +1,6 @@
 //! Listing cached artifacts: filters, sort and keyset (cursor) paging as one SQL query over the
 //! cache table (plus one count), never a walk of the disk.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use entity::cached_artifacts::{self, Column as C};
 use sea_orm::sea_query::LikeExpr;
@@ -98,17 +96,12 @@ fn encode_cursor(sort: SortField, row: &cached_artifacts::Model) -> String {
         SortField::Type => row.artifact_id.clone(),
         SortField::Updated => row.source_modified_at.to_rfc3339(),
     };
-    let json = serde_json::to_vec(&Cursor(sort.as_str().into(), key, row.artifact_id.clone()))
-        .unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(json)
+    crate::paging::encode(&Cursor(sort.as_str().into(), key, row.artifact_id.clone()))
 }
 
 fn decode_cursor(raw: &str, sort: SortField) -> Result<Cursor, ListError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(raw.trim_end_matches('='))
-        .map_err(|_| ListError::BadCursor("not a cursor issued by this server".into()))?;
-    let cursor: Cursor = serde_json::from_slice(&bytes)
-        .map_err(|_| ListError::BadCursor("not a cursor issued by this server".into()))?;
+    let cursor: Cursor = crate::paging::decode(raw)
+        .ok_or_else(|| ListError::BadCursor(crate::paging::NOT_A_CURSOR.into()))?;
     if cursor.0 != sort.as_str() {
         return Err(ListError::BadCursor(format!(
             "the cursor was issued for sort={}, not sort={}",

@@ -14,10 +14,9 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{
-    CollectionService, OrgError, begin_write, insert_members, is_unique_violation, new_id, validate,
-};
+use super::{CollectionService, OrgError, insert_members, validate};
 use crate::cache::listing::escape_like;
+use crate::db::{begin_write, is_unique_violation, new_id};
 use crate::source::ArtifactId;
 
 /// A group with its member count.

@@ -21,9 +21,8 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use super::{
-    CollectionService, NewCollection, OrgError, begin_write, insert_members, new_id, validate,
-};
+use super::{CollectionService, NewCollection, OrgError, insert_members, validate};
+use crate::db::{begin_write, new_id};
 use crate::source::{ArtifactId, validate_name};
 
 /// One `[[groups]]` entry.

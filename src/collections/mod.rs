@@ -13,8 +13,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use entity::{
     cached_artifacts, collection_artifacts, collection_exclusions, group_artifacts,
@@ -24,11 +22,12 @@ use sea_orm::sea_query::{Expr, LikeExpr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::cache::listing::escape_like;
 use crate::cache::{CacheError, CacheService};
+use crate::db::{begin_write, is_unique_violation, new_id};
 use crate::source::{ArtifactId, ArtifactType};
 
 /// Id of the default collection.
@@ -62,21 +61,6 @@ pub enum OrgError {
     Cache(#[from] CacheError),
 }
 
-/// Is this a unique-constraint violation?
-pub fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
-/// Starts a write transaction that holds the write lock from its first statement (SQLite
-/// `BEGIN IMMEDIATE`; on PostgreSQL callers lock the rows they change with `lock_exclusive`).
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
-}
-
 /// Most ids one request may name (adds, moves, copies, orders): keeps one request's work and
 /// its SQL parameter lists bounded.
 pub const MAX_IDS_PER_REQUEST: usize = 5000;
@@ -100,11 +84,6 @@ pub fn parse_artifact_ids(raw: &[String]) -> Result<Vec<String>, OrgError> {
         }
     }
     Ok(ids)
-}
-
-/// A new 32-hex-character id.
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// A collection with live counts.
@@ -945,16 +924,12 @@ pub fn not_found_collection(id: &str) -> OrgError {
 
 /// A cursor over a (sort key, id) pair.
 pub fn encode_pair_cursor(key: &str, id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(key, id)).unwrap_or_default())
+    crate::paging::encode(&(key, id))
 }
 
 /// Decodes [`encode_pair_cursor`]; anything else is a bad request.
 pub fn decode_pair_cursor(raw: &str) -> Result<(String, String), OrgError> {
-    URL_SAFE_NO_PAD
-        .decode(raw.trim_end_matches('='))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<(String, String)>(&bytes).ok())
-        .ok_or_else(|| {
-            OrgError::BadRequest("Invalid cursor: not a cursor issued by this server".into())
-        })
+    crate::paging::decode(raw).ok_or_else(|| {
+        OrgError::BadRequest(format!("Invalid cursor: {}", crate::paging::NOT_A_CURSOR))
+    })
 }

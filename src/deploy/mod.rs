@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::listing::escape_like;
 use crate::cache::{CacheError, CacheService};
-use crate::collections::{decode_pair_cursor, is_unique_violation, new_id};
+use crate::collections::decode_pair_cursor;
+use crate::db::{is_unique_violation, new_id};
 use crate::source::filesystem::safe_relative;
 use crate::source::hash;
 use crate::source::{ArtifactId, ArtifactType, SourceError, printable};

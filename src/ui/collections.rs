@@ -6,7 +6,7 @@ use poem::web::{Data, Query};
 use poem::{IntoResponse, Response, handler};
 
 use super::{Nav, encode, error_response, layout, page_error, refresh_icon, url_pairs};
-use crate::cache::listing::{self, ArtifactFilter, ListError, PageRequest, SortField};
+use crate::cache::listing::{self, ArtifactFilter, PageRequest, SortField};
 use crate::collections::MemberFilter;
 use crate::deploy::{DeploymentFilter, DeploymentSort};
 use crate::error::ApiError;
@@ -225,12 +225,7 @@ async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, ApiError> {
             sort: query.sort,
             descending: matches!(query.sort, SortField::Updated),
         };
-        let page = listing::list_artifacts(&state.db, &filter, &page)
-            .await
-            .map_err(|e| match e {
-                ListError::BadCursor(_) => ApiError::bad_request(e.to_string()),
-                ListError::Db(db) => db.into(),
-            })?;
+        let page = listing::list_artifacts(&state.db, &filter, &page).await?;
         let cards: Vec<Card> = page
             .items
             .into_iter()
