@@ -526,7 +526,8 @@ async fn file_watcher(dir: &Path) {
 /// nothing changed, with every TTL expired, and with 1% changed, then the HTTP p99 of cached
 /// reads while a forced refresh runs, against idle.
 async fn job_runner(dir: &Path) {
-    use jobs::{JobWork, Scope};
+    use skillmeat_server::jobs::{JobServices, refresh, warm};
+    use skillmeat_server::scope::Scope;
     const SKILLS: usize = 10_000;
     let home = dir.join("jobs-home/.skillmeat");
     synthetic::write_skills(&home.join("collections/default"), SKILLS).unwrap();
@@ -540,21 +541,26 @@ async fn job_runner(dir: &Path) {
     settings.jobs.purge_interval_secs = 0;
     settings.jobs.poll_interval_ms = 20;
     let state = build_state(settings.clone()).await.unwrap();
-    let work = skillmeat_server::job_work::ServerJobWork {
-        cache: state.cache.clone(),
-        deployments: state.deployments.clone(),
-        events: state.events.clone(),
+    let services = JobServices::of(&state);
+    let refresh_all = |force: bool| {
+        refresh::refresh(
+            refresh::RefreshJob {
+                scope: Scope::All,
+                force,
+            },
+            services.clone(),
+        )
     };
 
     let started = Instant::now();
-    let warm = work.warm().await.unwrap();
+    let warm = warm::warm(warm::WarmJob, services.clone()).await.unwrap();
     let warm_time = started.elapsed();
     assert_eq!(warm.added as usize, SKILLS);
 
     let mut unchanged = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
-        let r = work.refresh(&Scope::All, false).await.unwrap();
+        let r = refresh_all(false).await.unwrap();
         unchanged.push(started.elapsed());
         assert_eq!((r.refreshed, r.added, r.removed), (0, 0, 0));
     }
@@ -567,7 +573,7 @@ async fn job_runner(dir: &Path) {
     .await
     .unwrap();
     let started = Instant::now();
-    let r = work.refresh(&Scope::All, false).await.unwrap();
+    let r = refresh_all(false).await.unwrap();
     let all_expired = started.elapsed();
     assert_eq!(r.refreshed, 0);
 
@@ -580,7 +586,7 @@ async fn job_runner(dir: &Path) {
             std::fs::write(&file, text).unwrap();
         }
         let started = Instant::now();
-        let r = work.refresh(&Scope::All, false).await.unwrap();
+        let r = refresh_all(false).await.unwrap();
         changed.push(started.elapsed());
         assert_eq!(r.refreshed as usize, SKILLS / 100);
     }

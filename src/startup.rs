@@ -22,7 +22,6 @@ use crate::config::Settings;
 use crate::db::{self, DbOpenError};
 use crate::deploy::DeployService;
 use crate::error::render_poem_error;
-use crate::job_work::ServerJobWork;
 use crate::source::{ArtifactSource, FilesystemSource};
 use crate::state::AppState;
 use crate::watcher::{FileWatcher, WatchState, WatchStatus};
@@ -98,12 +97,22 @@ pub async fn build_state_with_source(
     );
     let store = jobs::QueueStore::open(&settings.jobs_url()).await?;
     let events = crate::events::EventBus::new();
-    let work = Arc::new(ServerJobWork {
+    let history = jobs::JobHistory::new(db.clone());
+    let services = crate::jobs::JobServices {
         cache: cache.clone(),
+        collections: collections.clone(),
         deployments: deployments.clone(),
         events: events.clone(),
-    });
-    let jobs = jobs::JobRunner::new(db.clone(), store, work, settings.runner_settings());
+        history: history.clone(),
+        store: store.clone(),
+        purge: settings.purge_settings(),
+    };
+    let jobs = jobs::JobRunner::new(
+        history,
+        store,
+        crate::jobs::registry(services, &settings),
+        settings.runner_settings(),
+    );
     let keys = Arc::new(crate::security::Keys::from_settings(&settings.auth));
     let sessions = crate::security::SessionStore::new(
         db.clone(),

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jobs::{Enqueued, JobRunner, RunStatus, Scope};
+use jobs::{Enqueued, JobRunner, RunStatus};
+
+use crate::scope::Scope;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
@@ -433,7 +435,7 @@ impl FileWatcher {
     /// Queues one refresh; when a refresh of the scope is already running, remembers the change
     /// in `deferred` to queue it again after that one finished.
     async fn queue(&self, scope: Scope, change: String, deferred: &mut HashMap<Scope, String>) {
-        match self.jobs.enqueue_watched(scope.clone(), &change).await {
+        match crate::jobs::refresh::enqueue_watched(&self.jobs, scope.clone(), &change).await {
             Ok(Enqueued::New(run)) => {
                 tracing::debug!(run_id = run.id, scope = %scope.key(), "watched change queued")
             }

@@ -17,7 +17,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 
-use crate::{JobKind, RunReport, RunStatus, Scope, Trigger};
+use crate::{RunReport, RunStatus, Trigger};
 
 /// Longest error text kept on a row.
 const MAX_ERROR_CHARS: usize = 4000;
@@ -33,17 +33,18 @@ pub struct JobHistory {
 /// A run to record.
 #[derive(Debug, Clone)]
 pub struct NewRun {
-    /// What it does.
-    pub kind: JobKind,
+    /// What it does (a registered kind).
+    pub kind: String,
     /// Why it starts.
     pub trigger: Trigger,
-    /// What it covers.
-    pub scope: Scope,
-    /// Re-read everything in scope.
+    /// What it covers, as its payload stores it.
+    pub scope: String,
+    /// Redo work it would otherwise skip.
     pub force: bool,
     /// Attempts before it is recorded as failed.
     pub max_attempts: u32,
-    /// The schedule slot, for scheduled runs.
+    /// A key that only one run may ever carry: the schedule slot of a scheduled run, or the
+    /// change a run was queued for, so instances that saw it queue one run.
     pub schedule_key: Option<String>,
     /// The failed run it retries.
     pub retry_of: Option<i64>,
@@ -64,7 +65,7 @@ pub enum Enqueued {
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     /// Only this kind.
-    pub kind: Option<JobKind>,
+    pub kind: Option<String>,
     /// Only this status.
     pub status: Option<RunStatus>,
 }
@@ -73,7 +74,7 @@ pub struct RunFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindStats {
     /// The kind.
-    pub kind: JobKind,
+    pub kind: String,
     /// Runs recorded (all statuses).
     pub runs: u64,
     /// Runs that succeeded.
@@ -106,13 +107,13 @@ impl JobHistory {
     /// Records a queued run, unless one of the same kind and scope is active (then that one is
     /// returned) or, for a scheduled run, its slot was taken by another instance.
     pub async fn enqueue(&self, new: NewRun) -> Result<Enqueued, DbErr> {
-        let active_key = format!("{}:{}", new.kind, new.scope.key());
+        let active_key = format!("{}:{}", new.kind, new.scope);
         // Two tries: the active run may finish between our failed insert and the lookup.
         for _ in 0..2 {
             let row = job_runs::ActiveModel {
-                kind: Set(new.kind.as_str().into()),
+                kind: Set(new.kind.clone()),
                 trigger: Set(new.trigger.as_str().into()),
-                scope: Set(new.scope.key()),
+                scope: Set(new.scope.clone()),
                 force: Set(new.force),
                 status: Set(RunStatus::Queued.as_str().into()),
                 active_key: Set(Some(active_key.clone())),
@@ -307,7 +308,7 @@ impl JobHistory {
     ) -> Result<(Vec<job_runs::Model>, u64), DbErr> {
         use job_runs::Column as C;
         let mut query = job_runs::Entity::find();
-        if let Some(kind) = filter.kind {
+        if let Some(kind) = &filter.kind {
             query = query.filter(C::Kind.eq(kind.as_str()));
         }
         if let Some(status) = filter.status {
@@ -325,8 +326,8 @@ impl JobHistory {
         Ok((rows, total))
     }
 
-    /// Per-kind counts, success rate, duration percentiles and the newest run.
-    pub async fn stats(&self) -> Result<Vec<KindStats>, DbErr> {
+    /// Per-kind counts, success rate, duration percentiles and the newest run, for `kinds`.
+    pub async fn stats(&self, kinds: &[&str]) -> Result<Vec<KindStats>, DbErr> {
         use job_runs::Column as C;
         let counts: Vec<(String, String, i64)> = job_runs::Entity::find()
             .select_only()
@@ -342,21 +343,21 @@ impl JobHistory {
         for (kind, status, n) in counts {
             by_kind.insert((kind, status), n as u64);
         }
-        let count = |kind: JobKind, status: RunStatus| {
+        let count = |kind: &str, status: RunStatus| {
             by_kind
-                .get(&(kind.as_str().to_string(), status.as_str().to_string()))
+                .get(&(kind.to_string(), status.as_str().to_string()))
                 .copied()
                 .unwrap_or(0)
         };
         let mut out = Vec::new();
-        for kind in JobKind::ALL {
+        for &kind in kinds {
             let succeeded = count(kind, RunStatus::Succeeded);
             let failed = count(kind, RunStatus::Failed);
             let active = count(kind, RunStatus::Queued) + count(kind, RunStatus::Running);
             let mut durations: Vec<i64> = job_runs::Entity::find()
                 .select_only()
                 .column(C::DurationMs)
-                .filter(C::Kind.eq(kind.as_str()))
+                .filter(C::Kind.eq(kind))
                 .filter(C::Status.eq(RunStatus::Succeeded.as_str()))
                 .filter(C::DurationMs.is_not_null())
                 .order_by_desc(C::Id)
@@ -369,12 +370,12 @@ impl JobHistory {
                 .collect();
             durations.sort_unstable();
             let last_run = job_runs::Entity::find()
-                .filter(C::Kind.eq(kind.as_str()))
+                .filter(C::Kind.eq(kind))
                 .order_by_desc(C::Id)
                 .one(&self.db)
                 .await?;
             out.push(KindStats {
-                kind,
+                kind: kind.to_string(),
                 runs: succeeded + failed + active,
                 succeeded,
                 failed,
@@ -390,10 +391,10 @@ impl JobHistory {
     }
 
     /// The newest finished run of a kind.
-    pub async fn last_finished(&self, kind: JobKind) -> Result<Option<job_runs::Model>, DbErr> {
+    pub async fn last_finished(&self, kind: &str) -> Result<Option<job_runs::Model>, DbErr> {
         use job_runs::Column as C;
         job_runs::Entity::find()
-            .filter(C::Kind.eq(kind.as_str()))
+            .filter(C::Kind.eq(kind))
             .filter(C::FinishedAt.is_not_null())
             .order_by_desc(C::FinishedAt)
             .one(&self.db)
@@ -401,10 +402,10 @@ impl JobHistory {
     }
 
     /// Runs of a kind queued or running now.
-    pub async fn active(&self, kind: JobKind) -> Result<Vec<job_runs::Model>, DbErr> {
+    pub async fn active(&self, kind: &str) -> Result<Vec<job_runs::Model>, DbErr> {
         use job_runs::Column as C;
         job_runs::Entity::find()
-            .filter(C::Kind.eq(kind.as_str()))
+            .filter(C::Kind.eq(kind))
             .filter(C::ActiveKey.is_not_null())
             .order_by_asc(C::Id)
             .all(&self.db)

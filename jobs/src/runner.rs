@@ -1,9 +1,8 @@
-//! The job runner: records runs, pushes them to the queue, and runs the workers, the schedule
-//! and the start-up warm inside the server process until shutdown.
+//! The job runner: records runs, pushes them to the queue, and runs the workers of every
+//! registered kind, the schedules and the start-up jobs inside the program until shutdown.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use apalis::layers::retry::HasherRng;
 use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
@@ -15,15 +14,14 @@ use apalis_postgres::{PostgresStorage, Pubsub};
 use apalis_sqlite::SqliteStorage;
 use chrono::{DateTime, Utc};
 use entity::job_runs;
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DbErr;
 use tokio::sync::{Notify, watch};
 
 use crate::history::{Enqueued, JobHistory, NewRun};
-use crate::purge::PurgeJob;
 use crate::queue::{QueueError, QueueStore};
-use crate::refresh::RefreshJob;
-use crate::warm::WarmJob;
-use crate::{BoxError, JobKind, JobWork, RunReport, RunStatus, Scope, Trigger, schedule};
+use crate::registry::{Automatic, Registry};
+use crate::worker::{JobContext, QueuedRun, run_queued};
+use crate::{Payload, RunStatus, Trigger, schedule};
 
 /// How the runner behaves; built by the server from its settings.
 #[derive(Debug, Clone)]
@@ -34,14 +32,6 @@ pub struct RunnerSettings {
     pub retry_backoff: Duration,
     /// Longest wait between attempts.
     pub retry_backoff_max: Duration,
-    /// Period of the scheduled refresh; `None` disables it.
-    pub refresh_every: Option<Duration>,
-    /// Period of the scheduled purge; `None` disables it.
-    pub purge_every: Option<Duration>,
-    /// Cache entries neither read nor refreshed for this long are purged; `None` keeps them.
-    pub purge_cache_after: Option<Duration>,
-    /// Finished job records (and queue entries) older than this are purged; `None` keeps them.
-    pub retention: Option<Duration>,
     /// Worker and run heartbeat: a worker silent for two heartbeats is dead and its jobs are
     /// re-queued; a running run silent for six is recorded as abandoned.
     pub heartbeat: Duration,
@@ -50,8 +40,6 @@ pub struct RunnerSettings {
     /// Longest one attempt may run; also how long a run may stay queued before it is
     /// recorded as abandoned (its queue entry lost).
     pub run_timeout: Duration,
-    /// Queue a warm when the runner starts.
-    pub warm_on_start: bool,
     /// How long running jobs get to finish on shutdown before they are left for the next start.
     pub shutdown_grace: Duration,
 }
@@ -62,14 +50,9 @@ impl Default for RunnerSettings {
             max_attempts: 3,
             retry_backoff: Duration::from_secs(1),
             retry_backoff_max: Duration::from_secs(60),
-            refresh_every: Some(Duration::from_secs(300)),
-            purge_every: Some(Duration::from_secs(3600)),
-            purge_cache_after: Some(Duration::from_secs(7 * 86_400)),
-            retention: Some(Duration::from_secs(7 * 86_400)),
             heartbeat: Duration::from_secs(10),
             poll_interval: Duration::from_millis(500),
             run_timeout: Duration::from_secs(1800),
-            warm_on_start: true,
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -97,110 +80,14 @@ pub enum JobError {
     },
 }
 
-/// What every handler shares; cheap to clone.
-#[derive(Clone)]
-pub struct JobContext {
-    /// The history table.
-    pub history: JobHistory,
-    /// The server's side of the work.
-    pub work: Arc<dyn JobWork>,
-    /// The queue.
-    pub store: QueueStore,
-    /// The runner's settings.
-    pub settings: Arc<RunnerSettings>,
-    /// This process's name in worker names and on history rows.
-    pub instance: Arc<str>,
-    /// Wakes this process's idle workers when it queues a job, so they need not wait for their
-    /// next poll (warm, refresh, purge).
-    pub wakers: Arc<[Notify; 3]>,
-}
-
-impl JobContext {
-    fn waker(&self, kind: JobKind) -> &Notify {
-        &self.wakers[kind as usize]
-    }
-}
-
 /// A stream that yields each time `notify` is notified.
 fn wake_stream(
-    wakers: Arc<[Notify; 3]>,
-    kind: JobKind,
+    notify: Arc<Notify>,
 ) -> std::pin::Pin<Box<dyn futures::Stream<Item = ()> + Send + Sync>> {
-    Box::pin(futures::stream::unfold(wakers, move |wakers| async move {
-        wakers[kind as usize].notified().await;
-        Some(((), wakers))
+    Box::pin(futures::stream::unfold(notify, |notify| async move {
+        notify.notified().await;
+        Some(((), notify))
     }))
-}
-
-impl JobContext {
-    /// Runs one attempt of run `run_id` and records its outcome: success with its report, a
-    /// failed attempt (returned as an error so the retry layer tries again after its backoff),
-    /// or the final failure. `work` gets the run's row (its scope and force as stored). While it
-    /// runs, the row's heartbeat is written every `heartbeat`. A queue entry whose run already
-    /// finished is skipped.
-    pub async fn execute<W, F>(&self, run_id: i64, attempt: usize, work: W) -> Result<(), BoxError>
-    where
-        W: FnOnce(job_runs::Model) -> F,
-        F: Future<Output = Result<RunReport, BoxError>> + Send,
-    {
-        let Some(run) = self.history.start_attempt(run_id, &self.instance).await? else {
-            tracing::info!(run_id, "queue entry of a finished or unknown job skipped");
-            return Ok(());
-        };
-        let kind = JobKind::parse(&run.kind).unwrap_or(JobKind::Refresh);
-        tracing::info!(run_id, kind = %kind, scope = %run.scope, attempt, "job started");
-        self.work.job_started(run_id, kind, &run.scope);
-        let started = Instant::now();
-        let timeout = self.settings.run_timeout;
-        let heartbeat = self.settings.heartbeat;
-        let history = self.history.clone();
-        let beating = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(heartbeat).await;
-                if let Err(e) = history.beat(run_id).await {
-                    tracing::warn!(run_id, error = %e, "could not record a job heartbeat");
-                }
-            }
-        });
-        let outcome = match tokio::time::timeout(timeout, work(run.clone())).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(format!("timed out after {} s", timeout.as_secs()).into()),
-        };
-        beating.abort();
-        let elapsed = started.elapsed();
-        match outcome {
-            Ok(report) => {
-                self.history.succeed(run_id, &report, elapsed).await?;
-                self.work
-                    .job_finished(run_id, kind, RunStatus::Succeeded, elapsed);
-                tracing::info!(
-                    run_id,
-                    kind = %kind,
-                    checked = report.checked,
-                    refreshed = report.refreshed,
-                    added = report.added,
-                    removed = report.removed,
-                    errors = report.errors,
-                    duration_ms = elapsed.as_millis() as u64,
-                    "job finished"
-                );
-                Ok(())
-            }
-            Err(err) => {
-                let message = error_chain(err.as_ref());
-                if run.attempts >= run.max_attempts {
-                    self.history.fail(run_id, &message, Some(elapsed)).await?;
-                    self.work
-                        .job_finished(run_id, kind, RunStatus::Failed, elapsed);
-                    tracing::error!(run_id, kind = %kind, attempts = run.attempts, error = %message, "job failed");
-                } else {
-                    self.history.attempt_failed(run_id, &message).await?;
-                    tracing::warn!(run_id, kind = %kind, attempt = run.attempts, max_attempts = run.max_attempts, error = %message, "job attempt failed; retrying");
-                }
-                Err(err)
-            }
-        }
-    }
 }
 
 /// The runner: queue runs, look them up, and run everything in the background.
@@ -210,23 +97,27 @@ pub struct JobRunner {
 }
 
 impl JobRunner {
-    /// A runner recording into `db`'s `job_runs` and queueing into `store`.
+    /// A runner recording into `history`, queueing into `store`, running `registry`'s kinds.
     pub fn new(
-        db: DatabaseConnection,
+        history: JobHistory,
         store: QueueStore,
-        work: Arc<dyn JobWork>,
+        registry: Registry,
         settings: RunnerSettings,
     ) -> Self {
         let started = Utc::now().timestamp_millis();
         let instance = format!("{}-{}", std::process::id(), started);
+        let wakers = registry
+            .kinds()
+            .map(|kind| (kind, Arc::new(Notify::new())))
+            .collect();
         Self {
             ctx: JobContext {
-                history: JobHistory::new(db),
-                work,
+                history,
+                registry: Arc::new(registry),
                 store,
                 settings: Arc::new(settings),
                 instance: instance.into(),
-                wakers: Arc::new([Notify::new(), Notify::new(), Notify::new()]),
+                wakers: Arc::new(wakers),
             },
         }
     }
@@ -246,25 +137,45 @@ impl JobRunner {
         &self.ctx.settings
     }
 
-    /// Records and queues a run. When a run of the same kind and scope is already queued or
-    /// running, that one is returned instead (`Enqueued::Existing`).
-    pub async fn enqueue(
+    /// The registered kinds.
+    pub fn registry(&self) -> &Registry {
+        &self.ctx.registry
+    }
+
+    /// Records and queues a run of `payload`. When a run of the same kind and scope is already
+    /// queued or running, that one is returned instead (`Enqueued::Existing`).
+    pub async fn enqueue<P: Payload>(
         &self,
-        kind: JobKind,
+        payload: P,
         trigger: Trigger,
-        scope: Scope,
-        force: bool,
     ) -> Result<Enqueued, JobError> {
-        self.enqueue_run(NewRun {
-            kind,
+        self.enqueue_run(self.new_run(&payload, trigger, None))
+            .await
+    }
+
+    /// Like [`JobRunner::enqueue`], for a run that only one of several instances should queue:
+    /// `key` names what the run is for (a change they all saw), and a second run with the same
+    /// key is never recorded (`Enqueued::SlotTaken`).
+    pub async fn enqueue_once<P: Payload>(
+        &self,
+        payload: P,
+        trigger: Trigger,
+        key: String,
+    ) -> Result<Enqueued, JobError> {
+        self.enqueue_run(self.new_run(&payload, trigger, Some(key)))
+            .await
+    }
+
+    fn new_run<P: Payload>(&self, payload: &P, trigger: Trigger, key: Option<String>) -> NewRun {
+        NewRun {
+            kind: P::KIND.to_string(),
             trigger,
-            scope,
-            force,
+            scope: payload.scope(),
+            force: payload.force(),
             max_attempts: self.ctx.settings.max_attempts,
-            schedule_key: None,
+            schedule_key: key,
             retry_of: None,
-        })
-        .await
+        }
     }
 
     /// Queues a new run with the same kind, scope and force as failed run `id`.
@@ -281,11 +192,10 @@ impl JobRunner {
                 status: run.status,
             });
         }
-        let kind = JobKind::parse(&run.kind).unwrap_or(JobKind::Refresh);
         self.enqueue_run(NewRun {
-            kind,
+            kind: run.kind,
             trigger: Trigger::Manual,
-            scope: Scope::from_key(&run.scope).unwrap_or(Scope::All),
+            scope: run.scope,
             force: run.force,
             max_attempts: self.ctx.settings.max_attempts,
             schedule_key: None,
@@ -295,106 +205,88 @@ impl JobRunner {
     }
 
     async fn enqueue_run(&self, new: NewRun) -> Result<Enqueued, JobError> {
-        let kind = new.kind;
-        let scope = new.scope.clone();
-        let force = new.force;
+        let kind = new.kind.clone();
         let enqueued = self.ctx.history.enqueue(new).await?;
         if let Enqueued::New(run) = &enqueued {
-            let store = &self.ctx.store;
-            let attempts = self.ctx.settings.max_attempts;
-            let run_id = run.id;
-            let pushed = match kind {
-                JobKind::Warm => {
-                    store
-                        .push(crate::warm::QUEUE, WarmJob { run_id }, attempts)
-                        .await
-                }
-                JobKind::Refresh => {
-                    store
-                        .push(
-                            crate::refresh::QUEUE,
-                            RefreshJob {
-                                run_id,
-                                scope,
-                                force,
-                            },
-                            attempts,
-                        )
-                        .await
-                }
-                JobKind::Purge => {
-                    store
-                        .push(crate::purge::QUEUE, PurgeJob { run_id }, attempts)
-                        .await
-                }
-            };
+            let pushed = self
+                .ctx
+                .store
+                .push(
+                    &kind,
+                    QueuedRun { run_id: run.id },
+                    self.ctx.settings.max_attempts,
+                )
+                .await;
             if let Err(e) = pushed {
                 self.ctx
                     .history
-                    .fail(run_id, &format!("could not be queued: {e}"), None)
+                    .fail(run.id, &format!("could not be queued: {e}"), None)
                     .await?;
                 return Err(e.into());
             }
-            self.ctx.waker(kind).notify_one();
+            if let Some(waker) = self.ctx.waker(&kind) {
+                waker.notify_one();
+            }
         }
         Ok(enqueued)
     }
 
     /// When the schedule next queues a run of `kind` (None: not scheduled).
-    pub fn next_run_at(&self, kind: JobKind) -> Option<DateTime<Utc>> {
-        self.period(kind)
+    pub fn next_run_at(&self, kind: &str) -> Option<DateTime<Utc>> {
+        self.ctx
+            .registry
+            .period(kind)
             .map(|every| schedule::next_slot(Utc::now(), every).1)
     }
 
-    fn period(&self, kind: JobKind) -> Option<Duration> {
-        match kind {
-            JobKind::Refresh => self.ctx.settings.refresh_every,
-            JobKind::Purge => self.ctx.settings.purge_every,
-            JobKind::Warm => None,
+    /// True while a run of any of `kinds` is queued or running.
+    pub async fn any_active(&self, kinds: &[&str]) -> Result<bool, DbErr> {
+        for kind in kinds {
+            if !self.ctx.history.active(kind).await?.is_empty() {
+                return Ok(true);
+            }
         }
+        Ok(false)
     }
 
-    /// True while a warm or a refresh of any scope is queued or running.
-    pub async fn refreshing(&self) -> Result<bool, DbErr> {
-        Ok(!self.ctx.history.active(JobKind::Refresh).await?.is_empty()
-            || !self.ctx.history.active(JobKind::Warm).await?.is_empty())
+    /// The newest finished run of any of `kinds`.
+    pub async fn last_finished(&self, kinds: &[&str]) -> Result<Option<job_runs::Model>, DbErr> {
+        let mut newest: Option<job_runs::Model> = None;
+        for kind in kinds {
+            if let Some(run) = self.ctx.history.last_finished(kind).await?
+                && newest
+                    .as_ref()
+                    .is_none_or(|n| run.finished_at > n.finished_at)
+            {
+                newest = Some(run);
+            }
+        }
+        Ok(newest)
     }
 
-    /// The newest finished refresh or warm.
-    pub async fn last_refresh(&self) -> Result<Option<job_runs::Model>, DbErr> {
-        let refresh = self.ctx.history.last_finished(JobKind::Refresh).await?;
-        let warm = self.ctx.history.last_finished(JobKind::Warm).await?;
-        Ok(match (refresh, warm) {
-            (Some(r), Some(w)) => Some(if w.finished_at > r.finished_at { w } else { r }),
-            (r, w) => r.or(w),
-        })
-    }
-
-    /// Runs the workers and the schedule (and queues the start-up warm) until `shutdown`
+    /// Runs the workers and the schedules (and queues the start-up jobs) until `shutdown`
     /// turns true; running jobs then get `shutdown_grace` to finish, after which what is left
     /// is re-queued by the next start.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        if self.ctx.settings.warm_on_start {
-            match self
-                .enqueue(JobKind::Warm, Trigger::Startup, Scope::All, false)
-                .await
-            {
-                Ok(Enqueued::New(run)) => tracing::info!(run_id = run.id, "cache warm queued"),
-                Ok(_) => tracing::info!("a cache warm is already queued"),
+        for auto in self.ctx.registry.at_start.clone() {
+            let kind = auto.kind;
+            match self.enqueue_automatic(auto, Trigger::Startup, None).await {
+                Ok(Enqueued::New(run)) => {
+                    tracing::info!(run_id = run.id, kind, "start-up job queued")
+                }
+                Ok(_) => tracing::info!(kind, "a start-up job is already queued"),
                 Err(e) => {
-                    tracing::error!(error = %error_chain(&e), "could not queue the cache warm")
+                    tracing::error!(kind, error = %error_chain(&e), "could not queue a start-up job")
                 }
             }
         }
         let mut schedules = vec![tokio::spawn(self.clone().reap_loop(shutdown.clone()))];
-        for kind in [JobKind::Refresh, JobKind::Purge] {
-            if let Some(every) = self.period(kind) {
-                schedules.push(tokio::spawn(self.clone().schedule_loop(
-                    kind,
-                    every,
-                    shutdown.clone(),
-                )));
-            }
+        for (auto, every) in self.ctx.registry.schedules.clone() {
+            schedules.push(tokio::spawn(self.clone().schedule_loop(
+                auto,
+                every,
+                shutdown.clone(),
+            )));
         }
         let monitor = self.monitor();
         let mut stop = shutdown.clone();
@@ -413,32 +305,39 @@ impl JobRunner {
 
     /// Queues the scheduled run of `kind` for schedule slot `slot`, unless another instance
     /// already did (`Enqueued::SlotTaken`) or a run of the same kind and scope is active.
-    pub async fn enqueue_scheduled(&self, kind: JobKind, slot: i64) -> Result<Enqueued, JobError> {
-        self.enqueue_run(NewRun {
-            kind,
-            trigger: Trigger::Schedule,
-            scope: Scope::All,
-            force: false,
-            max_attempts: self.ctx.settings.max_attempts,
-            schedule_key: Some(format!("{kind}:{slot}")),
-            retry_of: None,
-        })
-        .await
+    /// `None` when `kind` is not scheduled.
+    pub async fn enqueue_scheduled(
+        &self,
+        kind: &str,
+        slot: i64,
+    ) -> Option<Result<Enqueued, JobError>> {
+        let (auto, _) = self
+            .ctx
+            .registry
+            .schedules
+            .iter()
+            .find(|(auto, _)| auto.kind == kind)?
+            .clone();
+        let key = format!("{kind}:{slot}");
+        Some(
+            self.enqueue_automatic(auto, Trigger::Schedule, Some(key))
+                .await,
+        )
     }
 
-    /// Queues a refresh of `scope` for changes the file watcher saw. `change` names the change
-    /// (a digest of the changed paths' state), so instances that saw the same burst queue it
-    /// once, while a later change of the same files is a new job. A refresh of the scope already
-    /// queued or running is returned instead (the watcher queues again once a running one
-    /// finished, since it may have read the files before they changed).
-    pub async fn enqueue_watched(&self, scope: Scope, change: &str) -> Result<Enqueued, JobError> {
+    async fn enqueue_automatic(
+        &self,
+        auto: Automatic,
+        trigger: Trigger,
+        key: Option<String>,
+    ) -> Result<Enqueued, JobError> {
         self.enqueue_run(NewRun {
-            kind: JobKind::Refresh,
-            trigger: Trigger::Watch,
-            schedule_key: Some(format!("watch:{}:{change}", scope.key())),
-            scope,
-            force: false,
+            kind: auto.kind.to_string(),
+            trigger,
+            scope: auto.scope,
+            force: auto.force,
             max_attempts: self.ctx.settings.max_attempts,
+            schedule_key: key,
             retry_of: None,
         })
         .await
@@ -469,10 +368,11 @@ impl JobRunner {
 
     async fn schedule_loop(
         self,
-        kind: JobKind,
+        auto: Automatic,
         every: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let kind = auto.kind;
         loop {
             let (slot, at) = schedule::next_slot(Utc::now(), every);
             let wait = (at - Utc::now()).to_std().unwrap_or_default();
@@ -480,7 +380,10 @@ impl JobRunner {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.wait_for(|s| *s) => return,
             }
-            let queued = self.enqueue_scheduled(kind, slot).await;
+            let key = format!("{kind}:{slot}");
+            let queued = self
+                .enqueue_automatic(auto.clone(), Trigger::Schedule, Some(key))
+                .await;
             match queued {
                 Ok(Enqueued::New(run)) => {
                     tracing::debug!(run_id = run.id, kind = %kind, "scheduled job queued")
@@ -498,139 +401,78 @@ impl JobRunner {
         }
     }
 
+    /// One worker per registered kind, on the queue named after it.
     fn monitor(&self) -> Monitor {
-        let ctx = &self.ctx;
-        let settings = &ctx.settings;
-        let monitor = Monitor::new().shutdown_timeout(settings.shutdown_grace);
-        let sqlite_cfg = |queue: &str| {
-            apalis_sqlite::Config::default()
-                .queue(queue)
-                .heartbeat_interval(settings.heartbeat)
-        };
-        let pg_cfg = |queue: &str| {
-            apalis_postgres::Config::default()
-                .queue(queue)
-                .heartbeat_interval(settings.heartbeat)
-        };
-        macro_rules! register {
-            ($monitor:expr, $queue:expr, $handler:path, $backend:expr) => {{
-                let ctx = ctx.clone();
-                let make_backend = $backend;
-                $monitor.register(move |restart| {
-                    let backoff = ExponentialBackoffMaker::new(
-                        ctx.settings.retry_backoff,
-                        ctx.settings
-                            .retry_backoff_max
-                            .max(ctx.settings.retry_backoff),
-                        0.2,
-                        HasherRng::default(),
-                    )
-                    .expect("backoff bounds are ordered")
-                    .make_backoff();
-                    WorkerBuilder::new(format!("{}-{}-{}", $queue, ctx.instance, restart).as_str())
-                        .backend(make_backend())
+        let mut monitor = Monitor::new().shutdown_timeout(self.ctx.settings.shutdown_grace);
+        for kind in self.ctx.registry.kinds() {
+            let ctx = self.ctx.clone();
+            let waker = ctx.waker(kind).unwrap_or_default();
+            let poll = ctx.settings.poll_interval;
+            let heartbeat = ctx.settings.heartbeat;
+            monitor = match ctx.store.clone() {
+                QueueStore::Sqlite(pool) => monitor.register(move |restart| {
+                    let config = apalis_sqlite::Config::default()
+                        .queue(kind)
+                        .heartbeat_interval(heartbeat);
+                    let backend = SqliteStorage::<QueuedRun>::new(&pool)
+                        .with_config(config)
+                        .poll_with_strategy(Rearm(
+                            Strategy::new()
+                                .stream(wake_stream(waker.clone()))
+                                .interval(poll),
+                        ));
+                    worker(&ctx, kind, restart)
+                        .backend(backend)
                         .data(ctx.clone())
-                        .retry(
-                            RetryPolicy::retries(
-                                ctx.settings.max_attempts.saturating_sub(1) as usize
-                            )
-                            .with_backoff(backoff),
-                        )
-                        .build($handler)
-                })
-            }};
+                        .retry(retry_policy(&ctx.settings))
+                        .build(run_queued)
+                }),
+                QueueStore::Postgres(pool) => monitor.register(move |restart| {
+                    let config = apalis_postgres::Config::default()
+                        .queue(kind)
+                        .heartbeat_interval(heartbeat);
+                    let backend = PostgresStorage::<QueuedRun>::new(&pool)
+                        .with_config(config)
+                        .poll_with_strategy(Rearm(
+                            Strategy::new()
+                                .stream(Pubsub::new(pool.clone(), kind.into()))
+                                .stream(wake_stream(waker.clone()))
+                                .interval(poll),
+                        ));
+                    worker(&ctx, kind, restart)
+                        .backend(backend)
+                        .data(ctx.clone())
+                        .retry(retry_policy(&ctx.settings))
+                        .build(run_queued)
+                }),
+            };
         }
-        let poll = settings.poll_interval;
-        // One handle per worker factory; each match arm moves its own.
-        let (w1, w2, w3) = (ctx.wakers.clone(), ctx.wakers.clone(), ctx.wakers.clone());
-        match &ctx.store {
-            QueueStore::Sqlite(pool) => {
-                let m = monitor;
-                let (p1, p2, p3) = (pool.clone(), pool.clone(), pool.clone());
-                let (c1, c2, c3) = (
-                    sqlite_cfg(crate::warm::QUEUE),
-                    sqlite_cfg(crate::refresh::QUEUE),
-                    sqlite_cfg(crate::purge::QUEUE),
-                );
-                let m = register!(m, crate::warm::QUEUE, crate::warm::warm, move || {
-                    SqliteStorage::<WarmJob>::new(&p1)
-                        .with_config(c1.clone())
-                        .poll_with_strategy(Rearm(
-                            Strategy::new()
-                                .stream(wake_stream(w1.clone(), JobKind::Warm))
-                                .interval(poll),
-                        ))
-                });
-                let m = register!(
-                    m,
-                    crate::refresh::QUEUE,
-                    crate::refresh::refresh,
-                    move || {
-                        SqliteStorage::<RefreshJob>::new(&p2)
-                            .with_config(c2.clone())
-                            .poll_with_strategy(Rearm(
-                                Strategy::new()
-                                    .stream(wake_stream(w2.clone(), JobKind::Refresh))
-                                    .interval(poll),
-                            ))
-                    }
-                );
-                register!(m, crate::purge::QUEUE, crate::purge::purge, move || {
-                    SqliteStorage::<PurgeJob>::new(&p3)
-                        .with_config(c3.clone())
-                        .poll_with_strategy(Rearm(
-                            Strategy::new()
-                                .stream(wake_stream(w3.clone(), JobKind::Purge))
-                                .interval(poll),
-                        ))
-                })
-            }
-            QueueStore::Postgres(pool) => {
-                let m = monitor;
-                let (p1, p2, p3) = (pool.clone(), pool.clone(), pool.clone());
-                let (c1, c2, c3) = (
-                    pg_cfg(crate::warm::QUEUE),
-                    pg_cfg(crate::refresh::QUEUE),
-                    pg_cfg(crate::purge::QUEUE),
-                );
-                let m = register!(m, crate::warm::QUEUE, crate::warm::warm, move || {
-                    PostgresStorage::<WarmJob>::new(&p1)
-                        .with_config(c1.clone())
-                        .poll_with_strategy(Rearm(
-                            Strategy::new()
-                                .stream(Pubsub::new(p1.clone(), crate::warm::QUEUE.into()))
-                                .stream(wake_stream(w1.clone(), JobKind::Warm))
-                                .interval(poll),
-                        ))
-                });
-                let m = register!(
-                    m,
-                    crate::refresh::QUEUE,
-                    crate::refresh::refresh,
-                    move || {
-                        PostgresStorage::<RefreshJob>::new(&p2)
-                            .with_config(c2.clone())
-                            .poll_with_strategy(Rearm(
-                                Strategy::new()
-                                    .stream(Pubsub::new(p2.clone(), crate::refresh::QUEUE.into()))
-                                    .stream(wake_stream(w2.clone(), JobKind::Refresh))
-                                    .interval(poll),
-                            ))
-                    }
-                );
-                register!(m, crate::purge::QUEUE, crate::purge::purge, move || {
-                    PostgresStorage::<PurgeJob>::new(&p3)
-                        .with_config(c3.clone())
-                        .poll_with_strategy(Rearm(
-                            Strategy::new()
-                                .stream(Pubsub::new(p3.clone(), crate::purge::QUEUE.into()))
-                                .stream(wake_stream(w3.clone(), JobKind::Purge))
-                                .interval(poll),
-                        ))
-                })
-            }
-        }
+        monitor
     }
+}
+
+/// A worker named after its kind, this process and its restart count.
+fn worker(
+    ctx: &JobContext,
+    kind: &str,
+    restart: usize,
+) -> WorkerBuilder<(), (), apalis::prelude::Identity> {
+    WorkerBuilder::new(format!("{kind}-{}-{restart}", ctx.instance).as_str())
+}
+
+/// `max_attempts - 1` retries with exponential backoff (and jitter) between them.
+fn retry_policy(
+    settings: &RunnerSettings,
+) -> apalis::layers::retry::BackoffRetryPolicy<apalis::layers::retry::backoff::ExponentialBackoff> {
+    let backoff = ExponentialBackoffMaker::new(
+        settings.retry_backoff,
+        settings.retry_backoff_max.max(settings.retry_backoff),
+        0.2,
+        HasherRng::default(),
+    )
+    .expect("backoff bounds are ordered")
+    .make_backoff();
+    RetryPolicy::retries(settings.max_attempts.saturating_sub(1) as usize).with_backoff(backoff)
 }
 
 /// Wraps a poll strategy so it is polled until it returns `Pending` each time, which

@@ -11,7 +11,11 @@ use super::artifacts::parse_id;
 use super::jobs::JobAcceptedResponse;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use jobs::{JobKind, Scope, Trigger};
+use jobs::Trigger;
+
+use crate::jobs::purge::PurgeJob;
+use crate::jobs::refresh::RefreshJob;
+use crate::scope::Scope;
 
 /// Cache endpoints.
 pub struct CacheApi {
@@ -155,8 +159,8 @@ impl CacheApi {
     async fn status(&self) -> Result<CacheStatusResponse, ApiError> {
         let s = self.state.cache.status().await?;
         let jobs = &self.state.jobs;
-        let last_refresh = jobs.last_refresh().await?;
-        let refreshing = jobs.refreshing().await?;
+        let last_refresh = jobs.last_finished(&crate::jobs::CACHE_KINDS).await?;
+        let refreshing = jobs.any_active(&crate::jobs::CACHE_KINDS).await?;
         Ok(CacheStatusResponse::Ok(Json(CacheStatusBody {
             entries: s.entries,
             stale_count: s.expired_entries,
@@ -171,7 +175,7 @@ impl CacheApi {
             ttl_secs: s.ttl_secs,
             last_refresh_at: last_refresh.and_then(|r| r.finished_at),
             refreshing,
-            next_refresh_at: jobs.next_run_at(JobKind::Refresh),
+            next_refresh_at: jobs.next_run_at(RefreshJob::KIND_NAME),
         })))
     }
 
@@ -191,7 +195,13 @@ impl CacheApi {
         let enqueued = self
             .state
             .jobs
-            .enqueue(JobKind::Refresh, Trigger::Manual, scope, req.force)
+            .enqueue(
+                RefreshJob {
+                    scope,
+                    force: req.force,
+                },
+                Trigger::Manual,
+            )
             .await?;
         JobAcceptedResponse::from_enqueued(enqueued)
     }
@@ -206,11 +216,7 @@ impl CacheApi {
         operation_id = "purge_cache"
     )]
     async fn purge(&self) -> Result<JobAcceptedResponse, ApiError> {
-        let enqueued = self
-            .state
-            .jobs
-            .enqueue(JobKind::Purge, Trigger::Manual, Scope::All, false)
-            .await?;
+        let enqueued = self.state.jobs.enqueue(PurgeJob, Trigger::Manual).await?;
         JobAcceptedResponse::from_enqueued(enqueued)
     }
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::job_runs;
-use jobs::{Enqueued, JobKind, RunFilter, RunStatus};
+use jobs::{Enqueued, RunFilter, RunStatus};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -29,12 +29,14 @@ pub enum JobKindParam {
     Purge,
 }
 
-impl From<JobKindParam> for JobKind {
-    fn from(k: JobKindParam) -> Self {
-        match k {
-            JobKindParam::Warm => JobKind::Warm,
-            JobKindParam::Refresh => JobKind::Refresh,
-            JobKindParam::Purge => JobKind::Purge,
+impl JobKindParam {
+    /// The registered kind's name.
+    pub fn name(self) -> &'static str {
+        use crate::jobs::{purge::PurgeJob, refresh::RefreshJob, warm::WarmJob};
+        match self {
+            JobKindParam::Warm => WarmJob::KIND_NAME,
+            JobKindParam::Refresh => RefreshJob::KIND_NAME,
+            JobKindParam::Purge => PurgeJob::KIND_NAME,
         }
     }
 }
@@ -242,7 +244,7 @@ impl JobsApi {
         after: Query<Option<String>>,
     ) -> Result<ListJobsResponse, ApiError> {
         let filter = RunFilter {
-            kind: kind.0.map(JobKind::from),
+            kind: kind.0.map(|k| k.name().to_string()),
             status: status.0.map(RunStatus::from),
         };
         let before = match after.0.as_deref() {
@@ -291,11 +293,17 @@ impl JobsApi {
         operation_id = "job_stats"
     )]
     async fn stats(&self) -> Result<JobStatsResponse, ApiError> {
-        let stats = self.state.jobs.history().stats().await?;
+        let stats = self
+            .state
+            .jobs
+            .history()
+            .stats(&crate::jobs::ALL_KINDS)
+            .await?;
         let kinds = stats
             .into_iter()
             .map(|s| JobKindStats {
-                kind: s.kind.as_str().into(),
+                next_run_at: self.state.jobs.next_run_at(&s.kind),
+                kind: s.kind,
                 runs: s.runs,
                 succeeded: s.succeeded,
                 failed: s.failed,
@@ -304,7 +312,6 @@ impl JobsApi {
                 p50_duration_ms: s.p50_duration_ms,
                 p95_duration_ms: s.p95_duration_ms,
                 last_run: s.last_run.map(to_job_run),
-                next_run_at: self.state.jobs.next_run_at(s.kind),
             })
             .collect();
         Ok(JobStatsResponse::Ok(Json(JobStats { kinds })))

@@ -27,8 +27,8 @@ use serde::Serialize;
 
 pub use metrics::CacheMetrics;
 
+pub use crate::scope::Scope;
 use crate::source::{ArtifactId, ArtifactSource, SourceArtifact, SourceError, SourceItem};
-pub use jobs::Scope;
 
 /// Version of the cache tables' layout; stored in `cache_meta` so a mismatch can be detected.
 pub const CACHE_SCHEMA_VERSION: &str = "1";
@@ -744,7 +744,6 @@ impl CacheService {
             report.removed += res.rows_affected;
             report.removed_ids.extend(chunk.iter().cloned());
         }
-        crate::collections::adopt_into_default(self.db()).await?;
         if collection.is_none() {
             collections.sort();
             self.set_meta(META_COLLECTIONS, &serde_json::to_string(&collections)?)
@@ -802,7 +801,6 @@ impl CacheService {
             Ok(Some(artifact)) => {
                 self.store_rows(vec![row_for(&artifact, Utc::now(), self.inner.ttl)?])
                     .await?;
-                crate::collections::adopt_into_default(self.db()).await?;
                 if report.added == 1 {
                     report.added_ids.push(key.to_string());
                 } else {

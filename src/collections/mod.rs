@@ -762,10 +762,16 @@ impl CollectionService {
     }
 }
 
-/// Adds every cached artifact to the default collection unless it is already there or the user
-/// removed it. One statement; the cache refresh runs it after each full refresh, so the default
-/// collection holds every artifact the sources report.
-pub async fn adopt_into_default(db: &DatabaseConnection) -> Result<u64, DbErr> {
+impl CollectionService {
+    /// Adds every cached artifact to the default collection unless it is already there or the
+    /// user removed it. One statement; the refresh job runs it after each refresh, so the
+    /// default collection holds every artifact the sources report.
+    pub async fn adopt_into_default(&self) -> Result<u64, DbErr> {
+        adopt_cached(&self.db).await
+    }
+}
+
+async fn adopt_cached(db: &DatabaseConnection) -> Result<u64, DbErr> {
     if user_collections::Entity::find_by_id(DEFAULT_COLLECTION_ID)
         .one(db)
         .await?

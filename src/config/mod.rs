@@ -487,21 +487,35 @@ impl Settings {
     /// The job runner's settings.
     pub fn runner_settings(&self) -> jobs::RunnerSettings {
         let secs = Duration::from_secs;
-        let days = |d: u64| (d > 0).then(|| secs(d.saturating_mul(86_400)));
-        let every = |s: u64| (s > 0).then(|| secs(s));
         jobs::RunnerSettings {
             max_attempts: self.jobs.max_attempts,
             retry_backoff: Duration::from_millis(self.jobs.retry_backoff_ms),
             retry_backoff_max: secs(60),
-            refresh_every: every(self.cache.refresh_interval_secs),
-            purge_every: every(self.jobs.purge_interval_secs),
-            purge_cache_after: days(self.cache.purge_after_days),
-            retention: days(self.jobs.retention_days),
             heartbeat: secs(self.jobs.heartbeat_secs),
             poll_interval: Duration::from_millis(self.jobs.poll_interval_ms),
             run_timeout: secs(self.jobs.run_timeout_secs),
-            warm_on_start: true,
             shutdown_grace: secs(self.server.shutdown_grace_secs),
+        }
+    }
+
+    /// How often the refresh is scheduled (`None`: never).
+    pub fn refresh_every(&self) -> Option<Duration> {
+        (self.cache.refresh_interval_secs > 0)
+            .then(|| Duration::from_secs(self.cache.refresh_interval_secs))
+    }
+
+    /// How often the purge is scheduled (`None`: never).
+    pub fn purge_every(&self) -> Option<Duration> {
+        (self.jobs.purge_interval_secs > 0)
+            .then(|| Duration::from_secs(self.jobs.purge_interval_secs))
+    }
+
+    /// What the purge job keeps (0 days: everything).
+    pub fn purge_settings(&self) -> crate::jobs::purge::PurgeSettings {
+        let days = |d: u64| (d > 0).then(|| Duration::from_secs(d.saturating_mul(86_400)));
+        crate::jobs::purge::PurgeSettings {
+            cache_after: days(self.cache.purge_after_days),
+            retention: days(self.jobs.retention_days),
         }
     }
 

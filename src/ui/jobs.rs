@@ -3,7 +3,7 @@
 //! listens to the job events and htmx reloads the figures and the table.
 
 use entity::job_runs;
-use jobs::{JobKind, RunFilter, RunStatus};
+use jobs::{RunFilter, RunStatus};
 use maud::{Markup, html};
 use poem::web::{Data, Path, Query};
 use poem::{IntoResponse, Response, handler};
@@ -47,8 +47,8 @@ pub async fn dashboard(
                 label.muted for="kind" { "Kind" }
                 select #kind name="kind" {
                     option value="" { "All kinds" }
-                    @for k in JobKind::ALL {
-                        option value=(k.as_str()) selected[query.kind == k.as_str()] { (k.as_str()) }
+                    @for k in crate::jobs::ALL_KINDS {
+                        option value=(k) selected[query.kind == k] { (k) }
                     }
                 }
                 label.muted for="status" { "Status" }
@@ -135,13 +135,13 @@ pub async fn detail_fragment(Data(state): Data<&AppState>, Path(id): Path<i64>) 
 }
 
 async fn stats_section(state: &AppState) -> Result<Markup, ApiError> {
-    let stats = state.jobs.history().stats().await?;
+    let stats = state.jobs.history().stats(&crate::jobs::ALL_KINDS).await?;
     Ok(html! {
         section #job-stats.stats hx-get="/ui/jobs/stats" hx-trigger="jobs-changed from:body delay:300ms"
             hx-swap="outerHTML" aria-label="Job figures" {
             @for s in &stats {
                 article.card {
-                    h2 { (s.kind.as_str()) }
+                    h2 { (s.kind) }
                     dl {
                         dt { "Runs" } dd { (s.runs) }
                         dt { "Success rate" }
@@ -156,7 +156,7 @@ async fn stats_section(state: &AppState) -> Result<Markup, ApiError> {
                             Some(run) => { (status_badge(&run.status)) " " (time(run.finished_at.or(run.started_at).or(Some(run.enqueued_at)))) }
                             None => { "never" }
                         } }
-                        dt { "Next run" } dd { @match state.jobs.next_run_at(s.kind) {
+                        dt { "Next run" } dd { @match state.jobs.next_run_at(&s.kind) {
                             Some(at) => { (time(Some(at))) }
                             None => { "not scheduled" }
                         } }
@@ -169,7 +169,9 @@ async fn stats_section(state: &AppState) -> Result<Markup, ApiError> {
 
 async fn runs_table(state: &AppState, query: &RunsQuery) -> Result<Markup, ApiError> {
     let filter = RunFilter {
-        kind: JobKind::parse(&query.kind),
+        kind: crate::jobs::ALL_KINDS
+            .contains(&query.kind.as_str())
+            .then(|| query.kind.clone()),
         status: RunStatus::parse(&query.status),
     };
     let (rows, total) = state.jobs.history().list(&filter, None, RUNS_SHOWN).await?;

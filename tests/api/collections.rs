@@ -8,7 +8,7 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn the_default_collection_exists_and_holds_every_artifact() {
     for app in TestApp::all_backends().await {
-        app.state.cache.sync_all(false).await.unwrap();
+        app.refresh_everything(false).await;
         let r = app.get("/api/v1/user-collections/default").await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         assert_eq!(r.body["name"], "Default Collection");
@@ -26,13 +26,13 @@ async fn the_default_collection_exists_and_holds_every_artifact() {
 #[tokio::test]
 async fn an_artifact_removed_from_the_default_collection_stays_removed_after_a_refresh() {
     let app = TestApp::spawn().await;
-    app.state.cache.sync_all(false).await.unwrap();
+    app.refresh_everything(false).await;
     let r = app
         .delete("/api/v1/user-collections/default/artifacts/skill:bom-skill")
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     app.state.cache.clear().await.unwrap();
-    app.state.cache.sync_all(true).await.unwrap();
+    app.refresh_everything(true).await;
     assert_eq!(
         app.get("/api/v1/user-collections/default").await.body["artifact_count"],
         15
@@ -45,7 +45,7 @@ async fn an_artifact_removed_from_the_default_collection_stays_removed_after_a_r
         )
         .await;
     assert_eq!(r.body["added"], json!(["skill:bom-skill"]));
-    app.state.cache.sync_all(true).await.unwrap();
+    app.refresh_everything(true).await;
     assert_eq!(
         app.get("/api/v1/user-collections/default").await.body["artifact_count"],
         16
@@ -363,7 +363,7 @@ async fn a_member_that_vanished_from_disk_is_kept_and_marked_unavailable() {
             .join("commands/no-frontmatter.md"),
     )
     .unwrap();
-    app.state.cache.sync_all(false).await.unwrap();
+    app.refresh_everything(false).await;
     let r = app
         .get(&format!("/api/v1/user-collections/{c}/artifacts"))
         .await;

@@ -154,11 +154,12 @@ fn job_settings_layer_and_map_onto_the_runner() {
         let r = s.runner_settings();
         assert_eq!(r.max_attempts, 5);
         assert_eq!(r.retry_backoff, std::time::Duration::from_millis(250));
-        assert_eq!(r.refresh_every, Some(std::time::Duration::from_secs(300)));
-        assert_eq!(r.purge_every, None, "0 turns the purge schedule off");
-        assert_eq!(r.purge_cache_after, None, "0 days keeps cache entries");
+        assert_eq!(s.refresh_every(), Some(std::time::Duration::from_secs(300)));
+        assert_eq!(s.purge_every(), None, "0 turns the purge schedule off");
+        let purge = s.purge_settings();
+        assert_eq!(purge.cache_after, None, "0 days keeps cache entries");
         assert_eq!(
-            r.retention,
+            purge.retention,
             Some(std::time::Duration::from_secs(7 * 86_400))
         );
 

@@ -434,7 +434,7 @@ async fn fifty_concurrent_moves_leave_no_duplicate_or_missing_positions() {
     for app in TestApp::all_backends().await {
         let a = app.create_group("default", "A").await;
         let b = app.create_group("default", "B").await;
-        app.state.cache.sync_all(false).await.unwrap();
+        app.refresh_everything(false).await;
         let everything: Vec<String> = app
             .list_all("")
             .await

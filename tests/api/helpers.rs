@@ -363,6 +363,21 @@ impl TestApp {
         .await
     }
 
+    /// Runs the refresh job over everything in this task, as the schedule runs it: the cache,
+    /// then the default collection and the deployment statuses.
+    pub async fn refresh_everything(&self, force: bool) -> jobs::RunReport {
+        use skillmeat_server::jobs::{JobServices, refresh};
+        refresh::refresh(
+            refresh::RefreshJob {
+                scope: skillmeat_server::scope::Scope::All,
+                force,
+            },
+            JobServices::of(&self.state),
+        )
+        .await
+        .expect("the refresh runs")
+    }
+
     /// `POST /api/v1/cache/refresh` with `body`; asserts 202 and returns the job's id.
     pub async fn refresh_now(&self, body: Value) -> i64 {
         let r = self.post_json("/api/v1/cache/refresh", body).await;

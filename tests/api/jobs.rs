@@ -9,6 +9,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
+use skillmeat_server::jobs::refresh::RefreshJob;
+
 use crate::helpers::{Backend, PgDatabase, ServerProcess, TestApp, generated_home, pg_base_url};
 
 #[tokio::test]
@@ -759,12 +761,7 @@ async fn two_server_instances_never_run_two_refreshes_of_the_same_scope() {
         assert_eq!(first.body["deduplicated"], false);
         let theirs = other
             .jobs
-            .enqueue(
-                jobs::JobKind::Refresh,
-                jobs::Trigger::Manual,
-                jobs::Scope::All,
-                false,
-            )
+            .enqueue(RefreshJob::everything(), jobs::Trigger::Manual)
             .await
             .unwrap();
         match theirs {
@@ -835,7 +832,9 @@ async fn an_edit_on_disk_shows_up_within_one_scheduled_refresh() {
 
 #[tokio::test]
 async fn several_instances_queue_each_scheduled_run_once() {
-    for app in TestApp::all_backends().await {
+    for backend in crate::live::backends() {
+        // A long period, so the schedule itself queues nothing while the test runs.
+        let app = TestApp::spawn_with(backend, |s| s.cache.refresh_interval_secs = 86_400).await;
         let other = skillmeat_server::startup::build_state((*app.state.settings).clone())
             .await
             .unwrap();
@@ -843,14 +842,16 @@ async fn several_instances_queue_each_scheduled_run_once() {
         let mine = app
             .state
             .jobs
-            .enqueue_scheduled(jobs::JobKind::Refresh, slot)
+            .enqueue_scheduled("refresh", slot)
             .await
+            .expect("refresh is scheduled")
             .unwrap();
         assert!(matches!(mine, jobs::Enqueued::New(_)), "{mine:?}");
         let theirs = other
             .jobs
-            .enqueue_scheduled(jobs::JobKind::Refresh, slot)
+            .enqueue_scheduled("refresh", slot)
             .await
+            .expect("refresh is scheduled")
             .unwrap();
         assert!(matches!(theirs, jobs::Enqueued::SlotTaken), "{theirs:?}");
         let listed = app.get("/api/v1/jobs?kind=refresh").await;

@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 
 use skillmeat_server::watcher::WatchState;
 
+use skillmeat_server::jobs::refresh::enqueue_watched;
+use skillmeat_server::scope::Scope;
+
 use crate::helpers::{Backend, TestApp};
 
 fn write(path: &std::path::Path, text: &str) {
@@ -354,11 +357,8 @@ async fn several_instances_seeing_the_same_change_queue_it_once() {
         let other = skillmeat_server::startup::build_state((*app.state.settings).clone())
             .await
             .unwrap();
-        let scope = jobs::Scope::Artifact("skill:bom-skill".into());
-        let mine = app
-            .state
-            .jobs
-            .enqueue_watched(scope.clone(), "abc")
+        let scope = Scope::Artifact("skill:bom-skill".into());
+        let mine = enqueue_watched(&app.state.jobs, scope.clone(), "abc")
             .await
             .unwrap();
         let jobs::Enqueued::New(run) = mine else {
@@ -381,14 +381,12 @@ async fn several_instances_seeing_the_same_change_queue_it_once() {
             )
             .await
             .unwrap();
-        let theirs = other
-            .jobs
-            .enqueue_watched(scope.clone(), "abc")
+        let theirs = enqueue_watched(&other.jobs, scope.clone(), "abc")
             .await
             .unwrap();
         assert!(matches!(theirs, jobs::Enqueued::SlotTaken), "{theirs:?}");
         // A later change of the same file is a new job.
-        let later = other.jobs.enqueue_watched(scope, "def").await.unwrap();
+        let later = enqueue_watched(&other.jobs, scope, "def").await.unwrap();
         assert!(matches!(later, jobs::Enqueued::New(_)), "{later:?}");
     }
 }

@@ -1,0 +1,113 @@
+//! The server's background jobs, each a payload struct plus one async function that calls the
+//! services: [`warm`] (at start-up), [`refresh`] (on a schedule, on demand, after file
+//! changes) and [`purge`] (on a schedule). The `jobs` crate is only the plumbing (queue,
+//! runner, history, schedules, retries); [`registry`] registers each kind there in one line.
+
+pub mod purge;
+pub mod refresh;
+pub mod warm;
+
+use crate::cache::CacheService;
+use crate::collections::CollectionService;
+use crate::config::Settings;
+use crate::deploy::DeployService;
+use crate::events::{EventBus, EventSubject};
+
+/// The services the jobs call; cheap to clone.
+#[derive(Clone)]
+pub struct JobServices {
+    /// The artifact cache.
+    pub cache: CacheService,
+    /// Collections (new artifacts join the default collection).
+    pub collections: CollectionService,
+    /// Deployments, whose statuses follow the cache.
+    pub deployments: DeployService,
+    /// Where live events go.
+    pub events: EventBus,
+    /// The job history (the purge trims it).
+    pub history: ::jobs::JobHistory,
+    /// The queue (the purge trims its finished entries).
+    pub store: ::jobs::QueueStore,
+    /// What the purge keeps.
+    pub purge: purge::PurgeSettings,
+}
+
+/// Every job kind with its schedule, and the live events and metrics of their runs.
+pub fn registry(services: JobServices, settings: &Settings) -> ::jobs::Registry {
+    let observer = services.clone();
+    ::jobs::Registry::default()
+        .register(services.clone(), warm::warm)
+        .register(services.clone(), refresh::refresh)
+        .register(services, purge::purge)
+        .at_start(warm::WarmJob)
+        .every(settings.refresh_every(), refresh::RefreshJob::everything())
+        .every(settings.purge_every(), purge::PurgeJob)
+        .observe(move |t| observer.job_transition(t))
+}
+
+impl JobServices {
+    /// A run's start or end as a live event and, at the end, in the metrics.
+    fn job_transition(&self, t: &::jobs::Transition) {
+        use ::jobs::RunStatus;
+        if t.status == RunStatus::Running {
+            self.events.publish(
+                "job.started",
+                EventSubject {
+                    job_id: Some(t.run_id),
+                    job_kind: Some(t.kind.clone()),
+                    scope: Some(t.scope.clone()),
+                    ..Default::default()
+                },
+            );
+            return;
+        }
+        let duration = t.duration.unwrap_or_default();
+        let metrics = self.cache.metrics();
+        metrics
+            .job_runs
+            .get_or_create(&vec![
+                ("kind".to_string(), t.kind.clone()),
+                ("status".to_string(), t.status.as_str().to_string()),
+            ])
+            .inc();
+        metrics
+            .job_duration
+            .get_or_create(&vec![("kind".to_string(), t.kind.clone())])
+            .observe(duration.as_secs_f64());
+        self.events.publish(
+            "job.finished",
+            EventSubject {
+                job_id: Some(t.run_id),
+                job_kind: Some(t.kind.clone()),
+                status: Some(t.status.as_str().into()),
+                duration_ms: Some(duration.as_millis() as u64),
+                ..Default::default()
+            },
+        );
+    }
+}
+
+/// The kinds whose runs change what the cache holds (the refresh button waits for them).
+pub const CACHE_KINDS: [&str; 2] = [warm::WarmJob::KIND_NAME, refresh::RefreshJob::KIND_NAME];
+
+/// Every kind, in display order.
+pub const ALL_KINDS: [&str; 3] = [
+    warm::WarmJob::KIND_NAME,
+    refresh::RefreshJob::KIND_NAME,
+    purge::PurgeJob::KIND_NAME,
+];
+
+impl JobServices {
+    /// The services of a built server (the same the registered jobs got).
+    pub fn of(state: &crate::state::AppState) -> Self {
+        Self {
+            cache: state.cache.clone(),
+            collections: state.collections.clone(),
+            deployments: state.deployments.clone(),
+            events: state.events.clone(),
+            history: state.jobs.history().clone(),
+            store: state.jobs.store().clone(),
+            purge: state.settings.purge_settings(),
+        }
+    }
+}

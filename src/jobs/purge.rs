@@ -1,0 +1,68 @@
+//! The purge: drop cache entries neither read nor confirmed by a refresh for
+//! `cache.purge_after_days`, finished job records older than `jobs.retention_days`, and the
+//! queue's own finished entries of the same age. A setting of 0 days keeps that kind forever.
+
+use std::time::Duration;
+
+use ::jobs::{BoxError, Payload, RunReport};
+use serde_json::json;
+
+use super::JobServices;
+
+/// What the purge keeps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PurgeSettings {
+    /// Cache entries neither read nor refreshed for this long are purged; `None` keeps them.
+    pub cache_after: Option<Duration>,
+    /// Finished job records (and queue entries) older than this are purged; `None` keeps them.
+    pub retention: Option<Duration>,
+}
+
+/// Payload of a purge: it always covers everything.
+#[derive(Debug, Clone, Copy)]
+pub struct PurgeJob;
+
+impl PurgeJob {
+    /// The kind's name.
+    pub const KIND_NAME: &'static str = "purge";
+}
+
+impl Payload for PurgeJob {
+    const KIND: &'static str = Self::KIND_NAME;
+
+    fn scope(&self) -> String {
+        "all".into()
+    }
+
+    fn from_run(_scope: &str, _force: bool) -> Result<Self, BoxError> {
+        Ok(PurgeJob)
+    }
+}
+
+/// Purges stale cache entries, old job records and old queue entries.
+pub async fn purge(_job: PurgeJob, services: JobServices) -> Result<RunReport, BoxError> {
+    let settings = services.purge;
+    let cache_removed = match settings.cache_after {
+        Some(age) => services.cache.purge_stale(age).await?,
+        None => 0,
+    };
+    let (runs_removed, queue_entries_removed) = match settings
+        .retention
+        .and_then(|age| Some((age, ::jobs::older_than(age)?)))
+    {
+        Some((age, cutoff)) => (
+            services.history.delete_finished_before(cutoff).await?,
+            services.store.vacuum_older_than(age).await?,
+        ),
+        None => (0, 0),
+    };
+    Ok(RunReport {
+        removed: cache_removed,
+        details: json!({
+            "cache_entries_removed": cache_removed,
+            "job_runs_removed": runs_removed,
+            "queue_entries_removed": queue_entries_removed,
+        }),
+        ..Default::default()
+    })
+}
