@@ -68,13 +68,20 @@ pub async fn build_state_with_source(
 ) -> Result<AppState, StartupError> {
     let url = settings.database_url();
     let db = db::open_and_migrate(&url).await?;
+    let events = crate::events::EventBus::new();
     let cache = CacheService::new(
         db.clone(),
         source,
         Duration::from_secs(settings.cache.ttl_secs),
+        events.clone(),
     );
     cache.check_schema_version().await?;
-    let collections = CollectionService::new(db.clone(), cache.clone(), settings.data_home_path());
+    let collections = CollectionService::new(
+        db.clone(),
+        cache.clone(),
+        settings.data_home_path(),
+        events.clone(),
+    );
     collections
         .ensure_default()
         .await
@@ -94,9 +101,9 @@ pub async fn build_state_with_source(
         search_roots,
         settings.deploy.search_depth,
         crate::deploy::ProjectRoots::new(settings.allowed_roots()),
+        events.clone(),
     );
     let store = jobs::QueueStore::open(&settings.jobs_url()).await?;
-    let events = crate::events::EventBus::new();
     let history = jobs::JobHistory::new(db.clone());
     let services = crate::jobs::JobServices {
         cache: cache.clone(),
@@ -303,6 +310,16 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stop_tx = Arc::new(stop_tx);
         let runner = tokio::spawn(self.state.jobs.clone().run(stop_rx.clone()));
+        // On PostgreSQL, events cross instances.
+        let relay = (self.state.settings.database_kind() == crate::config::DatabaseKind::Postgres)
+            .then(|| {
+                crate::events::relay::start(
+                    self.state.events.clone(),
+                    self.state.db.clone(),
+                    self.state.settings.database_url(),
+                    stop_rx.clone(),
+                )
+            });
         let watcher = start_watcher(&self.state, stop_rx.clone());
         // One signal stops everything at once: the HTTP server drains (event streams end) while
         // the workers finish.
@@ -363,6 +380,9 @@ impl Application {
             tracing::warn!(
                 "job runner did not stop in time; unfinished jobs are re-queued at the next start"
             );
+        }
+        if let Some(relay) = relay {
+            let _ = tokio::time::timeout(Duration::from_secs(2), relay).await;
         }
         store.close().await;
         served

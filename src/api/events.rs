@@ -15,7 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiTags;
 use crate::error::ApiError;
-use crate::events::{ServerEvent, Subscription};
+use crate::events::{LoggedEvent, Subscription};
 use crate::state::AppState;
 
 /// Seconds between keep-alive comments on an idle stream (proxies drop silent connections).
@@ -28,14 +28,17 @@ pub struct EventsApi {
 }
 
 /// One live event: the SSE `event:` is its `event`, the SSE `id:` its `id`, the `data:` this
-/// object as JSON. Only the fields that apply to the event's type are set.
-#[derive(Debug, Object)]
+/// object as JSON. Only the fields that apply to the event's type are set. Built from the
+/// server's `ServerEvent` through serde, so the two cannot drift apart.
+#[derive(Debug, Default, Object, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct LiveEvent {
     /// `<epoch>-<sequence>`; send it back as `Last-Event-ID` to resume.
     pub id: String,
-    /// `artifact.added`, `artifact.changed`, `artifact.removed`, `job.started`, `job.finished`,
-    /// `deployment.status_changed`, or `resync` (reload what you show, then carry on).
+    /// `artifact.added`, `artifact.changed`, `artifact.removed`, `cache.cleared`,
+    /// `job.started`, `job.finished`, `deployment.deployed`, `deployment.undeployed`,
+    /// `deployment.status_changed`, `collection.changed`, `groups.changed`, or `resync` (reload
+    /// what you show, then carry on).
     pub event: String,
     /// When it happened.
     pub at: DateTime<Utc>,
@@ -59,6 +62,8 @@ pub struct LiveEvent {
     pub duration_ms: Option<u64>,
     /// Why a `resync` was sent.
     pub reason: Option<String>,
+    /// The collection (collection and group events).
+    pub collection_id: Option<String>,
 }
 
 #[OpenApi(tag = "ApiTags::Events")]
@@ -134,21 +139,17 @@ impl EventsApi {
     }
 }
 
-fn to_live(e: &ServerEvent) -> LiveEvent {
-    let s = e.subject.clone();
-    LiveEvent {
+fn to_live(e: &LoggedEvent) -> LiveEvent {
+    let mut fields = match serde_json::to_value(&e.event) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    fields.insert("id".into(), e.id.clone().into());
+    fields.insert("at".into(), serde_json::json!(e.at));
+    serde_json::from_value(serde_json::Value::Object(fields)).unwrap_or_else(|_| LiveEvent {
         id: e.id.clone(),
-        event: e.event.to_string(),
+        event: e.event.name(),
         at: e.at,
-        artifact_id: s.artifact_id,
-        job_id: s.job_id,
-        job_kind: s.job_kind,
-        scope: s.scope,
-        status: s.status,
-        previous_status: s.previous_status,
-        deployment_id: s.deployment_id,
-        project_id: s.project_id,
-        duration_ms: s.duration_ms,
-        reason: s.reason,
-    }
+        ..Default::default()
+    })
 }

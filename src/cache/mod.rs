@@ -7,6 +7,7 @@
 //! changed. The cache holds nothing that is not in a source: clearing it loses nothing.
 
 pub mod background;
+mod changes;
 pub mod listing;
 pub mod metrics;
 
@@ -176,11 +177,19 @@ struct Inner {
     pending_touches: Mutex<PendingTouches>,
     sync_lock: tokio::sync::Mutex<()>,
     sync_generation: AtomicU64,
+    /// Where the cache says what changed.
+    events: crate::events::EventBus,
 }
 
 impl CacheService {
-    /// A cache over `db`, filled from `source`, with `ttl` for new rows.
-    pub fn new(db: DatabaseConnection, source: Arc<dyn ArtifactSource>, ttl: Duration) -> Self {
+    /// A cache over `db`, filled from `source`, with `ttl` for new rows; what its refreshes
+    /// change is published on `events`.
+    pub fn new(
+        db: DatabaseConnection,
+        source: Arc<dyn ArtifactSource>,
+        ttl: Duration,
+        events: crate::events::EventBus,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -192,6 +201,7 @@ impl CacheService {
                 background: background::BackgroundReads::new(),
                 sync_lock: tokio::sync::Mutex::new(()),
                 sync_generation: AtomicU64::new(0),
+                events,
             }),
         }
     }
@@ -319,6 +329,9 @@ impl CacheService {
         cache_meta::Entity::delete_by_id(META_LAST_FULL_SYNC.to_string())
             .exec(self.db())
             .await?;
+        self.inner
+            .events
+            .publish(crate::events::ServerEvent::CacheCleared {});
         Ok(res.rows_affected)
     }
 
@@ -497,8 +510,15 @@ impl CacheService {
         self.run_sync(force, false).await
     }
 
-    /// A refresh of one scope: everything, one collection, or one artifact.
+    /// A refresh of one scope: everything, one collection, or one artifact; what it changed
+    /// is published as live events.
     pub async fn refresh(&self, scope: &Scope, force: bool) -> Result<SyncReport, CacheError> {
+        let report = self.refresh_scope(scope, force).await?;
+        self.announce(&report);
+        Ok(report)
+    }
+
+    async fn refresh_scope(&self, scope: &Scope, force: bool) -> Result<SyncReport, CacheError> {
         match scope {
             Scope::All => self.sync_all(force).await,
             Scope::Collection(name) => {
@@ -542,6 +562,7 @@ impl CacheService {
         // what the first pass did to them.
         report.recent_revalidated = recent_found;
         report.absorb_changes(recent_report);
+        self.announce(&report);
         Ok(report)
     }
 

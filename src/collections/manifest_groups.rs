@@ -122,9 +122,14 @@ pub fn rewrite_manifest_groups(file: &Path, groups: &[ManifestGroup]) -> std::io
 }
 
 impl CollectionService {
-    /// Mirrors a collection's groups into its manifest. Best effort, as in SkillMeat: a failure
-    /// is logged and the database change stands.
+    /// After a committed change of a collection's groups: says so to live clients and mirrors
+    /// the groups into its manifest. The mirror is best effort, as in SkillMeat: a failure is
+    /// logged and the database change stands.
     pub async fn write_manifest_groups(&self, collection_id: &str) {
+        self.events
+            .publish(crate::events::ServerEvent::GroupsChanged {
+                collection_id: collection_id.to_string(),
+            });
         if let Err(e) = self.try_write_manifest_groups(collection_id).await {
             tracing::warn!(collection_id, error = %e, "could not mirror groups into collection.toml");
         }

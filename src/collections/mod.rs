@@ -28,6 +28,7 @@ use sea_orm::{
 use crate::cache::listing::escape_like;
 use crate::cache::{CacheError, CacheService};
 use crate::db::{begin_write, is_unique_violation, new_id};
+use crate::events::{EventBus, ServerEvent};
 use crate::source::{ArtifactId, ArtifactType};
 
 /// Id of the default collection.
@@ -216,17 +217,32 @@ pub struct CollectionService {
     pub(crate) data_home: Arc<PathBuf>,
     /// Serialises writes of `collection.toml` files within this process.
     pub(crate) manifest_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Where this service says what it changed.
+    pub(crate) events: EventBus,
 }
 
 impl CollectionService {
     /// A service over `db`; `data_home` locates `collection.toml` files for write-through.
-    pub fn new(db: DatabaseConnection, cache: CacheService, data_home: PathBuf) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        cache: CacheService,
+        data_home: PathBuf,
+        events: EventBus,
+    ) -> Self {
         Self {
             db,
             cache,
             data_home: Arc::new(data_home),
             manifest_lock: Arc::new(tokio::sync::Mutex::new(())),
+            events,
         }
+    }
+
+    /// Says that `collection_id` (its name, description or members) changed.
+    fn collection_changed(&self, collection_id: &str) {
+        self.events.publish(ServerEvent::CollectionChanged {
+            collection_id: collection_id.to_string(),
+        });
     }
 
     /// Creates the default collection (`default`, "Default Collection") unless it exists.
@@ -419,6 +435,7 @@ impl CollectionService {
             }
         })?;
         txn.commit().await?;
+        self.collection_changed(&created.id);
         Ok(created)
     }
 
@@ -469,6 +486,7 @@ impl CollectionService {
             }
         })?;
         txn.commit().await?;
+        self.collection_changed(&updated.id);
         Ok(updated)
     }
 
@@ -483,6 +501,7 @@ impl CollectionService {
         if res.rows_affected == 0 {
             return Err(not_found_collection(id));
         }
+        self.collection_changed(id);
         Ok(())
     }
 
@@ -671,6 +690,7 @@ impl CollectionService {
         let (added, already_present) = insert_members(&txn, id, &known).await?;
         let total = member_count(&txn, id).await?;
         txn.commit().await?;
+        self.collection_changed(id);
         Ok(AddReport {
             added,
             already_present,
@@ -689,6 +709,7 @@ impl CollectionService {
         self.lock_collection(&txn, id).await?;
         let touched = remove_members(&txn, id, std::slice::from_ref(&artifact_id)).await?;
         txn.commit().await?;
+        self.collection_changed(id);
         if touched {
             self.write_manifest_groups(id).await;
         }
@@ -755,6 +776,10 @@ impl CollectionService {
             report.removed = ids;
         }
         txn.commit().await?;
+        self.collection_changed(target_id);
+        if mode == Transfer::Move {
+            self.collection_changed(source_id);
+        }
         if source_groups_changed {
             self.write_manifest_groups(source_id).await;
         }

@@ -9,6 +9,7 @@
 //! Deploys copy into a temp folder inside the profile root and rename it into place, so a crash
 //! or a failed copy never leaves half an artifact; the record is written after the rename.
 
+pub mod lock;
 pub mod record;
 pub mod roots;
 
@@ -34,6 +35,8 @@ use crate::source::hash;
 use crate::source::{ArtifactId, ArtifactType, SourceError, printable};
 use record::{NewRecord, RECORD_FILE};
 pub use roots::ProjectRoots;
+
+use crate::events::{EventBus, MAX_ITEM_EVENTS_PER_RUN, ServerEvent};
 
 /// `cache_meta` key changed on every write to the deployment rows.
 pub const META_DEPLOYMENTS_VERSION: &str = "deployments_version";
@@ -360,6 +363,7 @@ struct Inner {
     search_roots: Vec<PathBuf>,
     search_depth: u32,
     roots: ProjectRoots,
+    events: EventBus,
     project_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -372,6 +376,7 @@ impl DeployService {
         search_roots: Vec<PathBuf>,
         search_depth: u32,
         roots: ProjectRoots,
+        events: EventBus,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -380,6 +385,7 @@ impl DeployService {
                 search_roots,
                 search_depth,
                 roots,
+                events,
                 summary_memo: Mutex::new(None),
                 project_locks: Mutex::new(HashMap::new()),
             }),
@@ -388,16 +394,6 @@ impl DeployService {
 
     fn db(&self) -> &DatabaseConnection {
         &self.inner.db
-    }
-
-    /// Serialises file and record changes within one project.
-    fn project_lock(&self, project_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .inner
-            .project_locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        locks.entry(project_id.to_string()).or_default().clone()
     }
 
     // ----- projects -------------------------------------------------------------------------
@@ -594,14 +590,38 @@ impl DeployService {
     }
 
     /// Reads a project's record files into rows (new records added, vanished ones dropped) and
-    /// recomputes each status. Returns the statuses that changed.
+    /// recomputes each status. Returns the statuses that changed, and says so to live clients
+    /// (one `resync` when too many changed at once).
     pub async fn scan_project(
         &self,
         project: &projects::Model,
     ) -> Result<Vec<StatusChange>, DeployError> {
+        let changes = self.scan_project_rows(project).await?;
+        let events = &self.inner.events;
+        if changes.len() > MAX_ITEM_EVENTS_PER_RUN {
+            events.publish(ServerEvent::Resync {
+                reason: format!("{} deployment statuses changed at once", changes.len()),
+            });
+        } else {
+            for c in &changes {
+                events.publish(ServerEvent::DeploymentStatusChanged {
+                    deployment_id: c.deployment_id.clone(),
+                    project_id: c.project_id.clone(),
+                    artifact_id: c.artifact_id.clone(),
+                    status: c.to.clone(),
+                    previous_status: c.from.clone(),
+                });
+            }
+        }
+        Ok(changes)
+    }
+
+    async fn scan_project_rows(
+        &self,
+        project: &projects::Model,
+    ) -> Result<Vec<StatusChange>, DeployError> {
         self.inner.roots.check_known(&project.path)?;
-        let lock = self.project_lock(&project.id);
-        let _guard = lock.lock().await;
+        let _guard = self.lock_project(&project.id).await?;
         let root = PathBuf::from(&project.path);
         let read = tokio::task::spawn_blocking(move || {
             sweep_staging_leftovers(&root);
@@ -827,8 +847,7 @@ impl DeployService {
         if let Ok(artifact_id) = ArtifactId::parse(&row.artifact_id) {
             self.inner.cache.get_or_fill(&artifact_id).await?;
         }
-        let lock = self.project_lock(&row.project_id);
-        let _guard = lock.lock().await;
+        let _guard = self.lock_project(&row.project_id).await?;
         let row = self.find_deployment(id).await?;
         let model = self.recheck_model(row).await?;
         let saved = self.save(model, true).await?;
@@ -909,8 +928,7 @@ impl DeployService {
             (None, None) => unreachable!("a project or a path was resolved above"),
         };
         let result = {
-            let lock = self.project_lock(&project.id);
-            let _guard = lock.lock().await;
+            let _guard = self.lock_project(&project.id).await?;
             self.deploy_locked(&project, &id, profile, &artifact, &rel, req.overwrite)
                 .await
         };
@@ -1092,6 +1110,12 @@ impl DeployService {
         };
         let saved = self.save(model, existing.is_some()).await?;
         self.bump_version().await?;
+        self.inner.events.publish(ServerEvent::Deployed {
+            deployment_id: saved.id.clone(),
+            project_id: saved.project_id.clone(),
+            artifact_id: saved.artifact_id.clone(),
+            status: saved.status.clone(),
+        });
         Ok((saved, previous.is_some() || existing.is_some()))
     }
 
@@ -1133,8 +1157,7 @@ impl DeployService {
     /// project); a record pointing anywhere else loses its record, never someone else's files.
     pub async fn undeploy(&self, id: &str) -> Result<(), DeployError> {
         let project_id = self.find_deployment(id).await?.project_id;
-        let lock = self.project_lock(&project_id);
-        let _guard = lock.lock().await;
+        let _guard = self.lock_project(&project_id).await?;
         let row = self.find_deployment(id).await?;
         self.inner.roots.check_known(&row.project_path)?;
         let project_root = PathBuf::from(&row.project_path);
@@ -1175,6 +1198,11 @@ impl DeployService {
             )));
         }
         self.bump_version().await?;
+        self.inner.events.publish(ServerEvent::Undeployed {
+            deployment_id: row.id.clone(),
+            project_id: row.project_id.clone(),
+            artifact_id: row.artifact_id.clone(),
+        });
         Ok(())
     }
 
@@ -1188,8 +1216,7 @@ impl DeployService {
         let artifact = self.fresh_artifact(&artifact_id).await?;
         let project = self.project(&row.project_id).await?;
         self.inner.roots.check_known(&project.path)?;
-        let lock = self.project_lock(&project.id);
-        let _guard = lock.lock().await;
+        let _guard = self.lock_project(&project.id).await?;
         let row = self.recheck_model(self.find_deployment(id).await?).await?;
         let status = DeploymentStatus::parse(&row.status).unwrap_or(DeploymentStatus::Modified);
         if matches!(

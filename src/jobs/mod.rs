@@ -11,7 +11,7 @@ use crate::cache::CacheService;
 use crate::collections::CollectionService;
 use crate::config::Settings;
 use crate::deploy::DeployService;
-use crate::events::{EventBus, EventSubject};
+use crate::events::{EventBus, ServerEvent};
 
 /// The services the jobs call; cheap to clone.
 #[derive(Clone)]
@@ -50,15 +50,11 @@ impl JobServices {
     fn job_transition(&self, t: &::jobs::Transition) {
         use ::jobs::RunStatus;
         if t.status == RunStatus::Running {
-            self.events.publish(
-                "job.started",
-                EventSubject {
-                    job_id: Some(t.run_id),
-                    job_kind: Some(t.kind.clone()),
-                    scope: Some(t.scope.clone()),
-                    ..Default::default()
-                },
-            );
+            self.events.publish(ServerEvent::JobStarted {
+                job_id: t.run_id,
+                job_kind: t.kind.clone(),
+                scope: t.scope.clone(),
+            });
             return;
         }
         let duration = t.duration.unwrap_or_default();
@@ -74,16 +70,12 @@ impl JobServices {
             .job_duration
             .get_or_create(&vec![("kind".to_string(), t.kind.clone())])
             .observe(duration.as_secs_f64());
-        self.events.publish(
-            "job.finished",
-            EventSubject {
-                job_id: Some(t.run_id),
-                job_kind: Some(t.kind.clone()),
-                status: Some(t.status.as_str().into()),
-                duration_ms: Some(duration.as_millis() as u64),
-                ..Default::default()
-            },
-        );
+        self.events.publish(ServerEvent::JobFinished {
+            job_id: t.run_id,
+            job_kind: t.kind.clone(),
+            status: t.status.as_str().into(),
+            duration_ms: duration.as_millis() as u64,
+        });
     }
 }
 

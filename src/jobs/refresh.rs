@@ -1,7 +1,6 @@
 //! The refresh: re-read only entries whose TTL expired or whose stat fingerprint changed (every
 //! entry in scope with `force`), add new artifacts, drop vanished ones, let the default
-//! collection adopt the new ones, recompute deployment statuses, and say what changed as live
-//! events. Queued by the schedule, on demand (`POST /api/v1/cache/refresh`) and by the file
+//! collection adopt the new ones, and recompute deployment statuses. Queued by the schedule, on demand (`POST /api/v1/cache/refresh`) and by the file
 //! watcher; a project scope re-reads that project's deployment records only.
 
 use ::jobs::{BoxError, Payload, RunReport};
@@ -10,7 +9,6 @@ use serde_json::json;
 use super::JobServices;
 use crate::cache::SyncReport;
 use crate::deploy::DeployRefreshReport;
-use crate::events::{EventSubject, MAX_ARTIFACT_EVENTS_PER_RUN};
 use crate::scope::Scope;
 
 /// Per-artifact error messages kept on a run's record; the count is always exact.
@@ -65,16 +63,15 @@ pub async fn refresh(job: RefreshJob, services: JobServices) -> Result<RunReport
     after_cache_change(&services, report).await
 }
 
-/// After the cache changed: the changes as live events, new artifacts into the default
-/// collection, and the deployment statuses that compare against the cache.
+/// After the cache changed: new artifacts into the default collection, and the deployment
+/// statuses that compare against the cache. (Each service says what it changed itself.)
 pub async fn after_cache_change(
     services: &JobServices,
     report: SyncReport,
 ) -> Result<RunReport, BoxError> {
-    publish_artifact_changes(services, &report);
     services.collections.adopt_into_default().await?;
     let deployments = match services.deployments.refresh_all().await {
-        Ok(r) => deployment_details(services, r),
+        Ok(r) => deployment_details(r),
         // The cache part succeeded; a deployment problem is reported, not fatal.
         Err(e) => json!({ "error": crate::error::error_chain(&e) }),
     };
@@ -94,39 +91,12 @@ async fn refresh_project(services: &JobServices, id: &str) -> Result<RunReport, 
     let checked = report.projects;
     Ok(RunReport {
         checked,
-        details: json!({ "deployments": deployment_details(services, report) }),
+        details: json!({ "deployments": deployment_details(report) }),
         ..Default::default()
     })
 }
 
-fn deployment_details(services: &JobServices, r: DeployRefreshReport) -> serde_json::Value {
-    let events = &services.events;
-    if r.changes.len() > MAX_ARTIFACT_EVENTS_PER_RUN {
-        events.publish(
-            "resync",
-            EventSubject {
-                reason: Some(format!(
-                    "{} deployment statuses changed at once",
-                    r.changes.len()
-                )),
-                ..Default::default()
-            },
-        );
-    } else {
-        for c in &r.changes {
-            events.publish(
-                "deployment.status_changed",
-                EventSubject {
-                    deployment_id: Some(c.deployment_id.clone()),
-                    project_id: Some(c.project_id.clone()),
-                    artifact_id: Some(c.artifact_id.clone()),
-                    status: Some(c.to.clone()),
-                    previous_status: Some(c.from.clone()),
-                    ..Default::default()
-                },
-            );
-        }
-    }
+fn deployment_details(r: DeployRefreshReport) -> serde_json::Value {
     json!({
         "projects": r.projects,
         "discovered": r.discovered,
@@ -134,37 +104,6 @@ fn deployment_details(services: &JobServices, r: DeployRefreshReport) -> serde_j
         "status_changed": r.status_changed,
         "errors": r.errors,
     })
-}
-
-/// One event per added, changed or removed artifact; a mass change sends one `resync`.
-fn publish_artifact_changes(services: &JobServices, report: &SyncReport) {
-    let events = &services.events;
-    let total = report.added_ids.len() + report.updated_ids.len() + report.removed_ids.len();
-    if total > MAX_ARTIFACT_EVENTS_PER_RUN {
-        events.publish(
-            "resync",
-            EventSubject {
-                reason: Some(format!("{total} artifacts changed at once")),
-                ..Default::default()
-            },
-        );
-        return;
-    }
-    for (event, ids) in [
-        ("artifact.added", &report.added_ids),
-        ("artifact.changed", &report.updated_ids),
-        ("artifact.removed", &report.removed_ids),
-    ] {
-        for id in ids {
-            events.publish(
-                event,
-                EventSubject {
-                    artifact_id: Some(id.clone()),
-                    ..Default::default()
-                },
-            );
-        }
-    }
 }
 
 fn to_run_report(report: SyncReport, deployments: serde_json::Value) -> RunReport {

@@ -123,7 +123,8 @@ pub fn layout(title: &str, nav: Nav, viewer: Viewer, body: Markup) -> Markup {
                 script src="/ui/htmx.min.js" defer {}
                 script src="/ui/app.js" defer {}
             }
-            body.read-only[!viewer.may_write()] {
+            // The page script takes every event name from here (`ServerEvent`).
+            body.read-only[!viewer.may_write()] data-events=(crate::events::ServerEvent::names_for_script().to_string()) {
                 a.skip href="#main" { "Skip to content" }
                 header.topbar {
                     a.brand href="/" { "SkillMeat" }

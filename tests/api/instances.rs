@@ -152,3 +152,144 @@ async fn three_instances_share_one_postgresql_without_running_anything_twice_or_
     let cached = servers[1].get("/api/v1/cache/status").await;
     assert_eq!(cached["entries"], 1500, "{cached}");
 }
+
+/// Reads server-sent events from `resp` into `seen` until one of type `event` whose data
+/// contains `needle` arrives; `None` after `within`.
+async fn next_event(
+    resp: &mut reqwest::Response,
+    seen: &mut String,
+    event: &str,
+    needle: &str,
+    within: Duration,
+) -> Option<String> {
+    tokio::time::timeout(within, async {
+        loop {
+            if let Some(block) = seen
+                .split("\n\n")
+                .find(|b| b.contains(&format!("event: {event}\n")) && b.contains(needle))
+            {
+                return block.to_string();
+            }
+            match resp.chunk().await.unwrap() {
+                Some(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+                None => panic!("the stream ended: {seen}"),
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+#[tokio::test]
+async fn what_one_instance_does_reaches_the_event_streams_of_the_others() {
+    if !crate::helpers::postgres_available("events across instances") {
+        return;
+    }
+    let pg = std::sync::Arc::new(PgDatabase::create().await);
+    let a = crate::live::LiveServer::sharing(&pg, |_| {}).await;
+    let b = crate::live::LiveServer::sharing(&pg, |_| {}).await;
+    let mut stream = reqwest::get(b.url("/api/v1/events")).await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut seen = String::new();
+    let http = reqwest::Client::new();
+    // B's relay listens shortly after it starts (LISTEN is not retroactive): collections made
+    // on A until the first one shows on B's stream prove it is there.
+    let mut relayed = false;
+    for attempt in 0..20 {
+        let created = http
+            .post(a.url("/api/v1/user-collections"))
+            .json(&json!({ "name": format!("Seen elsewhere {attempt}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let id = created.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let within = Duration::from_millis(500);
+        if next_event(&mut stream, &mut seen, "collection.changed", &id, within)
+            .await
+            .is_some()
+        {
+            relayed = true;
+            break;
+        }
+    }
+    assert!(
+        relayed,
+        "no collection made on A reached B's stream: {seen}"
+    );
+    // A deploy made through A's API reaches B's stream.
+    let project = a.folder("projects/p");
+    let deployed = http
+        .post(a.url("/api/v1/deployments"))
+        .json(&json!({"artifact_id": "skill:nested-tree", "project_path": project}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deployed.status(), 201);
+    let within = Duration::from_secs(20);
+    let data = next_event(
+        &mut stream,
+        &mut seen,
+        "deployment.deployed",
+        "skill:nested-tree",
+        within,
+    )
+    .await
+    .unwrap_or_else(|| panic!("the deploy never reached B: {seen}"));
+    assert!(data.contains("\"status\":\"synced\""), "{data}");
+}
+
+#[tokio::test]
+async fn a_project_being_changed_by_another_instance_waits_for_it() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    if !crate::helpers::postgres_available("the cross-instance project lock") {
+        return;
+    }
+    let pg = std::sync::Arc::new(PgDatabase::create().await);
+    let server = crate::live::LiveServer::sharing(&pg, |_| {}).await;
+    let http = reqwest::Client::new();
+    let project = server.folder("projects/locked");
+    let registered: Value = http
+        .post(server.url("/api/v1/projects"))
+        .json(&json!({ "path": project }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let project_id = registered["id"].as_str().unwrap().to_string();
+    // Another instance holds the project's lock.
+    let other = sea_orm::Database::connect(&pg.url).await.unwrap();
+    let holder = other.begin().await.unwrap();
+    holder
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [skillmeat_server::deploy::lock::advisory_key(&project_id).into()],
+        ))
+        .await
+        .unwrap();
+    let deploy = {
+        let url = server.url("/api/v1/deployments");
+        let body = json!({"artifact_id": "skill:nested-tree", "project_id": project_id});
+        tokio::spawn(async move { reqwest::Client::new().post(url).json(&body).send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !deploy.is_finished(),
+        "the deploy went ahead under another instance's lock"
+    );
+    assert!(!project.join(".claude/skills/nested-tree").exists());
+    holder.rollback().await.unwrap();
+    let done = deploy.await.unwrap().unwrap();
+    assert_eq!(done.status(), 201);
+    assert!(
+        project
+            .join(".claude/skills/nested-tree/SKILL.md")
+            .is_file()
+    );
+}

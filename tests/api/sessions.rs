@@ -378,7 +378,7 @@ async fn a_read_only_key_reads_but_never_writes() {
             .text()
             .await
             .unwrap();
-        assert!(page.contains("<body class=\"read-only\">"), "{page}");
+        assert!(page.contains("<body class=\"read-only\""), "{page}");
         assert!(page.contains("Read-only"));
         // It can still sign out.
         assert_eq!(sign_out(&server, &cookie).await.status(), 303);

@@ -303,24 +303,30 @@ async function onBulk(action) {
   }
 }
 
+// Event names, as the server defines them (its ServerEvent), keyed by kind.
+const EVENTS = JSON.parse((document.body && document.body.dataset.events) || "{}");
+
 function listenToEvents() {
   if (!window.EventSource) return;
   const events = new EventSource("/api/v1/events");
-  events.addEventListener("deployment.status_changed", () => htmx.trigger(document.body, "deployments-changed"));
+  const deploymentsChanged = () => htmx.trigger(document.body, "deployments-changed");
+  for (const kind of ["DeploymentStatusChanged", "Deployed", "Undeployed"]) {
+    events.addEventListener(EVENTS[kind], deploymentsChanged);
+  }
   const onJob = (event) => {
     const data = JSON.parse(event.data);
     htmx.trigger(document.body, "jobs-changed");
     if (data.job_kind === "refresh" || data.job_kind === "warm") {
       const syncing = document.getElementById("syncing");
-      if (syncing) syncing.hidden = event.type !== "job.started" || refreshing;
-      if (event.type === "job.finished" && !refreshing && document.getElementById("items")) {
+      if (syncing) syncing.hidden = event.type !== EVENTS.JobStarted || refreshing;
+      if (event.type === EVENTS.JobFinished && !refreshing && document.getElementById("items")) {
         htmx.trigger(document.body, "collections-refreshed");
         loadCacheStatus();
       }
     }
   };
-  events.addEventListener("job.started", onJob);
-  events.addEventListener("job.finished", onJob);
+  events.addEventListener(EVENTS.JobStarted, onJob);
+  events.addEventListener(EVENTS.JobFinished, onJob);
   window.addEventListener("beforeunload", () => events.close());
 }
 

@@ -1,5 +1,5 @@
-//! Live events for the UI: what changed (artifacts, jobs, deployment statuses), kept in a
-//! bounded in-memory log and fanned out to `GET /api/v1/events` subscribers.
+//! The event log of one instance: events kept in a bounded in-memory log and fanned out to
+//! `GET /api/v1/events` subscribers.
 //!
 //! Ids are `<epoch>-<sequence>`: the epoch changes at every start, so a client resuming with an
 //! id from another process (or one older than the log keeps) gets a `resync` event instead of a
@@ -7,68 +7,40 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::ServerEvent;
 
 /// Events kept for clients that reconnect.
 pub const EVENT_LOG_CAPACITY: usize = 1024;
-/// Per-artifact events one refresh may publish; beyond that it publishes one `resync`.
-pub const MAX_ARTIFACT_EVENTS_PER_RUN: usize = 500;
 
-/// One live event.
+/// One event as this instance logged it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServerEvent {
+pub struct LoggedEvent {
     /// `<epoch>-<sequence>`, also the SSE `id:`.
     pub id: String,
-    /// The type: `artifact.changed`, `artifact.added`, `artifact.removed`, `job.started`,
-    /// `job.finished`, `deployment.status_changed` or `resync`.
-    pub event: &'static str,
-    /// When it happened.
+    /// When it was logged here.
     pub at: DateTime<Utc>,
-    /// What it is about.
-    pub subject: EventSubject,
-}
-
-/// The ids and values an event carries.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventSubject {
-    /// The artifact (`type:name`).
-    pub artifact_id: Option<String>,
-    /// The job run.
-    pub job_id: Option<i64>,
-    /// The job's kind.
-    pub job_kind: Option<String>,
-    /// The job's scope.
-    pub scope: Option<String>,
-    /// A job's final status, or a deployment's new status.
-    pub status: Option<String>,
-    /// A deployment's previous status.
-    pub previous_status: Option<String>,
-    /// The deployment.
-    pub deployment_id: Option<String>,
-    /// The project.
-    pub project_id: Option<String>,
-    /// Milliseconds a finished job took.
-    pub duration_ms: Option<u64>,
-    /// Why a `resync` was sent.
-    pub reason: Option<String>,
+    /// What happened.
+    pub event: ServerEvent,
 }
 
 /// What a new subscriber gets before live events.
 pub struct Subscription {
     /// Missed events to send first, oldest first; or a single `resync`.
-    pub backlog: Vec<ServerEvent>,
+    pub backlog: Vec<LoggedEvent>,
     /// Live events from here on.
-    pub live: broadcast::Receiver<Arc<ServerEvent>>,
+    pub live: broadcast::Receiver<Arc<LoggedEvent>>,
     /// Turns true when the server shuts down; streams end then.
     pub closing: watch::Receiver<bool>,
 }
 
 struct Log {
     next_seq: u64,
-    events: VecDeque<Arc<ServerEvent>>,
+    events: VecDeque<Arc<LoggedEvent>>,
 }
 
 /// The event bus; cheap to clone.
@@ -80,8 +52,11 @@ pub struct EventBus {
 struct Inner {
     epoch: String,
     log: Mutex<Log>,
-    tx: broadcast::Sender<Arc<ServerEvent>>,
+    tx: broadcast::Sender<Arc<LoggedEvent>>,
     closing: watch::Sender<bool>,
+    /// Where events published here go to reach the other instances (PostgreSQL), once the
+    /// relay runs.
+    relay: OnceLock<mpsc::UnboundedSender<ServerEvent>>,
     /// Event streams open now.
     open_streams: Arc<AtomicUsize>,
 }
@@ -116,6 +91,7 @@ impl EventBus {
                 }),
                 tx,
                 closing,
+                relay: OnceLock::new(),
                 open_streams: Arc::new(AtomicUsize::new(0)),
             }),
         }
@@ -131,16 +107,37 @@ impl EventBus {
         .map(|_| StreamSlot(open.clone()))
     }
 
-    /// Records and sends an event.
-    pub fn publish(&self, event: &'static str, subject: EventSubject) {
+    /// Records and sends an event, and hands it to the relay for the other instances.
+    pub fn publish(&self, event: ServerEvent) {
+        if let Some(relay) = self.inner.relay.get() {
+            let _ = relay.send(event.clone());
+        }
+        self.log(event);
+    }
+
+    /// Records and sends an event another instance published (not relayed again).
+    pub fn publish_relayed(&self, event: ServerEvent) {
+        self.log(event);
+    }
+
+    /// Events published here from now on also go to `relay` (set once).
+    pub fn relay_to(&self, relay: mpsc::UnboundedSender<ServerEvent>) {
+        let _ = self.inner.relay.set(relay);
+    }
+
+    /// This instance's epoch (different at every start).
+    pub fn epoch(&self) -> &str {
+        &self.inner.epoch
+    }
+
+    fn log(&self, event: ServerEvent) {
         let mut log = self.lock();
         let seq = log.next_seq;
         log.next_seq += 1;
-        let ev = Arc::new(ServerEvent {
+        let ev = Arc::new(LoggedEvent {
             id: format!("{}-{seq}", self.inner.epoch),
-            event,
             at: Utc::now(),
-            subject,
+            event,
         });
         if log.events.len() == EVENT_LOG_CAPACITY {
             log.events.pop_front();
@@ -180,14 +177,14 @@ impl EventBus {
     pub fn resubscribe(
         &self,
         reason: &str,
-    ) -> (ServerEvent, broadcast::Receiver<Arc<ServerEvent>>) {
+    ) -> (LoggedEvent, broadcast::Receiver<Arc<LoggedEvent>>) {
         let log = self.lock();
         (self.resync_locked(&log, reason), self.inner.tx.subscribe())
     }
 
     /// A `resync` event carrying the newest id (not logged): the client should reload what it
     /// shows, then resume from this id.
-    pub fn resync(&self, reason: &str) -> ServerEvent {
+    pub fn resync(&self, reason: &str) -> LoggedEvent {
         let log = self.lock();
         self.resync_locked(&log, reason)
     }
@@ -197,14 +194,12 @@ impl EventBus {
         let _ = self.inner.closing.send(true);
     }
 
-    fn resync_locked(&self, log: &Log, reason: &str) -> ServerEvent {
-        ServerEvent {
+    fn resync_locked(&self, log: &Log, reason: &str) -> LoggedEvent {
+        LoggedEvent {
             id: format!("{}-{}", self.inner.epoch, log.next_seq - 1),
-            event: "resync",
             at: Utc::now(),
-            subject: EventSubject {
-                reason: Some(reason.to_string()),
-                ..Default::default()
+            event: ServerEvent::Resync {
+                reason: reason.to_string(),
             },
         }
     }
@@ -223,7 +218,7 @@ impl EventBus {
     }
 }
 
-fn seq_of(e: &Arc<ServerEvent>) -> u64 {
+fn seq_of(e: &Arc<LoggedEvent>) -> u64 {
     e.id.rsplit_once('-')
         .and_then(|(_, s)| s.parse().ok())
         .unwrap_or(0)
@@ -233,36 +228,44 @@ fn seq_of(e: &Arc<ServerEvent>) -> u64 {
 mod tests {
     use super::*;
 
-    fn artifact(id: &str) -> EventSubject {
-        EventSubject {
-            artifact_id: Some(id.into()),
-            ..Default::default()
+    fn changed(id: &str) -> ServerEvent {
+        ServerEvent::ArtifactChanged {
+            artifact_id: id.into(),
+        }
+    }
+
+    fn artifact_of(e: &LoggedEvent) -> String {
+        match &e.event {
+            ServerEvent::ArtifactChanged { artifact_id } => artifact_id.clone(),
+            other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn resumes_after_an_id_it_still_holds_and_resyncs_otherwise() {
         let bus = EventBus::new();
-        bus.publish("artifact.added", artifact("skill:a"));
+        bus.publish(changed("skill:a"));
         let first = bus.subscribe(None);
         assert!(first.backlog.is_empty());
-        bus.publish("artifact.changed", artifact("skill:b"));
-        bus.publish("artifact.removed", artifact("skill:c"));
+        bus.publish(changed("skill:b"));
+        bus.publish(changed("skill:c"));
         let all = bus.subscribe(Some(&format!("{}-1", bus.inner.epoch)));
-        let ids: Vec<_> = all
-            .backlog
-            .iter()
-            .map(|e| e.subject.artifact_id.clone().unwrap())
-            .collect();
+        let ids: Vec<_> = all.backlog.iter().map(artifact_of).collect();
         assert_eq!(ids, ["skill:b", "skill:c"]);
         let foreign = bus.subscribe(Some("abc-1"));
         assert_eq!(foreign.backlog.len(), 1);
-        assert_eq!(foreign.backlog[0].event, "resync");
+        assert!(matches!(
+            foreign.backlog[0].event,
+            ServerEvent::Resync { .. }
+        ));
         for i in 0..EVENT_LOG_CAPACITY {
-            bus.publish("artifact.changed", artifact(&format!("skill:x{i}")));
+            bus.publish(changed(&format!("skill:x{i}")));
         }
         let too_old = bus.subscribe(Some(&format!("{}-1", bus.inner.epoch)));
-        assert_eq!(too_old.backlog[0].event, "resync");
+        assert!(matches!(
+            too_old.backlog[0].event,
+            ServerEvent::Resync { .. }
+        ));
         let newest = bus.subscribe(Some(&too_old.backlog[0].id));
         assert!(newest.backlog.is_empty(), "nothing after the newest id");
     }
