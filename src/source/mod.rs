@@ -8,6 +8,7 @@
 pub mod filesystem;
 pub mod frontmatter;
 pub mod hash;
+pub mod layout;
 pub mod manifest;
 
 use std::fmt;
