@@ -23,7 +23,8 @@ use crate::registry::{Automatic, Registry};
 use crate::worker::{JobContext, QueuedRun, run_queued};
 use crate::{Payload, RunStatus, Trigger, schedule};
 
-/// How the runner behaves; built by the server from its settings.
+/// How the runner behaves; built by the program from its settings (there is no default: the
+/// program's configuration is the one place these values come from).
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
     /// Attempts per run before it is recorded as failed (at least 1).
@@ -42,20 +43,6 @@ pub struct RunnerSettings {
     pub run_timeout: Duration,
     /// How long running jobs get to finish on shutdown before they are left for the next start.
     pub shutdown_grace: Duration,
-}
-
-impl Default for RunnerSettings {
-    fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            retry_backoff: Duration::from_secs(1),
-            retry_backoff_max: Duration::from_secs(60),
-            heartbeat: Duration::from_secs(10),
-            poll_interval: Duration::from_millis(500),
-            run_timeout: Duration::from_secs(1800),
-            shutdown_grace: Duration::from_secs(10),
-        }
-    }
 }
 
 /// A failure to queue or find a run.

@@ -12,20 +12,18 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub mod keys;
 mod security;
+mod urls;
+mod validate;
 
+pub use keys::env_name;
 pub use security::{MIN_KEY_CHARS, generate_key, parse_host_port};
+pub use urls::{database_kind, redact_url, sqlite_url};
 
-/// Longest accepted TTL or job timeout, in seconds (ten years).
-const MAX_SECS: u64 = 315_360_000;
-/// Longest accepted purge age or retention, in days.
-const MAX_DAYS: u64 = 36_500;
-
-/// Environment variables that start with the prefix but are not settings.
-const NON_SETTING_ENV: &[&str] = &["CONFIG", "TEST_DATABASE_URL"];
-
-/// The whole configuration of the server. Unknown keys are ignored, so SkillMeat's own
-/// `SKILLMEAT_*` variables (API key switches, tokens) in the same shell do not stop start-up.
+/// The whole configuration of the server. Every key is defined once in [`keys::KEYS`]; an
+/// unknown key in a file stops start-up, an unknown `SKILLMEAT_*` variable is warned about (it
+/// may be one of SkillMeat's own).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Settings {
     /// SkillMeat's data home; its `collections/` folder is read.
@@ -57,17 +55,8 @@ pub struct WatchSettings {
     pub debounce_ms: u64,
 }
 
-impl Default for WatchSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            debounce_ms: 300,
-        }
-    }
-}
-
 /// `[database]`
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DatabaseSettings {
     /// `sqlite://...` or `postgres://...`; empty means `sqlite://<data_home>/cache/artifact_cache.db`.
     pub url: String,
@@ -92,21 +81,6 @@ pub struct JobsSettings {
     pub poll_interval_ms: u64,
     /// Longest a job attempt may run, in seconds.
     pub run_timeout_secs: u64,
-}
-
-impl Default for JobsSettings {
-    fn default() -> Self {
-        Self {
-            url: String::new(),
-            max_attempts: 3,
-            retry_backoff_ms: 1000,
-            retention_days: 7,
-            purge_interval_secs: 3600,
-            heartbeat_secs: 10,
-            poll_interval_ms: 500,
-            run_timeout_secs: 1800,
-        }
-    }
 }
 
 /// `[cache]`
@@ -168,17 +142,6 @@ pub struct AuthSettings {
     pub session_ttl_secs: u64,
 }
 
-impl Default for AuthSettings {
-    fn default() -> Self {
-        Self {
-            api_key: String::new(),
-            api_key_file: String::new(),
-            read_only_keys: Vec::new(),
-            session_ttl_secs: 7 * 86_400,
-        }
-    }
-}
-
 // By hand, so that no debug print of the settings ever shows the key.
 impl std::fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -202,34 +165,10 @@ impl std::fmt::Debug for AuthSettings {
 }
 
 impl Default for Settings {
+    /// The defaults of [`keys::KEYS`].
     fn default() -> Self {
-        Self {
-            data_home: "~/.skillmeat".into(),
-            listen: "127.0.0.1:8080".into(),
-            database: DatabaseSettings::default(),
-            jobs: JobsSettings::default(),
-            cache: CacheSettings {
-                ttl_secs: 300,
-                refresh_interval_secs: 300,
-                purge_after_days: 7,
-            },
-            server: ServerSettings {
-                body_limit_bytes: 1024 * 1024,
-                shutdown_grace_secs: 10,
-                idle_timeout_secs: 30,
-                cors_origins: Vec::new(),
-                allowed_hosts: Vec::new(),
-                public_url: String::new(),
-                max_event_streams: 64,
-            },
-            deploy: DeploySettings {
-                search_roots: Vec::new(),
-                search_depth: 3,
-                allowed_roots: vec!["~".into()],
-            },
-            auth: AuthSettings::default(),
-            watch: WatchSettings::default(),
-        }
+        toml::from_str(&keys::default_toml())
+            .unwrap_or_else(|e| panic!("the key definitions' defaults do not parse: {e}"))
     }
 }
 
@@ -277,7 +216,7 @@ impl Settings {
         figment.merge(
             Env::prefixed("SKILLMEAT_")
                 .filter(|k| {
-                    !NON_SETTING_ENV
+                    !validate::NON_SETTING_ENV
                         .iter()
                         .any(|n| k.as_str().eq_ignore_ascii_case(n))
                 })
@@ -287,7 +226,10 @@ impl Settings {
 
     /// Extracts and validates settings from a figment, reading `auth.api_key_file`.
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let mut settings: Settings = figment.extract().map_err(describe_figment_error)?;
+        validate::check_unknown_keys(&figment)?;
+        let mut settings: Settings = figment
+            .extract()
+            .map_err(validate::describe_figment_error)?;
         settings.read_api_key_file()?;
         settings.validate()?;
         Ok(settings)
@@ -322,123 +264,6 @@ impl Settings {
         }
         self.auth.api_key = key.to_string();
         Ok(())
-    }
-
-    /// Checks values that serde's types cannot express.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let addr = self.listen_addr()?;
-        if self.data_home.trim().is_empty() {
-            return Err(ConfigError(
-                "data_home (SKILLMEAT_DATA_HOME): must not be empty; the default is ~/.skillmeat"
-                    .into(),
-            ));
-        }
-        if !self.database.url.is_empty() {
-            database_kind(&self.database.url).map_err(|allowed| {
-                ConfigError(format!(
-                    "database.url (SKILLMEAT_DATABASE__URL): '{}' has an unknown scheme; {allowed}",
-                    redact_url(&self.database.url)
-                ))
-            })?;
-        }
-        if !self.jobs.url.is_empty() {
-            database_kind(&self.jobs.url).map_err(|allowed| {
-                ConfigError(format!(
-                    "jobs.url (SKILLMEAT_JOBS__URL): '{}' has an unknown scheme; {allowed}",
-                    redact_url(&self.jobs.url)
-                ))
-            })?;
-        }
-        if self.cache.ttl_secs == 0 {
-            return Err(ConfigError(
-                "cache.ttl_secs (SKILLMEAT_CACHE__TTL_SECS): must be at least 1 second".into(),
-            ));
-        }
-        let jobs = &self.jobs;
-        if !(1..=20).contains(&jobs.max_attempts) {
-            return Err(ConfigError(
-                "jobs.max_attempts (SKILLMEAT_JOBS__MAX_ATTEMPTS): must be 1 to 20".into(),
-            ));
-        }
-        if jobs.heartbeat_secs == 0 || jobs.poll_interval_ms == 0 || jobs.run_timeout_secs == 0 {
-            return Err(ConfigError(
-                "jobs.heartbeat_secs, jobs.poll_interval_ms and jobs.run_timeout_secs \
-                 (SKILLMEAT_JOBS__...): must be at least 1"
-                    .into(),
-            ));
-        }
-        for (key, value) in [
-            ("cache.ttl_secs", self.cache.ttl_secs),
-            (
-                "cache.refresh_interval_secs",
-                self.cache.refresh_interval_secs,
-            ),
-            ("jobs.purge_interval_secs", jobs.purge_interval_secs),
-            ("jobs.heartbeat_secs", jobs.heartbeat_secs),
-            ("jobs.run_timeout_secs", jobs.run_timeout_secs),
-            (
-                "server.shutdown_grace_secs",
-                self.server.shutdown_grace_secs,
-            ),
-        ] {
-            if value > MAX_SECS {
-                return Err(ConfigError(format!(
-                    "{key} ({}): at most {MAX_SECS} seconds (ten years)",
-                    env_name(key)
-                )));
-            }
-        }
-        if !(10..=60_000).contains(&self.watch.debounce_ms) {
-            return Err(ConfigError(
-                "watch.debounce_ms (SKILLMEAT_WATCH__DEBOUNCE_MS): must be 10 to 60000".into(),
-            ));
-        }
-        if jobs.retry_backoff_ms > 60_000 || jobs.poll_interval_ms > 60_000 {
-            return Err(ConfigError(
-                "jobs.retry_backoff_ms and jobs.poll_interval_ms (SKILLMEAT_JOBS__RETRY_BACKOFF_MS, \
-                 SKILLMEAT_JOBS__POLL_INTERVAL_MS): at most 60000 (one minute)"
-                    .into(),
-            ));
-        }
-        if self.cache.purge_after_days > MAX_DAYS || jobs.retention_days > MAX_DAYS {
-            return Err(ConfigError(format!(
-                "cache.purge_after_days and jobs.retention_days (SKILLMEAT_CACHE__PURGE_AFTER_DAYS, \
-                 SKILLMEAT_JOBS__RETENTION_DAYS): at most {MAX_DAYS}; 0 keeps entries forever"
-            )));
-        }
-        if self.server.body_limit_bytes < 1024 {
-            return Err(ConfigError(
-                "server.body_limit_bytes (SKILLMEAT_SERVER__BODY_LIMIT_BYTES): must be at least 1024"
-                    .into(),
-            ));
-        }
-        if !(1..=3600).contains(&self.server.idle_timeout_secs) {
-            return Err(ConfigError(
-                "server.idle_timeout_secs (SKILLMEAT_SERVER__IDLE_TIMEOUT_SECS): must be 1 to 3600"
-                    .into(),
-            ));
-        }
-        if let Some(bad) =
-            self.server.cors_origins.iter().find(|o| {
-                !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/')
-            })
-        {
-            return Err(ConfigError(format!(
-                "server.cors_origins (SKILLMEAT_SERVER__CORS_ORIGINS): '{bad}' is not an origin; expected scheme://host[:port] without a path, such as https://app.example.com"
-            )));
-        }
-        if self.deploy.search_depth > 10 {
-            return Err(ConfigError(
-                "deploy.search_depth (SKILLMEAT_DEPLOY__SEARCH_DEPTH): must be 0 to 10".into(),
-            ));
-        }
-        if !addr.ip().is_loopback() && self.auth.api_key.trim().is_empty() {
-            return Err(ConfigError(format!(
-                "listen (SKILLMEAT_LISTEN): {addr} is not a loopback address; set auth.api_key \
-                 (SKILLMEAT_AUTH__API_KEY) before exposing the server, or listen on 127.0.0.1"
-            )));
-        }
-        self.validate_security()
     }
 
     /// The listen address, parsed.
@@ -525,11 +350,6 @@ impl Settings {
     }
 }
 
-/// The environment variable of a dotted key: `cache.ttl_secs` -> `SKILLMEAT_CACHE__TTL_SECS`.
-pub(crate) fn env_name(key: &str) -> String {
-    format!("SKILLMEAT_{}", key.replace('.', "__").to_uppercase())
-}
-
 /// Expands a leading `~` to the user's home folder.
 pub fn expand_home(path: &str) -> PathBuf {
     if path == "~" {
@@ -541,117 +361,4 @@ pub fn expand_home(path: &str) -> PathBuf {
             .join(rest);
     }
     PathBuf::from(path)
-}
-
-/// The SQLite URL of a file path.
-pub fn sqlite_url(path: &Path) -> String {
-    format!("sqlite://{}", path.display())
-}
-
-/// Which engine a URL names, or the allowed schemes.
-pub fn database_kind(url: &str) -> Result<DatabaseKind, &'static str> {
-    if url.starts_with("sqlite:") {
-        Ok(DatabaseKind::Sqlite)
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(DatabaseKind::Postgres)
-    } else {
-        Err("allowed: sqlite://<path> or postgres://user@host/db")
-    }
-}
-
-/// Query parameters whose values are secrets in database URLs (libpq and sqlx spellings).
-const SECRET_QUERY_KEYS: &[&str] = &["password", "passwd", "pass", "sslpassword", "pwd"];
-
-/// A URL with any password replaced (in the user part and in the query string), safe for
-/// messages and logs.
-pub fn redact_url(raw: &str) -> String {
-    let Ok(mut url) = url::Url::parse(raw) else {
-        // Not a URL we can read: show only its scheme, which never holds a secret.
-        return match raw.split_once("://") {
-            Some((scheme, _)) => format!("{scheme}://(unreadable, hidden)"),
-            None => "(hidden)".into(),
-        };
-    };
-    let mut changed = false;
-    if url.password().is_some() {
-        let _ = url.set_password(Some("***"));
-        changed = true;
-    }
-    if url.query().is_some() {
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| {
-                if SECRET_QUERY_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
-                    changed = true;
-                    (k.into_owned(), "***".to_string())
-                } else {
-                    (k.into_owned(), v.into_owned())
-                }
-            })
-            .collect();
-        if changed {
-            url.query_pairs_mut().clear().extend_pairs(pairs);
-        }
-    }
-    if changed {
-        url.to_string()
-    } else {
-        raw.to_string()
-    }
-}
-
-fn describe_figment_error(err: figment::Error) -> ConfigError {
-    let key = if err.path.is_empty() {
-        "configuration".to_string()
-    } else {
-        err.path.join(".")
-    };
-    let env_name = env_name(&err.path.join("."));
-    let source = err
-        .metadata
-        .as_ref()
-        .map(|m| match &m.source {
-            Some(src) => format!(" (from {src})"),
-            None => format!(" (from {})", m.name),
-        })
-        .unwrap_or_default();
-    let allowed = allowed_for(&key);
-    ConfigError(format!("{key} ({env_name}): {}{source}{allowed}", err.kind))
-}
-
-fn allowed_for(key: &str) -> &'static str {
-    match key {
-        "cache.ttl_secs" => "; allowed: a whole number of seconds, 1 or more",
-        "cache.refresh_interval_secs" => {
-            "; allowed: a whole number of seconds, 0 or more (0: no schedule)"
-        }
-        "cache.purge_after_days" => "; allowed: a whole number of days, 0 or more (0: never purge)",
-        "server.body_limit_bytes" => "; allowed: a whole number of bytes",
-        "server.shutdown_grace_secs" => "; allowed: a whole number of seconds",
-        "deploy.search_roots" => "; allowed: a list of folders, e.g. [\"~/projects\"]",
-        "deploy.search_depth" => "; allowed: a whole number from 0 to 10",
-        "jobs.max_attempts" => "; allowed: a whole number from 1 to 20",
-        "watch.enabled" => "; allowed: true or false",
-        "watch.debounce_ms" => "; allowed: a whole number of milliseconds, 10 to 60000",
-        "jobs.retry_backoff_ms" | "jobs.poll_interval_ms" => {
-            "; allowed: a whole number of milliseconds"
-        }
-        "jobs.retention_days" => "; allowed: a whole number of days (0: keep forever)",
-        "jobs.purge_interval_secs" => {
-            "; allowed: a whole number of seconds, 0 or more (0: no schedule)"
-        }
-        "jobs.heartbeat_secs" | "jobs.run_timeout_secs" => {
-            "; allowed: a whole number of seconds, 1 or more"
-        }
-        "server.allowed_hosts" => {
-            "; allowed: a list of host names, e.g. [\"skillmeat.example.com\"]"
-        }
-        "server.cors_origins" => "; allowed: a list of origins, e.g. [\"https://app.example.com\"]",
-        "server.public_url" => "; allowed: a URL such as \"https://skillmeat.example.com\"",
-        "server.max_event_streams" => "; allowed: a whole number from 1 to 10000",
-        "deploy.allowed_roots" => "; allowed: a list of folders, e.g. [\"~\", \"/srv/projects\"]",
-        "auth.read_only_keys" => "; allowed: a list of keys of 32 characters or more",
-        "auth.session_ttl_secs" => "; allowed: a whole number of seconds, 60 or more",
-        _ => "",
-    }
 }

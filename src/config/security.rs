@@ -3,7 +3,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::{ConfigError, MAX_SECS, Settings, env_name, expand_home};
+use super::validate::err;
+use super::{ConfigError, Settings, expand_home};
 
 /// Shortest accepted API key, in characters: a key is the only thing between a network and
 /// the user's files, so it must be too long to guess.
@@ -12,18 +13,11 @@ pub const MIN_KEY_CHARS: usize = 32;
 /// Bytes of randomness in a key made by `skillmeat-server gen-key` (256 bits).
 const GENERATED_KEY_BYTES: usize = 32;
 
-/// Shortest and longest session lifetime, in seconds (a minute; ten years).
-const SESSION_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=MAX_SECS;
-
 /// A new random API key: 256 bits from the operating system, as 64 hex characters.
 pub fn generate_key() -> std::io::Result<String> {
     let mut bytes = [0u8; GENERATED_KEY_BYTES];
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(hex::encode(bytes))
-}
-
-fn err(key: &str, problem: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!("{key} ({}): {problem}", env_name(key)))
 }
 
 fn too_short(key: &str, len: usize) -> ConfigError {
@@ -110,12 +104,6 @@ impl Settings {
                 ));
             }
         }
-        if !SESSION_TTL_RANGE.contains(&auth.session_ttl_secs) {
-            return Err(err(
-                "auth.session_ttl_secs",
-                format!("must be 60 to {MAX_SECS} seconds"),
-            ));
-        }
         if let Some(bad) = self
             .server
             .allowed_hosts
@@ -139,9 +127,6 @@ impl Settings {
                     self.server.public_url
                 ),
             ));
-        }
-        if !(1..=10_000).contains(&self.server.max_event_streams) {
-            return Err(err("server.max_event_streams", "must be 1 to 10000"));
         }
         self.validate_roots()
     }

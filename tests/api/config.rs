@@ -263,3 +263,93 @@ fn cors_origins_and_the_idle_timeout_are_checked() {
         Ok(())
     });
 }
+
+#[test]
+fn the_default_file_parses_to_exactly_the_built_in_defaults() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+    figment::Jail::expect_with(|_| {
+        let loaded = Settings::from_figment(Settings::figment(&file, None)).unwrap();
+        assert_eq!(loaded, Settings::default());
+        // Every key is in the definitions, with a range check where it is a number.
+        for def in skillmeat_server::config::keys::KEYS {
+            assert!(!def.doc.is_empty(), "{} has no doc line", def.key);
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_misspelt_key_in_a_file_stops_start_up_naming_the_closest_key() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("mine.toml", "[cache]\nttl_sec = 30\n")?;
+        let err = load(jail, Some("mine.toml")).unwrap_err();
+        assert!(err.contains("cache.ttl_sec"), "{err}");
+        assert!(err.contains("did you mean cache.ttl_secs"), "{err}");
+        jail.create_file("other.toml", "listne = \"127.0.0.1:9\"\n")?;
+        let err = load(jail, Some("other.toml")).unwrap_err();
+        assert!(err.contains("did you mean listen"), "{err}");
+        // A whole unknown section too.
+        jail.create_file("third.toml", "[nonsense]\nvalue = 1\n")?;
+        assert!(load(jail, Some("third.toml")).is_err());
+        Ok(())
+    });
+    // The binary: exit 2, one line.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "[server]\nbody_limit = 5\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+        .current_dir(dir.path())
+        .args(["--config", "bad.toml"])
+        .env("SKILLMEAT_DATA_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("server.body_limit") && err.contains("server.body_limit_bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_skillmeat_variable_is_only_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_skillmeat-server"))
+        .current_dir(dir.path())
+        .args(["migrate", "status"])
+        .env("SKILLMEAT_DATA_HOME", dir.path())
+        .env("SKILLMEAT_CACHE__TTL_SEC", "30")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("SKILLMEAT_CACHE__TTL_SEC") && all.contains("cache.ttl_secs"),
+        "{all}"
+    );
+}
+
+#[test]
+fn ranges_come_from_the_key_definitions() {
+    figment::Jail::expect_with(|jail| {
+        for def in skillmeat_server::config::keys::KEYS {
+            let skillmeat_server::config::keys::Rule::Whole { max, .. } = def.rule else {
+                continue;
+            };
+            jail.set_env(def.env(), (max as u128 + 1).to_string());
+            let err = load(jail, None).unwrap_err();
+            assert!(err.contains(def.key) && err.contains(&def.env()), "{err}");
+            jail.set_env(def.env(), def.default);
+        }
+        Ok(())
+    });
+}

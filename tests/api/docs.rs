@@ -252,6 +252,14 @@ fn keys(value: &Value, prefix: &str, out: &mut Vec<String>) {
 }
 
 #[test]
+fn the_default_file_is_what_the_key_definitions_say() {
+    check_generated(
+        "config/default.toml",
+        &skillmeat_server::config::keys::default_toml(),
+    );
+}
+
+#[test]
 fn every_configuration_key_is_in_the_operations_guide_and_the_default_file() {
     let operations = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
     let default_file = std::fs::read_to_string(root().join("config/default.toml")).unwrap();
