@@ -526,7 +526,7 @@ async fn file_watcher(dir: &Path) {
 /// nothing changed, with every TTL expired, and with 1% changed, then the HTTP p99 of cached
 /// reads while a forced refresh runs, against idle.
 async fn job_runner(dir: &Path) {
-    use skillmeat_server::jobs::{JobServices, refresh, warm};
+    use skillmeat_server::jobs::{refresh, warm};
     use skillmeat_server::scope::Scope;
     const SKILLS: usize = 10_000;
     let home = dir.join("jobs-home/.skillmeat");
@@ -541,7 +541,7 @@ async fn job_runner(dir: &Path) {
     settings.jobs.purge_interval_secs = 0;
     settings.jobs.poll_interval_ms = 20;
     let state = build_state(settings.clone()).await.unwrap();
-    let services = JobServices::of(&state);
+    let services = state.job_services();
     let refresh_all = |force: bool| {
         refresh::refresh(
             refresh::RefreshJob {

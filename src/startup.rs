@@ -112,7 +112,7 @@ pub async fn build_state_with_source(
         events: events.clone(),
         history: history.clone(),
         store: store.clone(),
-        purge: settings.purge_settings(),
+        purge: crate::jobs::purge::PurgeSettings::from_settings(&settings),
     };
     let jobs = jobs::JobRunner::new(
         history,

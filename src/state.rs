@@ -33,3 +33,18 @@ pub struct AppState {
     /// Failed sign-ins per client address.
     pub sign_in_limiter: Arc<crate::security::SignInLimiter>,
 }
+
+impl AppState {
+    /// The services the background jobs call (the same the registered jobs got).
+    pub fn job_services(&self) -> crate::jobs::JobServices {
+        crate::jobs::JobServices {
+            cache: self.cache.clone(),
+            collections: self.collections.clone(),
+            deployments: self.deployments.clone(),
+            events: self.events.clone(),
+            history: self.jobs.history().clone(),
+            store: self.jobs.store().clone(),
+            purge: crate::jobs::purge::PurgeSettings::from_settings(&self.settings),
+        }
+    }
+}

@@ -335,15 +335,6 @@ impl Settings {
             .then(|| Duration::from_secs(self.jobs.purge_interval_secs))
     }
 
-    /// What the purge job keeps (0 days: everything).
-    pub fn purge_settings(&self) -> crate::jobs::purge::PurgeSettings {
-        let days = |d: u64| (d > 0).then(|| Duration::from_secs(d.saturating_mul(86_400)));
-        crate::jobs::purge::PurgeSettings {
-            cache_after: days(self.cache.purge_after_days),
-            retention: days(self.jobs.retention_days),
-        }
-    }
-
     /// Which engine the database URL names.
     pub fn database_kind(&self) -> DatabaseKind {
         database_kind(&self.database_url()).unwrap_or(DatabaseKind::Sqlite)

@@ -88,18 +88,3 @@ pub const ALL_KINDS: [&str; 3] = [
     refresh::RefreshJob::KIND_NAME,
     purge::PurgeJob::KIND_NAME,
 ];
-
-impl JobServices {
-    /// The services of a built server (the same the registered jobs got).
-    pub fn of(state: &crate::state::AppState) -> Self {
-        Self {
-            cache: state.cache.clone(),
-            collections: state.collections.clone(),
-            deployments: state.deployments.clone(),
-            events: state.events.clone(),
-            history: state.jobs.history().clone(),
-            store: state.jobs.store().clone(),
-            purge: state.settings.purge_settings(),
-        }
-    }
-}

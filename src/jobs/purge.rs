@@ -18,6 +18,17 @@ pub struct PurgeSettings {
     pub retention: Option<Duration>,
 }
 
+impl PurgeSettings {
+    /// What the settings keep (0 days: everything).
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        let days = |d: u64| (d > 0).then(|| Duration::from_secs(d.saturating_mul(86_400)));
+        Self {
+            cache_after: days(settings.cache.purge_after_days),
+            retention: days(settings.jobs.retention_days),
+        }
+    }
+}
+
 /// Payload of a purge: it always covers everything.
 #[derive(Debug, Clone, Copy)]
 pub struct PurgeJob;

@@ -156,7 +156,7 @@ fn job_settings_layer_and_map_onto_the_runner() {
         assert_eq!(r.retry_backoff, std::time::Duration::from_millis(250));
         assert_eq!(s.refresh_every(), Some(std::time::Duration::from_secs(300)));
         assert_eq!(s.purge_every(), None, "0 turns the purge schedule off");
-        let purge = s.purge_settings();
+        let purge = skillmeat_server::jobs::purge::PurgeSettings::from_settings(&s);
         assert_eq!(purge.cache_after, None, "0 days keeps cache entries");
         assert_eq!(
             purge.retention,

@@ -366,13 +366,13 @@ impl TestApp {
     /// Runs the refresh job over everything in this task, as the schedule runs it: the cache,
     /// then the default collection and the deployment statuses.
     pub async fn refresh_everything(&self, force: bool) -> jobs::RunReport {
-        use skillmeat_server::jobs::{JobServices, refresh};
+        use skillmeat_server::jobs::refresh;
         refresh::refresh(
             refresh::RefreshJob {
                 scope: skillmeat_server::scope::Scope::All,
                 force,
             },
-            JobServices::of(&self.state),
+            self.state.job_services(),
         )
         .await
         .expect("the refresh runs")
