@@ -137,6 +137,11 @@ pub async fn ensure_ours(db: &DatabaseConnection, url: &str) -> Result<(), DbOpe
         url: redact_url(url),
         source,
     })?;
+    owned(url, tables)
+}
+
+/// Ours when empty or when it holds our migration ledger.
+fn owned(url: &str, tables: Vec<String>) -> Result<(), DbOpenError> {
     if tables.is_empty() || tables.iter().any(|t| t == "seaql_migrations") {
         return Ok(());
     }
@@ -170,24 +175,14 @@ pub async fn preflight_sqlite(url: &str) -> Result<(), DbOpenError> {
     let Some(path) = sqlite_file(url) else {
         return Ok(());
     };
-    if std::fs::metadata(&path)
-        .map(|m| m.len() == 0)
-        .unwrap_or(true)
-    {
-        return Ok(());
+    match jobs::queue::read_sqlite_tables(&path).await {
+        Ok(None) => Ok(()),
+        Ok(Some(tables)) => owned(url, tables),
+        Err(reason) => Err(DbOpenError::Db {
+            url: redact_url(url),
+            source: DbErr::Custom(reason),
+        }),
     }
-    let db_err = |source| DbOpenError::Db {
-        url: redact_url(url),
-        source,
-    };
-    let mut opts = ConnectOptions::new(url.to_string());
-    opts.sqlx_logging(false)
-        .max_connections(1)
-        .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| o.read_only(true));
-    let probe = Database::connect(opts).await.map_err(db_err)?;
-    let checked = ensure_ours(&probe, url).await;
-    probe.close().await.map_err(db_err)?;
-    checked
 }
 
 /// Connects, checks ownership and applies every pending migration (on a connection of its

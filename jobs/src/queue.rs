@@ -171,37 +171,51 @@ impl QueueStore {
     }
 }
 
-/// Refuses an existing file that is not a SQLite database or holds tables apalis did not
-/// create. Opens it read-only, so a refused file stays byte-identical.
-async fn preflight(path: &Path) -> Result<(), QueueError> {
+/// The tables of an existing SQLite file, read without changing it (opened read-only, before
+/// any pragma could rewrite its header): `Ok(None)` when there is no file or it is empty,
+/// `Err` with the reason when it is not a SQLite database. SQLite's own tables (`sqlite_*`)
+/// are left out. Both the server's database and the job queue check their files with it.
+pub async fn read_sqlite_tables(path: &Path) -> Result<Option<Vec<String>>, String> {
     let Ok(meta) = std::fs::metadata(path) else {
-        return Ok(());
+        return Ok(None);
     };
     if meta.len() == 0 {
-        return Ok(());
+        return Ok(None);
     }
-    let not_ours = |reason: String| QueueError::NotOurs {
-        path: path.display().to_string(),
-        reason,
-    };
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(PathBuf::from(path))
         .read_only(true);
     let mut conn = sqlx::ConnectOptions::connect(&options)
         .await
-        .map_err(|e| not_ours(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     let tables: Vec<(String,)> =
-        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .fetch_all(&mut conn)
             .await
-            .map_err(|e| not_ours(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
     let _ = sqlx::Connection::close(conn).await;
+    Ok(Some(
+        tables
+            .into_iter()
+            .map(|(name,)| name)
+            .filter(|name| !name.starts_with("sqlite_"))
+            .collect(),
+    ))
+}
+
+/// Refuses an existing file that is not a SQLite database or holds tables apalis did not
+/// create; a refused file stays byte-identical.
+async fn preflight(path: &Path) -> Result<(), QueueError> {
+    let not_ours = |reason: String| QueueError::NotOurs {
+        path: path.display().to_string(),
+        reason,
+    };
+    let Some(tables) = read_sqlite_tables(path).await.map_err(not_ours)? else {
+        return Ok(());
+    };
     let foreign: Vec<String> = tables
         .into_iter()
-        .map(|(name,)| name)
-        .filter(|name| {
-            !APALIS_SQLITE_TABLES.contains(&name.as_str()) && !name.starts_with("sqlite_")
-        })
+        .filter(|name| !APALIS_SQLITE_TABLES.contains(&name.as_str()))
         .collect();
     if foreign.is_empty() {
         Ok(())
