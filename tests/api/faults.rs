@@ -149,11 +149,15 @@ async fn when_postgresql_goes_away_requests_get_503_and_all_recovers_without_a_r
 
     // Back: the same process answers again, with what it had and nothing half-written.
     proxy.restore();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while status_of("/health/ready").await != StatusCode::OK {
-        assert!(Instant::now() < deadline, "never ready again");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::helpers::poll("ready again", Duration::from_secs(30), || async {
+        let status = status_of("/health/ready").await;
+        if status == StatusCode::OK {
+            Ok(())
+        } else {
+            Err(status.to_string())
+        }
+    })
+    .await;
     let list = client.get("/api/v1/user-collections").send().await;
     list.assert_status_is_ok();
     let list: serde_json::Value =
@@ -255,14 +259,20 @@ async fn a_deploy_killed_mid_copy_leaves_the_project_as_it_was_and_its_staging_c
         tokio::spawn(async move { reqwest::Client::new().post(url).json(&body).send().await })
     };
     // Kill it as soon as its staging copy appears, mid-copy.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while staging_copies(&skills).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the deploy never started copying"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let every = Duration::from_millis(5);
+    crate::helpers::poll_every(
+        every,
+        "the deploy to start copying",
+        Duration::from_secs(60),
+        || async {
+            if staging_copies(&skills).is_empty() {
+                Err("no staging copy yet".to_string())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
     server.kill();
     let _ = deploy.await;
     assert!(
@@ -376,17 +386,18 @@ async fn a_full_disk_answers_507_changes_nothing_and_recovers_when_space_returns
         crate::helpers::listening_port(&log_path).await
     );
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http
-        .get(format!("{base}/api/v1/artifacts?limit=1"))
-        .send()
-        .await
-        .map(|r| !r.status().is_success())
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::helpers::poll("the server to answer", Duration::from_secs(60), || async {
+        match http
+            .get(format!("{base}/api/v1/artifacts?limit=1"))
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(r.status().to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await;
     let create = |name: &'static str| {
         let request = http
             .post(format!("{base}/api/v1/user-collections"))

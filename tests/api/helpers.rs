@@ -21,7 +21,16 @@ use tempfile::TempDir;
 
 /// Calls `check` every 25 ms until it gives a value, for `within` at most; then fails naming
 /// `what` and the last thing `check` saw. The one way the tests wait for something.
-pub async fn poll<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+pub async fn poll<T, F, Fut>(what: &str, within: Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    poll_every(Duration::from_millis(25), what, within, check).await
+}
+
+/// [`poll`], looking every `every` (for moments that do not last long).
+pub async fn poll_every<T, F, Fut>(every: Duration, what: &str, within: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,
@@ -35,7 +44,7 @@ where
                 "{what} did not happen within {within:?}; last seen: {seen}"
             ),
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(every).await;
     }
 }
 

@@ -3,7 +3,7 @@
 //! every instance at once, and an instance killed mid-job loses no job. PostgreSQL only.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -64,15 +64,15 @@ async fn three_instances_share_one_postgresql_without_running_anything_twice_or_
     // The schedule: every slot of the interval gets one refresh in all, not one per instance.
     // (A slot whose time comes while a refresh still runs is skipped: the start-up warm of
     // 1,500 artifacts takes several slots, so the window opens after it.)
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    crate::helpers::poll("the start-up warm", Duration::from_secs(120), || async {
         let status = servers[0].get("/api/v1/cache/status").await;
         if status["last_refresh_at"].is_string() && status["refreshing"] == json!(false) {
-            break;
+            Ok(())
+        } else {
+            Err(status.to_string())
         }
-        assert!(Instant::now() < deadline, "no warm: {status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let window_start = Utc::now();
     tokio::time::sleep(Duration::from_secs(4 * INTERVAL_SECS as u64 + 1)).await;
     let window_end = Utc::now();
@@ -120,18 +120,21 @@ async fn three_instances_share_one_postgresql_without_running_anything_twice_or_
     let job_id = queued["job"]["id"].as_i64().expect("a job");
     // Kill the instance that runs it, mid-job: another one finishes it.
     let started = format!("run_id={job_id} ");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let runner = loop {
-        if let Some(i) = servers.iter().position(|s| {
-            s.log_text()
-                .lines()
-                .any(|l| l.contains("job started") && l.contains(&started))
-        }) {
-            break i;
-        }
-        assert!(Instant::now() < deadline, "job {job_id} never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let runner = crate::helpers::poll(
+        &format!("job {job_id} to start"),
+        Duration::from_secs(60),
+        || async {
+            servers
+                .iter()
+                .position(|s| {
+                    s.log_text()
+                        .lines()
+                        .any(|l| l.contains("job started") && l.contains(&started))
+                })
+                .ok_or_else(|| "no instance logged it".to_string())
+        },
+    )
+    .await;
     let before = servers[(runner + 1) % 3]
         .get(&format!("/api/v1/jobs/{job_id}"))
         .await;

@@ -498,15 +498,10 @@ async fn the_server_answers_while_a_long_warm_runs() {
 
     let _jobs = app.start_jobs_nowait();
     // The warm is stuck listing the source until the gate opens.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = app.get("/api/v1/jobs?kind=warm&status=running").await;
-        if r.body["page_info"]["total_count"] == 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the warm never started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    app.eventually("/api/v1/jobs?kind=warm&status=running", |r| {
+        r.body["page_info"]["total_count"] == 1
+    })
+    .await;
     let started = Instant::now();
     assert_eq!(app.get("/health").await.status, StatusCode::OK);
     let list = app.get("/api/v1/artifacts?limit=100").await;
@@ -606,22 +601,25 @@ async fn a_server_killed_mid_refresh_finishes_the_job_after_restart_without_lost
             .await
             .unwrap();
         let id = accepted["job"]["id"].as_i64().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let job = server.get(&format!("/api/v1/jobs/{id}")).await;
-            if job["status"] == "running" {
-                break;
-            }
-            assert_ne!(
-                job["status"], "succeeded",
-                "the refresh finished before the kill: make it longer"
-            );
-            assert!(
-                Instant::now() < deadline,
-                "the refresh never started: {job}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let every = Duration::from_millis(5);
+        crate::helpers::poll_every(
+            every,
+            "the refresh to start",
+            Duration::from_secs(60),
+            || async {
+                let job = server.get(&format!("/api/v1/jobs/{id}")).await;
+                assert_ne!(
+                    job["status"], "succeeded",
+                    "the refresh finished before the kill: make it longer"
+                );
+                if job["status"] == "running" {
+                    Ok(())
+                } else {
+                    Err(job.to_string())
+                }
+            },
+        )
+        .await;
         server.kill();
 
         let server = ServerProcess::start(&env).await;
@@ -800,15 +798,10 @@ async fn an_edit_on_disk_shows_up_within_one_scheduled_refresh() {
     )
     .unwrap();
     let edited_at = chrono::Utc::now();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = app.get("/api/v1/artifacts/skill:bom-skill").await;
-        if r.body["metadata"]["description"] == "Seen by the schedule" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the edit never showed up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.eventually("/api/v1/artifacts/skill:bom-skill", |r| {
+        r.body["metadata"]["description"] == "Seen by the schedule"
+    })
+    .await;
     // The run is recorded as succeeded a moment after its rows are stored.
     let scheduled = app
         .eventually("/api/v1/jobs?kind=refresh&status=succeeded", |r| {

@@ -199,16 +199,17 @@ async fn the_job_dashboard_shows_runs_from_the_ui_and_retries_a_failed_one() {
     std::fs::rename(&aside, &collections).unwrap();
     b.click_css("#runs [data-retry-job]").await;
     // The page queues the retry in the background: wait for it to be on record.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let retried_id = loop {
-        let newest = server.api("/api/v1/jobs?kind=refresh&limit=1").await;
-        let failed: i64 = failed_id.as_str().unwrap().parse().unwrap();
-        if newest["items"][0]["retry_of"] == failed {
-            break newest["items"][0]["id"].as_i64().unwrap();
-        }
-        assert!(Instant::now() < deadline, "no retry queued: {newest}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let failed: i64 = failed_id.as_str().unwrap().parse().unwrap();
+    let retried_id =
+        crate::helpers::poll("the retry on record", Duration::from_secs(20), || async {
+            let newest = server.api("/api/v1/jobs?kind=refresh&limit=1").await;
+            if newest["items"][0]["retry_of"] == failed {
+                Ok(newest["items"][0]["id"].as_i64().unwrap())
+            } else {
+                Err(newest.to_string())
+            }
+        })
+        .await;
     b.until(
         "the retry, succeeded",
         &format!(
@@ -530,8 +531,7 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
     )
     .await;
     // The list moves at once; the new order is saved in the background.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    crate::helpers::poll("the new order saved", Duration::from_secs(20), || async {
         let groups = server.api("/api/v1/groups?collection_id=default").await;
         let order: Vec<&str> = groups["groups"]
             .as_array()
@@ -540,11 +540,12 @@ async fn groups_are_managed_and_artifacts_moved_and_copied_from_the_collections_
             .map(|g| g["name"].as_str().unwrap())
             .collect();
         if order == ["Beta", "Alpha"] {
-            break;
+            Ok(())
+        } else {
+            Err(groups.to_string())
         }
-        assert!(Instant::now() < deadline, "order not saved: {groups}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 
     // The same with the mouse: drag Alpha by its grip onto Beta.
     b.drag(
@@ -751,15 +752,7 @@ async fn the_pages_stay_usable_with_1000_artifacts_and_10000_deployments() {
     })
     .await;
     // The start-up warm first (it recomputes deployment statuses), then the rows.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let status = server.api("/api/v1/cache/status").await;
-        if status["last_refresh_at"].is_string() && status["refreshing"] == json!(false) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no warm: {status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    server.wait_for_warm().await;
     let db = sea_orm::Database::connect(&server.database_url)
         .await
         .unwrap();

@@ -172,18 +172,13 @@ async fn project_copies_edited_on_disk_change_their_deployment_status() {
     assert_eq!(deployed.body["status"], "synced");
     let _watch = app.start_watcher().await;
     // The watcher watches the data home, `collections/` and the project's `.claude`.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !matches!(
-        app.state.watch_status.get(),
-        WatchState::Watching { folders } if folders >= 3
-    ) {
-        assert!(
-            Instant::now() < deadline,
-            "{:?}",
-            app.state.watch_status.get()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::helpers::poll("three watched folders", Duration::from_secs(30), || async {
+        match app.state.watch_status.get() {
+            WatchState::Watching { folders } if folders >= 3 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
     let copy = project.join(".claude/skills/bom-skill/SKILL.md");
     let mut text = std::fs::read_to_string(&copy).unwrap();
     text.push_str("\nLocal note\n");
