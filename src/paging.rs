@@ -22,3 +22,18 @@ pub fn decode<T: DeserializeOwned>(raw: &str) -> Option<T> {
 
 /// What a bad cursor is called in error messages.
 pub const NOT_A_CURSOR: &str = "not a cursor issued by this server";
+
+/// The message of a bad request with a bad cursor.
+pub fn bad_cursor() -> String {
+    format!("Invalid cursor: {NOT_A_CURSOR}")
+}
+
+/// A cursor over a (sort key, id) pair, the position most lists page by.
+pub fn encode_pair(key: &str, id: &str) -> String {
+    encode(&(key, id))
+}
+
+/// Decodes [`encode_pair`]; `None` is a bad request ([`bad_cursor`]).
+pub fn decode_pair(raw: &str) -> Option<(String, String)> {
+    decode(raw)
+}

@@ -10,7 +10,6 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
 use super::common::PageInfo;
-use crate::collections::{decode_pair_cursor, encode_pair_cursor};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -250,14 +249,11 @@ impl JobsApi {
         let before = match after.0.as_deref() {
             None => None,
             Some(raw) => {
-                let (key, id) = decode_pair_cursor(raw)?;
+                let (key, id) = crate::paging::decode_pair(raw)
+                    .ok_or_else(|| ApiError::bad_request(crate::paging::bad_cursor()))?;
                 match (key.as_str(), id.parse::<i64>()) {
                     (CURSOR_KEY, Ok(id)) => Some(id),
-                    _ => {
-                        return Err(ApiError::bad_request(
-                            "Invalid cursor: not a cursor issued by this server",
-                        ));
-                    }
+                    _ => return Err(ApiError::bad_request(crate::paging::bad_cursor())),
                 }
             }
         };
@@ -272,7 +268,7 @@ impl JobsApi {
         rows.truncate(limit as usize);
         let end_cursor = rows
             .last()
-            .map(|r| encode_pair_cursor(CURSOR_KEY, &r.id.to_string()));
+            .map(|r| crate::paging::encode_pair(CURSOR_KEY, &r.id.to_string()));
         Ok(ListJobsResponse::Ok(Json(JobList {
             items: rows.into_iter().map(to_job_run).collect(),
             page_info: PageInfo {

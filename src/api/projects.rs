@@ -105,7 +105,7 @@ impl ProjectsApi {
             .await?;
         let end_cursor = rows
             .last()
-            .map(|(p, _)| crate::collections::encode_pair_cursor(&p.path, &p.id));
+            .map(|(p, _)| crate::paging::encode_pair(&p.path, &p.id));
         Ok(ListProjectsResponse::Ok(Json(ProjectList {
             items: rows.into_iter().map(|(p, n)| to_project(p, n)).collect(),
             page_info: PageInfo {

@@ -518,13 +518,11 @@ pub fn not_found_collection(id: &str) -> OrgError {
 }
 
 /// A cursor over a (sort key, id) pair.
-pub fn encode_pair_cursor(key: &str, id: &str) -> String {
-    crate::paging::encode(&(key, id))
+pub(crate) fn encode_pair_cursor(key: &str, id: &str) -> String {
+    crate::paging::encode_pair(key, id)
 }
 
 /// Decodes [`encode_pair_cursor`]; anything else is a bad request.
-pub fn decode_pair_cursor(raw: &str) -> Result<(String, String), OrgError> {
-    crate::paging::decode(raw).ok_or_else(|| {
-        OrgError::BadRequest(format!("Invalid cursor: {}", crate::paging::NOT_A_CURSOR))
-    })
+pub(crate) fn decode_pair_cursor(raw: &str) -> Result<(String, String), OrgError> {
+    crate::paging::decode_pair(raw).ok_or_else(|| OrgError::BadRequest(crate::paging::bad_cursor()))
 }

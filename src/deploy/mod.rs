@@ -33,7 +33,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::listing::escape_like;
 use crate::cache::{CacheError, CacheService};
-use crate::collections::decode_pair_cursor;
 use crate::db::{is_unique_violation, new_id};
 use crate::source::filesystem::safe_relative;
 use crate::source::hash;

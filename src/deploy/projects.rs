@@ -80,8 +80,8 @@ impl DeployService {
         let total = crate::db::count_rows(self.db(), project_rows::Entity::find()).await?;
         let mut query = project_rows::Entity::find();
         if let Some(raw) = after {
-            let (path, _) =
-                decode_pair_cursor(raw).map_err(|e| DeployError::BadRequest(e.to_string()))?;
+            let (path, _) = crate::paging::decode_pair(raw)
+                .ok_or_else(|| DeployError::BadRequest(crate::paging::bad_cursor()))?;
             query = query.filter(project_rows::Column::Path.gt(path));
         }
         let mut rows = query

@@ -50,8 +50,8 @@ impl DeployService {
         let order = if descending { Order::Desc } else { Order::Asc };
         let mut query = deployments::Entity::find().filter(cond);
         if let Some(raw) = after {
-            let (key, id) =
-                decode_pair_cursor(raw).map_err(|e| DeployError::BadRequest(e.to_string()))?;
+            let (key, id) = crate::paging::decode_pair(raw)
+                .ok_or_else(|| DeployError::BadRequest(crate::paging::bad_cursor()))?;
             let key: sea_orm::Value = if sort == DeploymentSort::DeployedAt {
                 DateTime::parse_from_rfc3339(&key)
                     .map_err(|_| {
@@ -100,7 +100,7 @@ impl DeployService {
                 DeploymentSort::DeployedAt => d.deployed_at.to_rfc3339(),
                 DeploymentSort::Status => d.status.clone(),
             };
-            crate::collections::encode_pair_cursor(&key, &d.id)
+            crate::paging::encode_pair(&key, &d.id)
         });
         Ok(DeploymentPage {
             items,
