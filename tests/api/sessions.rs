@@ -39,6 +39,16 @@ async fn session(server: &LiveServer, key: &str) -> String {
         .to_string()
 }
 
+/// The rows `sql` selects from `db`.
+async fn rows(db: &sea_orm::DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .await
+    .unwrap()
+}
+
 async fn status_with_cookie(server: &LiveServer, cookie: &str, path: &str) -> u16 {
     client()
         .get(server.url(path))
@@ -82,15 +92,9 @@ async fn a_session_is_random_server_side_and_ends_at_sign_out() {
         let other = session(&server, KEY).await;
         assert_ne!(other, cookie);
         let db = Database::connect(&server.database_url).await.unwrap();
-        let rows = db
-            .query_all_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT id, key_fingerprint FROM sessions",
-            ))
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), 2);
-        for row in &rows {
+        let sessions = rows(&db, "SELECT id, key_fingerprint FROM sessions").await;
+        assert_eq!(sessions.len(), 2);
+        for row in &sessions {
             let stored: String = row.try_get("", "id").unwrap();
             let fingerprint: String = row.try_get("", "key_fingerprint").unwrap();
             assert_ne!(stored, id);
@@ -201,14 +205,7 @@ async fn sessions_expire_slide_on_use_and_end_when_the_key_changes() {
             status_with_cookie(&server, &cookie, "/api/v1/cache/status").await,
             200
         );
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT expires_at FROM sessions",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
+        let row = rows(&db, "SELECT expires_at FROM sessions").await.remove(0);
         let expires: chrono::DateTime<chrono::Utc> = row.try_get("", "expires_at").unwrap();
         assert!(
             expires > chrono::Utc::now() + chrono::TimeDelta::days(6),
@@ -231,13 +228,7 @@ async fn sessions_expire_slide_on_use_and_end_when_the_key_changes() {
             status_with_cookie(&server, &cookie, "/api/v1/cache/status").await,
             401
         );
-        let left = db
-            .query_all_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT id FROM sessions",
-            ))
-            .await
-            .unwrap();
+        let left = rows(&db, "SELECT id FROM sessions").await;
         assert!(
             left.is_empty(),
             "the old key's sessions are deleted at start-up"
