@@ -39,6 +39,19 @@ async fn session(server: &LiveServer, key: &str) -> String {
         .to_string()
 }
 
+/// The page at `path` as the browser holding `cookie` gets it.
+async fn page_with_cookie(server: &LiveServer, cookie: &str, path: &str) -> String {
+    client()
+        .get(server.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The rows `sql` selects from `db`.
 async fn rows(db: &sea_orm::DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
     db.query_all_raw(sea_orm::Statement::from_string(
@@ -120,15 +133,7 @@ async fn a_session_is_random_server_side_and_ends_at_sign_out() {
             401
         );
         // The page offers "Sign out" to a signed-in browser.
-        let page = client()
-            .get(server.url("/jobs"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = page_with_cookie(&server, &cookie, "/jobs").await;
         assert!(page.contains("id=\"sign-out\""), "{page}");
         // Signing out ends the session on the server: the old cookie no longer works.
         let out = sign_out(&server, &cookie).await;
@@ -360,15 +365,7 @@ async fn a_read_only_key_reads_but_never_writes() {
             .await
             .unwrap();
         assert_eq!(write.status(), 403);
-        let page = c
-            .get(server.url("/"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = page_with_cookie(&server, &cookie, "/").await;
         assert!(page.contains("<body class=\"read-only\""), "{page}");
         assert!(page.contains("Read-only"));
         // It can still sign out.
@@ -379,15 +376,7 @@ async fn a_read_only_key_reads_but_never_writes() {
         );
         // The full key's session writes, and its pages are not marked.
         let full = session(&server, KEY).await;
-        let page = c
-            .get(server.url("/"))
-            .header("cookie", &full)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = page_with_cookie(&server, &full, "/").await;
         assert!(!page.contains("read-only"));
     }
 }
