@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `migrate up|down|status`, `gen-key`, `--config`,
-//! `--version`.
+//! The command line: `serve` (the default), `migrate up|down|status`, `gen-key`,
+//! `import-skillmeat`, `--config`, `--version`.
 //!
 //! Exit status: 0 success, 1 a runtime failure (database unreachable, port taken), 2 a
 //! configuration or usage error.
@@ -34,6 +34,16 @@ pub enum Command {
     Serve,
     /// Print a new random API key (256 bits, 64 hex characters) for `auth.api_key`.
     GenKey,
+    /// Import SkillMeat's collections and groups from its database (read, never changed) and
+    /// print what was imported and what was skipped; a second run adds only what is new.
+    ImportSkillmeat {
+        /// SkillMeat's database (default: <data home>/cache/cache.db).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// Print the report as JSON (the API's shape).
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage the database schema.
     Migrate {
         /// The migration action.
@@ -98,6 +108,7 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Migrate { action } => migrate(settings, action).await,
+            Command::ImportSkillmeat { from, json } => import_skillmeat(settings, from, json).await,
             Command::GenKey => Ok(()),
         }
     });
@@ -115,6 +126,26 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     app.run_until_stopped(shutdown).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn import_skillmeat(
+    settings: Settings,
+    from: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let file = from.unwrap_or_else(|| crate::import::skillmeat_db(&settings.data_home_path()));
+    let state = crate::startup::build_state(settings).await?;
+    let report = crate::import::import_skillmeat(&state.collections, &file).await?;
+    if json {
+        let body: crate::api::import::SkillMeatImport = report.into();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&poem_openapi::types::ToJSON::to_json(&body))?
+        );
+    } else {
+        print!("{}", report.summary());
+    }
     Ok(())
 }
 

@@ -241,6 +241,26 @@ impl From<crate::collections::OrgError> for ApiError {
     }
 }
 
+impl From<crate::import::ImportError> for ApiError {
+    fn from(err: crate::import::ImportError) -> Self {
+        use crate::import::ImportError;
+        use crate::import::skillmeat_db::ReadError;
+        match err {
+            ImportError::Read(ReadError::Missing(_)) => Self::NotFound(ErrorBody::new(
+                "skillmeat_not_found",
+                format!(
+                    "{}; set SKILLMEAT_DATA_HOME to the SkillMeat home (~/.skillmeat) that holds it",
+                    err
+                ),
+            )),
+            ImportError::Read(ReadError::NotSkillMeat(..)) => Self::unprocessable(err.to_string()),
+            ImportError::Read(ReadError::Io(..)) => Self::internal(&err),
+            ImportError::Org(e) => e.into(),
+            ImportError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::deploy::DeployError> for ApiError {
     fn from(err: crate::deploy::DeployError) -> Self {
         use crate::deploy::DeployError;

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod error;
 pub mod events;
 pub mod idle;
+pub mod import;
 pub mod jobs;
 pub mod paging;
 pub mod scope;

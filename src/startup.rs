@@ -89,12 +89,7 @@ pub async fn build_state_with_source(
     if let Err(e) = collections.recover_groups_from_manifests().await {
         tracing::warn!(error = %e, "could not restore groups from collection.toml");
     }
-    let search_roots = settings
-        .deploy
-        .search_roots
-        .iter()
-        .map(|r| crate::config::expand_home(r))
-        .collect();
+    let search_roots = settings.search_roots();
     let deployments = DeployService::new(
         db.clone(),
         cache.clone(),
@@ -103,6 +98,10 @@ pub async fn build_state_with_source(
         crate::deploy::ProjectRoots::new(settings.allowed_roots()),
         events.clone(),
     );
+    // The first start on a SkillMeat home brings its collections and groups over, once.
+    let import_at_start = crate::import::first_start_due(&collections)
+        .await
+        .map_err(StartupError::Collections)?;
     let store = jobs::QueueStore::open(&settings.jobs_url()).await?;
     let history = jobs::JobHistory::new(db.clone());
     let services = crate::jobs::JobServices {
@@ -117,7 +116,7 @@ pub async fn build_state_with_source(
     let jobs = jobs::JobRunner::new(
         history,
         store,
-        crate::jobs::registry(services, &settings),
+        crate::jobs::registry(services, &settings, import_at_start),
         settings.runner_settings(),
     );
     let keys = Arc::new(crate::security::Keys::from_settings(&settings.auth));

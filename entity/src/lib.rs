@@ -13,5 +13,7 @@ pub mod groups;
 pub mod job_runs;
 pub mod prelude;
 pub mod projects;
+pub mod search_roots;
 pub mod sessions;
+pub mod skillmeat_imports;
 pub mod user_collections;

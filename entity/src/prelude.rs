@@ -9,5 +9,7 @@ pub use crate::group_artifacts::Entity as GroupArtifacts;
 pub use crate::groups::Entity as Groups;
 pub use crate::job_runs::Entity as JobRuns;
 pub use crate::projects::Entity as Projects;
+pub use crate::search_roots::Entity as SearchRoots;
 pub use crate::sessions::Entity as Sessions;
+pub use crate::skillmeat_imports::Entity as SkillmeatImports;
 pub use crate::user_collections::Entity as UserCollections;

@@ -13,6 +13,8 @@ mod m20261126_000004_create_groups;
 mod m20261126_000005_create_projects_and_deployments;
 mod m20261126_000006_create_job_runs;
 mod m20261130_000007_create_sessions;
+mod m20261130_000008_create_skillmeat_imports;
+mod m20261130_000009_create_search_roots;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_projects_and_deployments::Migration),
             Box::new(m20261126_000006_create_job_runs::Migration),
             Box::new(m20261130_000007_create_sessions::Migration),
+            Box::new(m20261130_000008_create_skillmeat_imports::Migration),
+            Box::new(m20261130_000009_create_search_roots::Migration),
         ]
     }
 }

@@ -7,9 +7,11 @@ pub mod deployments;
 pub mod events;
 pub mod groups;
 pub mod health;
+pub mod import;
 pub mod jobs;
 pub mod metrics;
 pub mod projects;
+pub mod search_roots;
 pub mod spec;
 pub mod user_collections;
 
@@ -44,8 +46,10 @@ pub type Apis = (
     artifacts::ArtifactsApi,
     cache::CacheApi,
     user_collections::UserCollectionsApi,
+    import::ImportApi,
     groups::GroupsApi,
     projects::ProjectsApi,
+    search_roots::SearchRootsApi,
     deployments::DeploymentsApi,
     jobs::JobsApi,
     events::EventsApi,
@@ -67,10 +71,16 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             user_collections::UserCollectionsApi {
                 state: state.clone(),
             },
+            import::ImportApi {
+                state: state.clone(),
+            },
             groups::GroupsApi {
                 state: state.clone(),
             },
             projects::ProjectsApi {
+                state: state.clone(),
+            },
+            search_roots::SearchRootsApi {
                 state: state.clone(),
             },
             deployments::DeploymentsApi {

@@ -188,7 +188,7 @@ impl ProjectsApi {
     }
 }
 
-fn to_project(p: entity::projects::Model, deployment_count: u64) -> Project {
+pub(crate) fn to_project(p: entity::projects::Model, deployment_count: u64) -> Project {
     Project {
         id: p.id,
         name: p.name,

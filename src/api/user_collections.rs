@@ -363,6 +363,7 @@ impl UserCollectionsApi {
                 description: b.description,
                 collection_type: b.collection_type,
                 context_category: b.context_category,
+                id: None,
             })
             .await?;
         let info = self.state.collections.info(&created.id).await?;

@@ -104,6 +104,8 @@ pub struct CollectionInfo {
 /// Fields of a new collection.
 #[derive(Debug, Clone, Default)]
 pub struct NewCollection {
+    /// The id to give it (32 hex characters); a new one when `None`. Imports keep SkillMeat's.
+    pub id: Option<String>,
     /// Name (trimmed, 1..=255, unique case-insensitively).
     pub name: String,
     /// Description.
@@ -417,7 +419,10 @@ impl CollectionService {
         let name = validate::name(&input.name, "Collection")?;
         let now = Utc::now();
         let row = user_collections::ActiveModel {
-            id: Set(new_id()),
+            id: Set(match input.id {
+                Some(id) if is_generated_id(&id) => id,
+                _ => new_id(),
+            }),
             name_key: Set(validate::name_key(&name)),
             name: Set(name.clone()),
             description: Set(input.description),
@@ -507,6 +512,11 @@ impl CollectionService {
         self.collection_changed(id);
         Ok(())
     }
+}
+
+/// True for an id of the form this server generates (32 lower-case hex characters).
+pub fn is_generated_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The 404 of a missing collection.

@@ -72,6 +72,15 @@ pub fn find(key: &str) -> Option<&'static KeyDef> {
     KEYS.iter().find(|k| k.key == key)
 }
 
+/// The default of a list setting (`deploy.search_roots`), parsed from its TOML literal.
+pub fn default_list(key: &str) -> Vec<String> {
+    find(key)
+        .and_then(|k| toml::from_str::<toml::Table>(&format!("v = {}", k.default)).ok())
+        .and_then(|t| t.get("v").cloned())
+        .and_then(|v| v.try_into::<Vec<String>>().ok())
+        .unwrap_or_default()
+}
+
 /// The known key closest to an unknown one, when one is close enough to be a likely typo.
 pub fn closest(unknown: &str) -> Option<&'static str> {
     KEYS.iter()
@@ -267,9 +276,9 @@ pub const KEYS: &[KeyDef] = &[
     },
     KeyDef {
         key: "deploy.search_roots",
-        default: "[]",
+        default: "[\"~/projects\", \"~/dev\", \"~/workspace\", \"~/src\"]",
         rule: Rule::List,
-        doc: "Folders searched for projects that have SkillMeat deployment records (.claude/.skillmeat-deployed.toml ...), e.g. [\"~/projects\", \"~/dev\"]; each inside allowed_roots (SKILLMEAT_DEPLOY__SEARCH_ROOTS='[\"~/projects\"]').",
+        doc: "Folders searched for projects that have SkillMeat deployment records (.claude/.skillmeat-deployed.toml ...), as SkillMeat searches; missing ones are skipped, and the dashboard can add more. Each inside allowed_roots (SKILLMEAT_DEPLOY__SEARCH_ROOTS='[\"~/projects\"]'; [] searches nothing).",
     },
     KeyDef {
         key: "deploy.search_depth",

@@ -147,10 +147,13 @@ impl Settings {
                 )
             })?);
         }
+        let defaults = super::keys::default_list("deploy.search_roots");
         for raw in &self.deploy.search_roots {
             let inside = normalized_folder(raw)
                 .is_some_and(|p| roots.iter().any(|root| p.starts_with(root)));
-            if !inside {
+            // The default roots (~/projects ...) are searched only where the allowed roots
+            // reach; narrowing the allowed roots must not make the defaults an error.
+            if !inside && !defaults.contains(raw) {
                 return Err(err(
                     "deploy.search_roots",
                     format!(
@@ -162,6 +165,18 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The search roots to search: expanded, inside the allowed roots (a default one outside
+    /// them is left out).
+    pub fn search_roots(&self) -> Vec<PathBuf> {
+        let roots = self.allowed_roots();
+        self.deploy
+            .search_roots
+            .iter()
+            .filter_map(|r| normalized_folder(r))
+            .filter(|p| roots.iter().any(|root| p.starts_with(root)))
+            .collect()
     }
 
     /// The allowed project roots, expanded (validated by [`Settings::validate`]).

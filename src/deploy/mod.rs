@@ -17,6 +17,7 @@ mod query;
 pub mod record;
 pub mod roots;
 mod scan;
+mod search_roots;
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -40,6 +41,7 @@ use crate::source::{ArtifactId, ArtifactType, SourceError, printable};
 pub use fs::{default_artifact_path, owned_path};
 use record::{NewRecord, RECORD_FILE};
 pub use roots::ProjectRoots;
+pub use search_roots::SearchRoot;
 
 use fs::*;
 

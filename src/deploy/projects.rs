@@ -146,7 +146,15 @@ impl DeployService {
     /// Finds folders under the search roots whose profile roots hold a record file and adds the
     /// unknown ones as discovered projects. Returns how many were new.
     pub async fn discover(&self) -> Result<u64, DeployError> {
-        let roots = self.inner.search_roots.clone();
+        let roots = self.roots_to_search().await?;
+        Ok(self.discover_in(roots).await?.len() as u64)
+    }
+
+    /// Discovery under `roots` only; returns the projects that were new.
+    pub(super) async fn discover_in(
+        &self,
+        roots: Vec<PathBuf>,
+    ) -> Result<Vec<project_rows::Model>, DeployError> {
         let depth = self.inner.search_depth;
         let found = tokio::task::spawn_blocking(move || discover_projects(&roots, depth))
             .await
@@ -154,7 +162,7 @@ impl DeployService {
                 context: "discovering projects".into(),
                 source: std::io::Error::other(e.to_string()),
             })?;
-        let mut new = 0;
+        let mut new = Vec::new();
         for path in found {
             if !self.inner.roots.contains(&path) {
                 tracing::warn!(project = %path.display(), "a project found by discovery is outside deploy.allowed_roots; skipped");
@@ -167,8 +175,7 @@ impl DeployService {
                 .await?
                 .is_none()
             {
-                self.insert_project(&path, false).await?;
-                new += 1;
+                new.push(self.insert_project(&path, false).await?);
             }
         }
         Ok(new)
@@ -203,20 +210,50 @@ impl DeployService {
     }
 }
 
-/// Folders below `roots` (at most `depth` levels) with a record file in a profile root.
+/// Folders discovery never enters besides hidden ones: dependency, build and virtual
+/// environment trees (SkillMeat's list).
+const SKIPPED_FOLDERS: &[&str] = &[
+    "node_modules",
+    "venv",
+    "__pycache__",
+    "vendor",
+    "dist",
+    "build",
+    "target",
+    "Pods",
+];
+
+/// How long one discovery may walk the search roots; what it found by then is kept.
+const DISCOVERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Folders below `roots` (at most `depth` levels) with a record file in a profile root. Hidden
+/// and [`SKIPPED_FOLDERS`] trees are not entered, links are not followed, missing roots are
+/// skipped, and the walk stops after [`DISCOVERY_BUDGET`].
 pub(super) fn discover_projects(roots: &[PathBuf], depth: u32) -> Vec<PathBuf> {
+    let deadline = std::time::Instant::now() + DISCOVERY_BUDGET;
     let mut found = Vec::new();
-    for root in roots {
+    for root in roots.iter().filter(|r| r.is_dir()) {
         let walker = walkdir::WalkDir::new(root)
             .max_depth(depth as usize)
             .follow_links(false)
             .into_iter()
             .filter_entry(|e| {
+                let name = e.file_name().to_string_lossy();
                 e.file_type().is_dir()
-                    && (e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
-                    && e.file_name() != "node_modules"
+                    && (e.depth() == 0
+                        || (!name.starts_with('.') && !SKIPPED_FOLDERS.contains(&name.as_ref())))
             });
         for entry in walker.filter_map(Result::ok) {
+            if std::time::Instant::now() > deadline {
+                tracing::warn!(
+                    root = %root.display(),
+                    "project discovery stopped after {}s; narrow deploy.search_roots or lower deploy.search_depth",
+                    DISCOVERY_BUDGET.as_secs()
+                );
+                found.sort();
+                found.dedup();
+                return found;
+            }
             let dir = entry.path();
             let has_records = Profile::ALL
                 .iter()

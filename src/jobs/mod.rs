@@ -3,6 +3,7 @@
 //! changes) and [`purge`] (on a schedule). The `jobs` crate is only the plumbing (queue,
 //! runner, history, schedules, retries); [`registry`] registers each kind there in one line.
 
+pub mod import;
 pub mod purge;
 pub mod refresh;
 pub mod warm;
@@ -33,13 +34,26 @@ pub struct JobServices {
 }
 
 /// Every job kind with its schedule, and the live events and metrics of their runs.
-pub fn registry(services: JobServices, settings: &Settings) -> ::jobs::Registry {
+/// `import_at_start` queues the import of SkillMeat's organisation (its first start on a
+/// SkillMeat home).
+pub fn registry(
+    services: JobServices,
+    settings: &Settings,
+    import_at_start: bool,
+) -> ::jobs::Registry {
     let observer = services.clone();
-    ::jobs::Registry::default()
+    let registry = ::jobs::Registry::default()
         .register(services.clone(), warm::warm)
         .register(services.clone(), refresh::refresh)
+        .register(services.clone(), import::import)
         .register(services, purge::purge)
-        .at_start(warm::WarmJob)
+        .at_start(warm::WarmJob);
+    let registry = if import_at_start {
+        registry.at_start(import::ImportJob)
+    } else {
+        registry
+    };
+    registry
         .every(settings.refresh_every(), refresh::RefreshJob::everything())
         .every(settings.purge_every(), purge::PurgeJob)
         .observe(move |t| observer.job_transition(t))
@@ -83,8 +97,9 @@ impl JobServices {
 pub const CACHE_KINDS: [&str; 2] = [warm::WarmJob::KIND_NAME, refresh::RefreshJob::KIND_NAME];
 
 /// Every kind, in display order.
-pub const ALL_KINDS: [&str; 3] = [
+pub const ALL_KINDS: [&str; 4] = [
     warm::WarmJob::KIND_NAME,
     refresh::RefreshJob::KIND_NAME,
     purge::PurgeJob::KIND_NAME,
+    import::ImportJob::KIND_NAME,
 ];
