@@ -26,16 +26,19 @@ pub enum JobKindParam {
     Refresh,
     /// Purge of stale entries and old records.
     Purge,
+    /// Import of SkillMeat's collections and groups.
+    Import,
 }
 
 impl JobKindParam {
     /// The registered kind's name.
     pub fn name(self) -> &'static str {
-        use crate::jobs::{purge::PurgeJob, refresh::RefreshJob, warm::WarmJob};
+        use crate::jobs::{import::ImportJob, purge::PurgeJob, refresh::RefreshJob, warm::WarmJob};
         match self {
             JobKindParam::Warm => WarmJob::KIND_NAME,
             JobKindParam::Refresh => RefreshJob::KIND_NAME,
             JobKindParam::Purge => PurgeJob::KIND_NAME,
+            JobKindParam::Import => ImportJob::KIND_NAME,
         }
     }
 }

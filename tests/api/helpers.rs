@@ -53,6 +53,11 @@ pub fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/skillmeat-sample")
 }
 
+/// The home made by SkillMeat 0.74 itself, with its database (collections and groups).
+pub fn fixture_074_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/skillmeat-0.74-home")
+}
+
 /// Copies a tree, making every copy writable (the fixture is read-only).
 pub fn copy_tree(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
@@ -109,8 +114,10 @@ pub fn test_settings(data_home: &Path, database_url: String) -> Settings {
     settings.jobs.heartbeat_secs = 1;
     settings.jobs.poll_interval_ms = 50;
     settings.watch.debounce_ms = 100;
-    // Test projects live in temp dirs, outside the default root (the home folder).
+    // Test projects live in temp dirs, outside the default root (the home folder), and no
+    // test searches the real home's ~/projects.
     settings.deploy.allowed_roots = vec![temp_root().display().to_string()];
+    settings.deploy.search_roots = Vec::new();
     settings
 }
 
@@ -180,14 +187,50 @@ impl TestApp {
         Self::spawn_full(Backend::Sqlite, |_| {}, wrap).await
     }
 
+    /// One backend over a copy of the SkillMeat 0.74 home: its data home, and its projects in
+    /// `<tmp>/home/projects`, which is the one search root (as `~/projects` is by default).
+    pub async fn spawn_074(backend: Backend) -> TestApp {
+        Self::spawn_074_with(backend, |_| {}).await
+    }
+
+    /// [`TestApp::spawn_074`] with a chance to adjust settings.
+    pub async fn spawn_074_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_from(
+            &fixture_074_dir(),
+            backend,
+            |settings| {
+                let projects = Path::new(&settings.data_home)
+                    .parent()
+                    .unwrap()
+                    .join("projects");
+                settings.deploy.search_roots = vec![projects.display().to_string()];
+                adjust(settings)
+            },
+            |source| source,
+        )
+        .await
+    }
+
     async fn spawn_full(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+        wrap: impl FnOnce(Arc<dyn ArtifactSource>) -> Arc<dyn ArtifactSource>,
+    ) -> TestApp {
+        Self::spawn_from(&fixture_dir(), backend, adjust, wrap).await
+    }
+
+    async fn spawn_from(
+        fixture: &Path,
         backend: Backend,
         adjust: impl FnOnce(&mut Settings),
         wrap: impl FnOnce(Arc<dyn ArtifactSource>) -> Arc<dyn ArtifactSource>,
     ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let data_home = dir.path().join("home/.skillmeat");
-        copy_tree(&fixture_dir().join("home/.skillmeat"), &data_home);
+        copy_tree(&fixture.join("home/.skillmeat"), &data_home);
+        if fixture.join("projects").is_dir() && fixture != fixture_dir() {
+            copy_tree(&fixture.join("projects"), &dir.path().join("home/projects"));
+        }
         let (url, pg) = match backend {
             Backend::Sqlite => (
                 format!(

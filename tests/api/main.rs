@@ -10,6 +10,7 @@ mod docs;
 mod errors;
 mod faults;
 mod faulty_source;
+mod first_run;
 mod fuzz;
 mod groups;
 mod hardening;
