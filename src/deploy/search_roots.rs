@@ -21,6 +21,12 @@ pub struct SearchRoot {
 }
 
 impl DeployService {
+    /// The folder a deploy into `raw_path` would use, or why it cannot (outside the allowed
+    /// roots, not an existing folder).
+    pub fn check_project_folder(&self, raw_path: &str) -> Result<PathBuf, DeployError> {
+        self.inner.roots.project_folder(raw_path)
+    }
+
     /// Every search root: the configured ones, then the added ones by path.
     pub async fn search_roots(&self) -> Result<Vec<SearchRoot>, DeployError> {
         let mut out: Vec<SearchRoot> = self

@@ -7,6 +7,7 @@ use poem::web::{Data, Query};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 
+use super::deploy_form::{deploy_form, sources_section};
 use super::{Nav, encode, error_response, layout, page_error, time, url_pairs};
 use crate::deploy::{DeploymentFilter, DeploymentPage, DeploymentSort, DeploymentStatus};
 use crate::error::ApiError;
@@ -85,9 +86,10 @@ pub async fn dashboard(
         let summary = summary_section(state).await?;
         let list = list_section(state, &query).await?;
         let projects = state.deployments.all_projects().await?;
-        Ok::<_, ApiError>((summary, list, projects))
+        let sources = sources_section(state).await?;
+        Ok::<_, ApiError>((summary, list, projects, sources))
     };
-    let (summary, list, projects) = match page.await {
+    let (summary, list, projects, sources) = match page.await {
         Ok(parts) => parts,
         Err(e) => return page_error("Deployments", Nav::Deployments, e),
     };
@@ -128,16 +130,8 @@ pub async fn dashboard(
                 }
             }
         }
-        details #deploy-details.detail {
-            summary { "Deploy an artifact to a project" }
-            form #deploy-form.toolbar {
-                label for="deploy-artifact" { "Artifact" }
-                input #deploy-artifact name="artifact_id" required placeholder="skill:name";
-                label for="deploy-project" { "Project folder" }
-                input #deploy-project name="project_path" required placeholder="/path/to/project";
-                button.primary type="submit" { "Deploy" }
-            }
-        }
+        (deploy_form(&projects))
+        (sources)
         // "Load more" carries the filters in its own URL: it must not inherit the include.
         div #deployments hx-get="/ui/deployments/list" hx-include="#dep-filters" hx-disinherit="hx-include"
             hx-trigger="deployments-changed from:body delay:200ms" { (list) }
@@ -202,13 +196,16 @@ async fn list_section(state: &AppState, query: &DeploymentsQuery) -> Result<Mark
         // "Load more": only the next rows, in place of the button's row.
         return Ok(rows);
     }
+    if page.total_count == 0 {
+        return Ok(empty_list(state, query).await?);
+    }
     Ok(html! {
         p.muted #dep-count { (page.total_count) " deployments" }
         div.table-wrap {
-            table {
+            table.stack {
                 caption.skip { "Deployments" }
                 thead { tr {
-                    th scope="col" { "Artifact" } th scope="col" { "Type" } th scope="col" { "Project" }
+                    th scope="col" { "Artifact" } th scope="col" { "Project" }
                     th scope="col" { "Profile" } th scope="col" { "Status" } th scope="col" { "Deployed" }
                     th scope="col" { "Actions" }
                 } }
@@ -222,7 +219,11 @@ async fn list_section(state: &AppState, query: &DeploymentsQuery) -> Result<Mark
 fn rows(query: &DeploymentsQuery, page: &DeploymentPage) -> Markup {
     let group_of = |d: &entity::deployments::Model| match query.view.as_str() {
         "artifact" => Some(d.artifact_id.clone()),
-        "project" => Some(d.project_path.clone()),
+        "project" => Some(format!(
+            "{} — {}",
+            project_name(&d.project_path),
+            d.project_path
+        )),
         _ => None,
     };
     // In the grouped views, a heading row before the first deployment of each group.
@@ -240,16 +241,21 @@ fn rows(query: &DeploymentsQuery, page: &DeploymentPage) -> Markup {
     html! {
         @for (heading, d) in &rows {
             @if let Some(heading) = heading {
-                tr.group { th colspan="7" scope="colgroup" { (heading) } }
+                tr.group { th colspan="6" scope="colgroup" { (heading) } }
             }
             tr data-deployment=(d.id) {
-                td { (d.artifact_id) }
-                td { span class=(format!("badge {}", d.artifact_type)) { (d.artifact_type) } }
-                td { (d.project_path) }
-                td { (d.profile) }
-                td { span class=(format!("badge status {}", d.status)) { (d.status) } }
-                td { (time(Some(d.deployed_at))) }
-                td {
+                td data-label="Artifact" {
+                    span class=(format!("badge {}", d.artifact_type)) { (d.artifact_type) } " "
+                    strong { (d.artifact_name) }
+                }
+                td data-label="Project" {
+                    (project_name(&d.project_path))
+                    span.path.muted { (d.project_path) }
+                }
+                td data-label="Profile" { (d.profile) }
+                td data-label="Status" { span class=(format!("badge status {}", d.status)) { (d.status) } }
+                td data-label="Deployed" { (time(Some(d.deployed_at))) }
+                td.actions {
                     button type="button" data-update-deployment=(d.id)
                         aria-label=(format!("Update {} in {}", d.artifact_id, d.project_path)) { "Update" }
                     " "
@@ -261,7 +267,7 @@ fn rows(query: &DeploymentsQuery, page: &DeploymentPage) -> Markup {
         }
         @if let (true, Some(cursor)) = (page.has_next_page, &page.end_cursor) {
             tr.load-more-row {
-                td colspan="7" {
+                td colspan="6" {
                     button.load-more type="button"
                         hx-get=(format!("/ui/deployments/list?{}&after={}&prev_group={}", query.params(),
                             encode(cursor), encode(last_group.as_deref().unwrap_or(""))))
@@ -270,4 +276,56 @@ fn rows(query: &DeploymentsQuery, page: &DeploymentPage) -> Markup {
             }
         }
     }
+}
+
+/// A project's name: its folder's name.
+fn project_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
+}
+
+/// What the list says when it is empty: that the filters match nothing, or where deployments
+/// come from and how to get some.
+async fn empty_list(state: &AppState, query: &DeploymentsQuery) -> Result<Markup, ApiError> {
+    let filtered = !query.status.is_empty()
+        || !query.project.is_empty()
+        || !query.artifact_type.is_empty()
+        || !query.search.trim().is_empty();
+    if filtered {
+        return Ok(html! {
+            p.muted #dep-count { "0 deployments" }
+            section.detail.empty-state {
+                h2 { "No deployments match these filters" }
+                p { "Choose \"All statuses\", \"All projects\" and \"All types\" and clear the search to see every deployment." }
+            }
+        });
+    }
+    let roots = state.deployments.search_roots().await?;
+    let searched: Vec<String> = roots
+        .iter()
+        .filter(|r| r.exists)
+        .map(|r| r.path.clone())
+        .collect();
+    Ok(html! {
+        p.muted #dep-count { "0 deployments" }
+        section.detail.empty-state {
+            h2 { "No deployments yet" }
+            p {
+                "Deployments are the artifacts copied into projects, by this server or by SkillMeat. A project is "
+                "found when one of its folders " code { ".claude" } ", " code { ".codex" } ", " code { ".gemini" }
+                " or " code { ".cursor" } " holds SkillMeat's record " code { ".skillmeat-deployed.toml" } "."
+            }
+            @if searched.is_empty() {
+                p { "No search folder exists on this machine, so no project was searched for." }
+            } @else {
+                p { "Searched (" (state.settings.deploy.search_depth) " levels deep): " (searched.join(", ")) "." }
+            }
+            p {
+                "Deploy an artifact with the form above, add the folder your projects are in under "
+                strong { "Where projects are found" } ", or register a single project there."
+            }
+        }
+    })
 }

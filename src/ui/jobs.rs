@@ -2,6 +2,8 @@
 //! run's detail with its errors, "Refresh now" and "Retry". It updates live: the page's script
 //! listens to the job events and htmx reloads the figures and the table.
 
+use std::collections::HashMap;
+
 use entity::job_runs;
 use jobs::{RunFilter, RunStatus};
 use maud::{Markup, html};
@@ -115,7 +117,8 @@ pub async fn detail_fragment(Data(state): Data<&AppState>, Path(id): Path<i64>) 
         .and_then(|d| serde_json::to_string_pretty(d).ok());
     html! {
         section.detail aria-labelledby="job-detail-title" {
-            h2 #job-detail-title { "Job " (run.id) ": " (run.kind) " " (run.scope) }
+            h2 #job-detail-title { "Job " (run.id) ": " (run.kind) }
+            p { "Scope: " code { (run.scope) } }
             p { (status_badge(&run.status)) " after " (run.attempts) " of " (run.max_attempts) " attempts" }
             @if let Some(error) = &run.error {
                 h3 { "Error" }
@@ -175,6 +178,18 @@ async fn runs_table(state: &AppState, query: &RunsQuery) -> Result<Markup, ApiEr
         status: RunStatus::parse(&query.status),
     };
     let (rows, total) = state.jobs.history().list(&filter, None, RUNS_SHOWN).await?;
+    if total == 0 {
+        return Ok(empty_runs(
+            !query.kind.is_empty() || !query.status.is_empty(),
+        ));
+    }
+    let projects: HashMap<String, (String, String)> = state
+        .deployments
+        .all_projects()
+        .await?
+        .into_iter()
+        .map(|p| (p.id, (p.name, p.path)))
+        .collect();
     Ok(html! {
         p.muted { (total) " runs" @if total > RUNS_SHOWN { ", newest " (RUNS_SHOWN) " shown" } }
         div.table-wrap {
@@ -188,20 +203,56 @@ async fn runs_table(state: &AppState, query: &RunsQuery) -> Result<Markup, ApiEr
                     th scope="col" { "Actions" }
                 } }
                 tbody {
-                    @for run in &rows { (row(run)) }
+                    @for run in &rows { (row(run, &projects)) }
                 }
             }
         }
     })
 }
 
-fn row(run: &job_runs::Model) -> Markup {
+/// What the table says when there are no runs.
+fn empty_runs(filtered: bool) -> Markup {
+    html! {
+        p.muted { "0 runs" }
+        section.detail.empty-state {
+            @if filtered {
+                h2 { "No runs match these filters" }
+                p { "Choose \"All kinds\" and \"All statuses\" to see every run." }
+            } @else {
+                h2 { "No job runs yet" }
+                p {
+                    "Runs appear here as they happen: the warm at start-up, the refresh every few minutes, "
+                    "after files change and when you press " strong { "Refresh now" } ", the purge, and the "
+                    "import of SkillMeat's collections at the first start on a SkillMeat home."
+                }
+            }
+        }
+    }
+}
+
+/// A run's scope for people: a project by its name and folder, not its id.
+fn scope_label(scope: &str, projects: &HashMap<String, (String, String)>) -> Markup {
+    match crate::scope::Scope::from_key(scope) {
+        Some(crate::scope::Scope::Project(id)) => match projects.get(&id) {
+            Some((name, path)) => {
+                html! { "project " strong { (name) } " " span.path.muted { (path) } }
+            }
+            None => html! { "a project since forgotten" },
+        },
+        Some(crate::scope::Scope::Collection(name)) => html! { "collection " strong { (name) } },
+        Some(crate::scope::Scope::Artifact(id)) => html! { "artifact " strong { (id) } },
+        Some(crate::scope::Scope::All) => html! { "everything" },
+        None => html! { (scope) },
+    }
+}
+
+fn row(run: &job_runs::Model, projects: &HashMap<String, (String, String)>) -> Markup {
     html! {
         tr data-job=(run.id) {
             td { (run.id) }
             td { (run.kind) }
             td { (run.trigger) }
-            td { (run.scope) }
+            td { (scope_label(&run.scope, projects)) }
             td { (status_badge(&run.status)) }
             td { (time(run.started_at)) }
             td { (ms(run.duration_ms.map(|d| d.max(0) as u64))) }

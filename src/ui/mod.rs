@@ -2,8 +2,12 @@
 //! the binary) for partial updates and a small script for the refresh button, toasts and live
 //! job events. No build step and no Node.js: `cargo build` produces everything.
 
+pub mod artifact_drawer;
+pub mod artifact_grid;
 pub mod collections;
+pub mod deploy_form;
 pub mod deployments;
+pub mod groups;
 pub mod jobs;
 pub mod login;
 pub mod swagger;
@@ -34,12 +38,15 @@ pub fn mount(routes: Route) -> Route {
             get(deployments::summary_fragment),
         )
         .at("/ui/deployments/list", get(deployments::list_fragment))
-        .at("/ui/artifacts", get(collections::items_fragment))
-        .at("/ui/artifacts/:id", get(collections::drawer_fragment))
+        .at("/ui/deploy/sources", get(deploy_form::sources_fragment))
         .at(
-            "/ui/collections/:id/groups",
-            get(collections::groups_fragment),
+            "/ui/deploy/artifact-options",
+            get(deploy_form::artifact_options),
         )
+        .at("/ui/deploy/check-folder", get(deploy_form::check_folder))
+        .at("/ui/artifacts", get(collections::items_fragment))
+        .at("/ui/artifacts/:id", get(artifact_drawer::drawer_fragment))
+        .at("/ui/collections/:id/groups", get(groups::groups_fragment))
         .at("/ui/jobs/stats", get(jobs::stats_fragment))
         .at("/ui/jobs/runs", get(jobs::runs_fragment))
         .at("/ui/jobs/runs/:id", get(jobs::detail_fragment))
@@ -150,13 +157,36 @@ pub fn layout(title: &str, nav: Nav, viewer: Viewer, body: Markup) -> Markup {
     }
 }
 
-/// A time for people: `2026-11-26 04:23 UTC`, in a `<time>` element.
+/// A time for people: "3 minutes ago", with the exact time (`2026-11-26 04:23:00 UTC`) on
+/// hover; the page script keeps the relative text current.
 pub fn time(at: Option<DateTime<Utc>>) -> Markup {
     match at {
         Some(at) => html! {
-            time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M:%S UTC")) }
+            time datetime=(at.to_rfc3339()) title=(at.format("%Y-%m-%d %H:%M:%S UTC")) data-relative {
+                (relative(at, Utc::now()))
+            }
         },
         None => html! { "—" },
+    }
+}
+
+/// `at` relative to `now`: "just now", "5 minutes ago", "in 2 hours", "3 days ago".
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - at).num_seconds();
+    let (amount, future) = (seconds.unsigned_abs(), seconds < 0);
+    if amount < 60 {
+        return "just now".into();
+    }
+    let (n, unit) = match amount {
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3600, "hour"),
+        s => (s / 86_400, "day"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if future {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
     }
 }
 

@@ -208,6 +208,21 @@ impl Browser {
         self.c().set_window_size(1280, 900).await.unwrap();
     }
 
+    /// Asserts that at `width` px neither the page nor any table in it scrolls sideways (a
+    /// table's wrapper would hide cut columns from [`Browser::fits_a_phone`]).
+    pub async fn tables_fit(&self, url: &str, width: u32) {
+        self.c().set_window_size(width, 900).await.unwrap();
+        self.c().goto(url).await.unwrap();
+        let overflow = self
+            .js("const page = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+                 const tables = [...document.querySelectorAll('.table-wrap')]
+                   .map((w) => w.scrollWidth - w.clientWidth);
+                 return [page, ...tables].filter((n) => n > 0);")
+            .await;
+        assert_eq!(overflow, json!([]), "{url} scrolls sideways at {width} px");
+        self.c().set_window_size(1280, 900).await.unwrap();
+    }
+
     /// Saves a screenshot under target/screenshots, and into docs/user-guide/img when
     /// SKILLMEAT_UPDATE_SCREENSHOTS is set.
     pub async fn screenshot(&self, name: &str) {

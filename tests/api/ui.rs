@@ -275,7 +275,8 @@ async fn the_deployment_dashboard_filters_undeploys_and_deploys() {
     b.until(
         "the command only",
         "const rows = document.querySelectorAll('#deployments tr[data-deployment]');
-         return rows.length === 1 && rows[0].textContent.includes('command:review-pr');",
+         return rows.length === 1 && rows[0].textContent.includes('review-pr')
+           && rows[0].textContent.includes('demo');",
     )
     .await;
     b.c()
@@ -322,27 +323,60 @@ async fn the_deployment_dashboard_filters_undeploys_and_deploys() {
     )
     .await;
 
-    // Deploy from the form.
-    b.click_css("#dep-summary ~ details summary, details.detail summary")
-        .await;
+    // Deploy from the form: the artifact found by typing part of its name, the project
+    // picked from the known ones.
+    b.click_css("#deploy-details summary").await;
     b.c()
         .find(Locator::Id("deploy-artifact"))
         .await
         .unwrap()
-        .send_keys("skill:crlf-skill")
+        .send_keys("crlf")
+        .await
+        .unwrap();
+    b.until(
+        "the suggestion",
+        "return [...document.querySelectorAll('#artifact-options option')].map((o) => o.value)
+           .join() === 'skill:crlf-skill';",
+    )
+    .await;
+    b.js("document.getElementById('deploy-artifact').value = 'skill:crlf-skill'; return true;")
+        .await;
+    // A folder outside the allowed roots is refused before anything is sent.
+    b.c()
+        .find(Locator::Css("#deploy-project-id"))
+        .await
+        .unwrap()
+        .select_by_value("")
         .await
         .unwrap();
     b.c()
         .find(Locator::Id("deploy-project"))
         .await
         .unwrap()
-        .send_keys(&project.display().to_string())
+        .send_keys("/etc")
+        .await
+        .unwrap();
+    b.click_css("#deploy-form button[type=submit]").await;
+    b.until(
+        "the folder refused",
+        "const c = document.getElementById('folder-check');
+         return c && c.dataset.ok === 'false' && c.textContent.includes('allowed_roots');",
+    )
+    .await;
+    let project_id = b
+        .js("return document.querySelector('#deploy-project-id option').value;")
+        .await;
+    b.c()
+        .find(Locator::Css("#deploy-project-id"))
+        .await
+        .unwrap()
+        .select_by_value(project_id.as_str().unwrap())
         .await
         .unwrap();
     b.click_css("#deploy-form button[type=submit]").await;
     b.until(
         "the new deployment",
-        "return document.getElementById('deployments').textContent.includes('skill:crlf-skill');",
+        "return document.getElementById('deployments').textContent.includes('crlf-skill');",
     )
     .await;
     assert!(project.join(".claude/skills/crlf-skill/SKILL.md").exists());
@@ -352,11 +386,15 @@ async fn the_deployment_dashboard_filters_undeploys_and_deploys() {
     assert!(violations.is_empty(), "{violations:#?}");
     b.fits_a_phone(&format!("{}/deployments", server.base))
         .await;
+    for width in [1280, 375] {
+        b.tables_fit(&format!("{}/deployments", server.base), width)
+            .await;
+    }
     browser.finish().await;
 }
 
 impl UiServer {
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
         let r = reqwest::Client::new()
             .post(format!("{}{path}", self.base))
             .json(&body)

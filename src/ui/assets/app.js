@@ -42,16 +42,24 @@ async function waitForJob(id) {
   }
 }
 
+// The same words as the server's `relative` (ui/mod.rs), so a refreshed text never changes form.
 function relativeTime(iso) {
   if (!iso) return "never";
-  const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  if (seconds < 60) return "just now";
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return minutes + (minutes === 1 ? " minute ago" : " minutes ago");
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return hours + (hours === 1 ? " hour ago" : " hours ago");
-  const days = Math.floor(hours / 24);
-  return days + (days === 1 ? " day ago" : " days ago");
+  const seconds = (Date.now() - Date.parse(iso)) / 1000;
+  const amount = Math.abs(seconds);
+  if (amount < 60) return "just now";
+  let n = Math.floor(amount / 86400), unit = "day";
+  if (amount < 3600) { n = Math.floor(amount / 60); unit = "minute"; }
+  else if (amount < 86400) { n = Math.floor(amount / 3600); unit = "hour"; }
+  const text = n + " " + unit + (n === 1 ? "" : "s");
+  return seconds < 0 ? "in " + text : text + " ago";
+}
+
+// Every server-rendered time says how long ago it was; the exact time is its tooltip.
+function renderRelativeTimes() {
+  document.querySelectorAll("time[data-relative]").forEach((el) => {
+    el.textContent = relativeTime(el.getAttribute("datetime"));
+  });
 }
 
 function renderLastUpdated() {
@@ -138,12 +146,31 @@ async function updateDeployment(id, force) {
   }
 }
 
+// Whether the folder field names a folder deployments may go into; the server says why not.
+async function checkFolder(form) {
+  const input = form.elements.namedItem("project_path");
+  const response = await fetch("/ui/deploy/check-folder?project_path=" + encodeURIComponent(input.value.trim()));
+  const holder = document.getElementById("folder-check");
+  holder.outerHTML = await response.text();
+  const check = document.getElementById("folder-check");
+  return check && check.dataset.ok === "true" ? true : (check ? check.textContent : "cannot check the folder");
+}
+
 async function deploy(form) {
-  const body = { artifact_id: form.artifact_id.value.trim(), project_path: form.project_path.value.trim() };
+  const body = { artifact_id: form.artifact_id.value.trim() };
+  const projectId = form.elements.namedItem("project_id").value;
+  if (projectId) {
+    body.project_id = projectId;
+  } else {
+    const ok = await checkFolder(form);
+    if (ok !== true) { showToast("Could not deploy: " + ok, "error"); return; }
+    body.project_path = form.elements.namedItem("project_path").value.trim();
+  }
   try {
     const deployment = await postJson("/api/v1/deployments", body);
     showToast("Deployed " + deployment.artifact_id);
     htmx.trigger(document.body, "deployments-changed");
+    htmx.trigger(document.body, "sources-changed");
   } catch (err) {
     showToast("Could not deploy: " + err.message, "error");
   }
@@ -160,6 +187,111 @@ async function send(method, url, body) {
     throw new Error(data.detail || response.statusText);
   }
   return response.status === 204 ? {} : response.json().catch(() => ({}));
+}
+
+async function saveCollection(form) {
+  const body = {
+    name: form.elements.namedItem("name").value.trim(),
+    description: form.elements.namedItem("description").value.trim(),
+  };
+  try {
+    await send("PUT", "/api/v1/user-collections/" + encodeURIComponent(form.dataset.collection), body);
+    window.location.reload();
+  } catch (err) {
+    showToast("Could not save the collection: " + err.message, "error");
+  }
+}
+
+async function deleteCollection(button) {
+  const d = button.dataset;
+  if (!window.confirm("Delete the collection " + d.name + "? Its " + d.groups + " groups and " + d.artifacts +
+    " memberships go; the artifacts, their files and their deployments are kept.")) return;
+  try {
+    await send("DELETE", "/api/v1/user-collections/" + encodeURIComponent(d.collection));
+    window.location.href = "/";
+  } catch (err) {
+    showToast("Could not delete the collection: " + err.message, "error");
+  }
+}
+
+// Removes artifacts from the collection on show (and from its groups); they stay in the sources.
+async function removeMembers(ids, label) {
+  const bar = document.getElementById("bulk-bar");
+  if (!bar || !window.confirm("Remove " + label + " from this collection? The artifacts stay in the sources and in other collections.")) return false;
+  try {
+    for (const id of ids) {
+      await send("DELETE", "/api/v1/user-collections/" + encodeURIComponent(bar.dataset.collection) + "/artifacts/" + encodeURIComponent(id));
+    }
+    showToast("Removed " + label + " from the collection");
+    htmx.trigger(document.body, "collections-refreshed");
+    htmx.trigger(document.body, "groups-changed");
+    return true;
+  } catch (err) {
+    showToast("Could not remove: " + err.message, "error");
+    return false;
+  }
+}
+
+async function saveGroup(form) {
+  const value = (name) => form.elements.namedItem(name).value.trim();
+  const body = {
+    name: value("name"),
+    description: value("description"),
+    color: value("color"),
+    icon: value("icon"),
+    tags: value("tags").split(",").map((t) => t.trim()).filter((t) => t),
+  };
+  try {
+    await send("PUT", "/api/v1/groups/" + form.dataset.groupEdit, body);
+    groupsChanged("Group saved");
+  } catch (err) {
+    showToast("Could not save the group: " + err.message, "error");
+  }
+}
+
+async function copyGroup(form) {
+  const target = form.elements.namedItem("target");
+  try {
+    const copy = await send("POST", "/api/v1/groups/" + form.dataset.groupCopy + "/copy", { target_collection_id: target.value });
+    showToast("Copied as " + copy.name + " to " + target.options[target.selectedIndex].textContent);
+  } catch (err) {
+    showToast("Could not copy the group: " + err.message, "error");
+  }
+}
+
+async function addSearchRoot(form) {
+  const input = form.elements.namedItem("path");
+  try {
+    const added = await send("POST", "/api/v1/search-roots", { path: input.value.trim() });
+    const n = added.projects_found.length;
+    showToast("Searching " + added.root.path + ": " + n + (n === 1 ? " new project" : " new projects") + " found");
+    htmx.trigger(document.body, "sources-changed");
+    htmx.trigger(document.body, "deployments-changed");
+  } catch (err) {
+    showToast("Could not add the folder: " + err.message, "error");
+  }
+}
+
+async function removeSearchRoot(button) {
+  if (!window.confirm("Stop searching " + button.dataset.path + "? Projects found there stay.")) return;
+  try {
+    await send("DELETE", "/api/v1/search-roots/" + button.dataset.removeRoot);
+    showToast("No longer searching " + button.dataset.path);
+    htmx.trigger(document.body, "sources-changed");
+  } catch (err) {
+    showToast("Could not remove the folder: " + err.message, "error");
+  }
+}
+
+async function registerProject(form) {
+  const input = form.elements.namedItem("path");
+  try {
+    const project = await send("POST", "/api/v1/projects", { path: input.value.trim() });
+    showToast("Registered " + project.name + " (" + project.deployment_count + " deployments)");
+    htmx.trigger(document.body, "deployments-changed");
+  } catch (err) {
+    showToast("Could not register the project: " + err.message, "error");
+  }
 }
 
 function groupsChanged(message) {
@@ -287,6 +419,14 @@ async function onBulk(action) {
     renderSelection();
     return;
   }
+  if (action === "remove") {
+    const ids = [...selected];
+    if (await removeMembers(ids, ids.length + (ids.length === 1 ? " artifact" : " artifacts"))) {
+      selected.clear();
+      renderSelection();
+    }
+    return;
+  }
   const target = document.getElementById("bulk-target");
   if (!target.value) { showToast("Create another collection first", "error"); return; }
   const ids = [...selected];
@@ -361,6 +501,11 @@ document.addEventListener("DOMContentLoaded", () => {
     if (groupButton) onGroupAction(groupButton);
     const bulk = event.target.closest("[data-bulk]");
     if (bulk) onBulk(bulk.dataset.bulk);
+    const removeMember = event.target.closest("[data-remove-member]");
+    if (removeMember) removeMembers([removeMember.dataset.removeMember], removeMember.dataset.name);
+    if (event.target.closest("#delete-collection")) deleteCollection(event.target.closest("#delete-collection"));
+    const removeRoot = event.target.closest("[data-remove-root]");
+    if (removeRoot) removeSearchRoot(removeRoot);
   });
   document.body.addEventListener("change", async (event) => {
     const box = event.target;
@@ -382,9 +527,15 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
   document.body.addEventListener("submit", async (event) => {
-    if (event.target.id !== "new-group-form") return;
-    event.preventDefault();
     const form = event.target;
+    const handlers = {
+      "collection-form": saveCollection, "add-root-form": addSearchRoot, "register-project-form": registerProject,
+    };
+    if (handlers[form.id]) { event.preventDefault(); handlers[form.id](form); return; }
+    if (form.dataset.groupEdit) { event.preventDefault(); saveGroup(form); return; }
+    if (form.dataset.groupCopy) { event.preventDefault(); copyGroup(form); return; }
+    if (form.id !== "new-group-form") return;
+    event.preventDefault();
     try {
       await send("POST", "/api/v1/groups", { collection_id: form.dataset.collection, name: form.elements.namedItem("name").value.trim() });
       groupsChanged("Group created");
@@ -432,7 +583,17 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
   const deployForm = document.getElementById("deploy-form");
-  if (deployForm) deployForm.addEventListener("submit", (event) => { event.preventDefault(); deploy(deployForm); });
+  if (deployForm) {
+    deployForm.addEventListener("submit", (event) => { event.preventDefault(); deploy(deployForm); });
+    // "Another folder…" shows the folder field; a known project hides it.
+    const project = document.getElementById("deploy-project-id");
+    project.addEventListener("change", () => {
+      document.getElementById("deploy-folder-field").hidden = project.value !== "";
+    });
+  }
+  renderRelativeTimes();
+  setInterval(renderRelativeTimes, 60000);
+  document.body.addEventListener("htmx:afterSettle", renderRelativeTimes);
   // The collection switcher shows the chosen collection at once (no inline handler: the
   // page's Content-Security-Policy allows only this file's scripts).
   const switcher = document.getElementById("collection");
