@@ -114,10 +114,9 @@ pub async fn import_skillmeat(
             if !added.is_empty() {
                 collections.add_members(&local, &added).await?;
             }
-            run.report
-                .collections
-                .last_mut()
-                .map(|o| o.members_added = added.len() as u64);
+            if let Some(o) = run.report.collections.last_mut() {
+                o.members_added = added.len() as u64;
+            }
             run.report.totals.members_added += added.len() as u64;
             local_of.insert(c.id.clone(), local);
         }
@@ -141,10 +140,9 @@ pub async fn import_skillmeat(
         if !added.is_empty() {
             collections.add_group_members(&local, &added, None).await?;
         }
-        run.report
-            .groups
-            .last_mut()
-            .map(|o| o.members_added = added.len() as u64);
+        if let Some(o) = run.report.groups.last_mut() {
+            o.members_added = added.len() as u64;
+        }
         run.report.totals.group_members_added += added.len() as u64;
     }
     collections
@@ -430,6 +428,9 @@ impl Run<'_> {
             );
             let reason = match &m.artifact_id {
                 None => Some("SkillMeat's artifacts table has no artifact with this uuid"),
+                Some(id) if crate::source::ArtifactId::parse(id).is_err() => {
+                    Some("a kind of artifact this server does not serve")
+                }
                 Some(id) if !self.known.contains(id) => Some(
                     "no such artifact in the collections folder (its files are gone, or the cache has not read them)",
                 ),

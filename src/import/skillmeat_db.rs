@@ -30,6 +30,9 @@ pub enum ReadError {
     Io(String, String),
 }
 
+/// Where a group sorts: its collection, its position, its creation time.
+type GroupOrder = (String, i64, Option<DateTime<Utc>>);
+
 /// A SkillMeat collection with its members in the order SkillMeat added them.
 #[derive(Debug, Clone)]
 pub struct SmCollection {
@@ -325,7 +328,7 @@ async fn read_open(db: &DatabaseConnection, shown: &str) -> Result<SmOrganisatio
     }
 
     if has("groups", &["id", "collection_id", "name"]) {
-        let mut groups: Vec<((String, i64, Option<DateTime<Utc>>), SmGroup)> = select(
+        let mut groups: Vec<(GroupOrder, SmGroup)> = select(
             db,
             &schema,
             "groups",

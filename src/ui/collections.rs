@@ -167,11 +167,15 @@ pub async fn index(
             details #collection-settings.detail {
                 summary { "Edit or delete this collection" }
                 form #collection-form.toolbar data-collection=(c.collection.id) {
-                    label for="collection-name" { "Name" }
-                    input #collection-name name="name" required maxlength="255" value=(c.collection.name);
-                    label for="collection-description" { "Description" }
-                    input #collection-description name="description"
-                        value=(c.collection.description.as_deref().unwrap_or(""));
+                    span.field {
+                        label for="collection-name" { "Name" }
+                        input #collection-name name="name" required maxlength="255" value=(c.collection.name);
+                    }
+                    span.field {
+                        label for="collection-description" { "Description" }
+                        input #collection-description name="description"
+                            value=(c.collection.description.as_deref().unwrap_or(""));
+                    }
                     button.primary type="submit" { "Save" }
                 }
                 p.muted {

@@ -21,19 +21,23 @@ pub fn deploy_form(projects: &[entity::projects::Model]) -> Markup {
         details #deploy-details.detail {
             summary { "Deploy an artifact to a project" }
             form #deploy-form.toolbar {
-                label for="deploy-artifact" { "Artifact" }
-                input #deploy-artifact name="artifact_id" required autocomplete="off" list="artifact-options"
-                    placeholder="Type to search" aria-describedby="deploy-artifact-hint"
-                    hx-get="/ui/deploy/artifact-options" hx-trigger="input changed delay:200ms, focus once"
-                    hx-target="#artifact-options";
-                datalist #artifact-options {}
-                span #deploy-artifact-hint.muted { "a name, or type:name" }
-                label for="deploy-project-id" { "Project" }
-                select #deploy-project-id name="project_id" {
-                    @for p in projects {
-                        option value=(p.id) { (p.name) " — " (p.path) }
+                span.field {
+                    label for="deploy-artifact" { "Artifact" }
+                    input #deploy-artifact name="artifact_id" required autocomplete="off" list="artifact-options"
+                        placeholder="Type to search" aria-describedby="deploy-artifact-hint"
+                        hx-get="/ui/deploy/artifact-options" hx-trigger="input changed delay:200ms, focus once"
+                        hx-target="#artifact-options";
+                    datalist #artifact-options {}
+                    span #deploy-artifact-hint.muted { "a name, or type:name" }
+                }
+                span.field {
+                    label for="deploy-project-id" { "Project" }
+                    select #deploy-project-id name="project_id" {
+                        @for p in projects {
+                            option value=(p.id) { (p.name) " — " (p.path) }
+                        }
+                        option value="" selected[projects.is_empty()] { "Another folder…" }
                     }
-                    option value="" selected[projects.is_empty()] { "Another folder…" }
                 }
                 span #deploy-folder-field.toolbar.flush hidden[!projects.is_empty()] {
                     label for="deploy-project" { "Project folder" }

@@ -197,7 +197,7 @@ async fn list_section(state: &AppState, query: &DeploymentsQuery) -> Result<Mark
         return Ok(rows);
     }
     if page.total_count == 0 {
-        return Ok(empty_list(state, query).await?);
+        return empty_list(state, query).await;
     }
     Ok(html! {
         p.muted #dep-count { (page.total_count) " deployments" }

@@ -121,22 +121,32 @@ fn group_editor(
         details.group-edit {
             summary aria-label=(format!("Edit or copy {}", g.group.name)) { "Edit…" }
             form.toolbar data-group-edit=(id) {
-                label for=(field("name")) { "Name" }
-                input id=(field("name")) name="name" required maxlength="255" value=(g.group.name);
-                label for=(field("description")) { "Description" }
-                input id=(field("description")) name="description" value=(g.group.description.as_deref().unwrap_or(""));
-                label for=(field("color")) { "Colour" }
-                input id=(field("color")) name="color" list="color-options" required value=(g.group.color)
-                    pattern="(slate|blue|green|amber|rose|#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|#[0-9a-fA-F]{8})"
-                    title="slate, blue, green, amber, rose, or a hex colour such as #22c55e";
-                label for=(field("icon")) { "Icon" }
-                input id=(field("icon")) name="icon" list="icon-options" required maxlength="32" value=(g.group.icon);
-                label for=(field("tags")) { "Tags" }
-                input id=(field("tags")) name="tags" value=(g.tags().join(", "))
-                    pattern=(TAGS_PATTERN)
-                    title="Comma-separated; each 1 to 32 characters of a-z, 0-9, _ or -; at most 20"
-                    aria-describedby=(field("tags-hint"));
-                span.muted id=(field("tags-hint")) { "comma-separated, up to 20" }
+                span.field {
+                    label for=(field("name")) { "Name" }
+                    input id=(field("name")) name="name" required maxlength="255" value=(g.group.name);
+                }
+                span.field {
+                    label for=(field("description")) { "Description" }
+                    input id=(field("description")) name="description" value=(g.group.description.as_deref().unwrap_or(""));
+                }
+                span.field {
+                    label for=(field("color")) { "Colour" }
+                    input id=(field("color")) name="color" list="color-options" required value=(g.group.color)
+                        pattern="(slate|blue|green|amber|rose|#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|#[0-9a-fA-F]{8})"
+                        title="slate, blue, green, amber, rose, or a hex colour such as #22c55e";
+                }
+                span.field {
+                    label for=(field("icon")) { "Icon" }
+                    input id=(field("icon")) name="icon" list="icon-options" required maxlength="32" value=(g.group.icon);
+                }
+                span.field {
+                    label for=(field("tags")) { "Tags" }
+                    input id=(field("tags")) name="tags" value=(g.tags().join(", "))
+                        pattern=(TAGS_PATTERN)
+                        title="Comma-separated; each 1 to 32 characters of a-z, 0-9, _ or -; at most 20"
+                        aria-describedby=(field("tags-hint"));
+                    span.muted id=(field("tags-hint")) { "comma-separated, up to 20" }
+                }
                 button.primary type="submit" { "Save" }
             }
             @if !others.is_empty() {

@@ -90,6 +90,7 @@ async fn every_collection_task_of_the_guide_is_done_in_the_browser() {
         fill(b, &format!("{form} input[name=color]"), "#22C55E").await;
         fill(b, &format!("{form} input[name=icon]"), "search").await;
         fill(b, &format!("{form} input[name=tags]"), "Code-Review, lint").await;
+        b.screenshot("group-edit").await;
         b.click_css(&format!("{form} button[type=submit]")).await;
         let saved = api_until(
             &server,
