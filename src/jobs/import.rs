@@ -28,8 +28,28 @@ impl Payload for ImportJob {
 
 /// Imports SkillMeat's organisation; the run's details hold the whole report.
 pub async fn import(_job: ImportJob, services: JobServices) -> Result<RunReport, BoxError> {
+    use crate::import::{ImportError, skillmeat_db::ReadError};
     let file = crate::import::skillmeat_db(&services.collections.data_home);
-    let report = crate::import::import_skillmeat(&services.collections, &file).await?;
+    let report = match crate::import::import_skillmeat(&services.collections, &file).await {
+        Ok(report) => report,
+        // Not SkillMeat's file: retrying cannot help, and the next start need not try again.
+        Err(ImportError::Read(e @ ReadError::NotSkillMeat(..))) => {
+            tracing::warn!(error = %e, "nothing imported from SkillMeat");
+            services
+                .collections
+                .cache
+                .set_meta(
+                    crate::import::META_LAST_IMPORT,
+                    &chrono::Utc::now().to_rfc3339(),
+                )
+                .await?;
+            return Ok(RunReport {
+                details: serde_json::json!({ "not_imported": e.to_string() }),
+                ..Default::default()
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     let t = &report.totals;
     tracing::info!(
         collections = t.collections_created,

@@ -550,3 +550,36 @@ async fn search_roots_can_be_added_listed_and_removed() {
         assert_eq!(known.body["page_info"]["total_count"], 1, "{}", known.text);
     }
 }
+
+#[tokio::test]
+async fn a_cache_db_that_is_not_skillmeats_is_reported_once_not_retried() {
+    let app = TestApp::spawn().await;
+    let file = app.data_home.join("cache/cache.db");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, b"somebody else's file").unwrap();
+    assert!(
+        skillmeat_server::import::first_start_due(&app.state.collections)
+            .await
+            .unwrap()
+    );
+    let report = skillmeat_server::jobs::import::import(
+        skillmeat_server::jobs::import::ImportJob,
+        app.state.job_services(),
+    )
+    .await
+    .expect("the run succeeds");
+    assert!(
+        report.details["not_imported"]
+            .as_str()
+            .unwrap()
+            .contains("is not SkillMeat's database"),
+        "{:?}",
+        report.details
+    );
+    assert!(
+        !skillmeat_server::import::first_start_due(&app.state.collections)
+            .await
+            .unwrap()
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"somebody else's file");
+}
