@@ -286,7 +286,11 @@ impl From<jobs::JobError> for ApiError {
         use jobs::JobError;
         match err {
             JobError::NotFound(_) => Self::not_found(err.to_string()),
-            JobError::NotRetryable { .. } => Self::conflict(err.to_string()),
+            JobError::NotRetryable { .. } | JobError::NotCancellable { .. } => {
+                Self::conflict(err.to_string())
+            }
+            JobError::NotScheduled(_) => Self::not_found(err.to_string()),
+            JobError::BadSchedule(_) => Self::unprocessable(err.to_string()),
             JobError::Db(e) => e.into(),
             JobError::Queue(e) => Self::unavailable(&e),
         }

@@ -57,6 +57,8 @@ pub struct Model {
     pub details: Option<Json>,
     /// The server instance that ran the latest attempt.
     pub instance: Option<String>,
+    /// When a cancel was asked for while it ran; its worker stops it at the next step.
+    pub cancel_requested_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

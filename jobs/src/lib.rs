@@ -6,21 +6,29 @@
 //! interprets no scope. Every run is recorded in the `job_runs` table ([`history`]), which
 //! also makes "one active run per kind and scope" hold across server instances.
 
+pub mod cancel;
+pub mod control;
 pub mod history;
+pub mod instances;
 pub mod queue;
 pub mod registry;
 pub mod runner;
 pub mod schedule;
+pub mod schedules;
 mod worker;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use cancel::{CancelFlag, current_cancel_flag};
+pub use control::{CancelOutcome, RunPoint, StateCounts};
 pub use history::{Enqueued, JobHistory, KindStats, RunFilter};
+pub use instances::InstanceInfo;
 pub use queue::{QueueError, QueueStore};
 pub use registry::{Payload, Registry, Transition};
 pub use runner::{JobError, JobRunner, RunnerSettings};
+pub use schedules::ScheduleInfo;
 
 /// The moment `age` ago; `None` when that is before the earliest representable time, so
 /// nothing can be that old.
@@ -71,15 +79,18 @@ pub enum RunStatus {
     Succeeded,
     /// Every attempt failed; `error` says why.
     Failed,
+    /// Cancelled: never started, or stopped at its next step with the counts it had.
+    Cancelled,
 }
 
 impl RunStatus {
     /// Every status.
-    pub const ALL: [RunStatus; 4] = [
+    pub const ALL: [RunStatus; 5] = [
         RunStatus::Queued,
         RunStatus::Running,
         RunStatus::Succeeded,
         RunStatus::Failed,
+        RunStatus::Cancelled,
     ];
 
     /// The stored and displayed name.
@@ -89,6 +100,7 @@ impl RunStatus {
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 
@@ -99,7 +111,10 @@ impl RunStatus {
 
     /// True once the run can no longer change.
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+        )
     }
 }
 

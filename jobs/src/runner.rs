@@ -17,9 +17,12 @@ use entity::job_runs;
 use sea_orm::DbErr;
 use tokio::sync::{Notify, watch};
 
+use crate::control::CancelOutcome;
 use crate::history::{Enqueued, JobHistory, NewRun};
+use crate::instances::{self, InstanceInfo};
 use crate::queue::{QueueError, QueueStore};
 use crate::registry::{Automatic, Registry};
+use crate::schedules::ScheduleInfo;
 use crate::worker::{JobContext, QueuedRun, run_queued};
 use crate::{Payload, RunStatus, Trigger, schedule};
 
@@ -43,6 +46,8 @@ pub struct RunnerSettings {
     pub run_timeout: Duration,
     /// How long running jobs get to finish on shutdown before they are left for the next start.
     pub shutdown_grace: Duration,
+    /// The program's version, shown with this instance.
+    pub version: String,
 }
 
 /// A failure to queue or find a run.
@@ -57,8 +62,22 @@ pub enum JobError {
     /// No run has this id.
     #[error("Job {0} not found")]
     NotFound(i64),
-    /// Only failed runs can be retried.
-    #[error("Job {id} is {status}; only a failed job can be retried")]
+    /// The kind has no schedule.
+    #[error("Job kind '{0}' is not scheduled")]
+    NotScheduled(String),
+    /// A schedule change is not acceptable.
+    #[error("{0}")]
+    BadSchedule(String),
+    /// The run has finished: it cannot be cancelled.
+    #[error("Job {id} is {status}; only a queued or running job can be cancelled")]
+    NotCancellable {
+        /// The run.
+        id: i64,
+        /// Its status.
+        status: String,
+    },
+    /// Only failed or cancelled runs can be retried.
+    #[error("Job {id} is {status}; only a failed or cancelled job can be retried")]
     NotRetryable {
         /// The run.
         id: i64,
@@ -105,6 +124,7 @@ impl JobRunner {
                 settings: Arc::new(settings),
                 instance: instance.into(),
                 wakers: Arc::new(wakers),
+                running: Default::default(),
             },
         }
     }
@@ -173,7 +193,7 @@ impl JobRunner {
             .get(id)
             .await?
             .ok_or(JobError::NotFound(id))?;
-        if run.status != RunStatus::Failed.as_str() {
+        if run.status != RunStatus::Failed.as_str() && run.status != RunStatus::Cancelled.as_str() {
             return Err(JobError::NotRetryable {
                 id,
                 status: run.status,
@@ -218,12 +238,48 @@ impl JobRunner {
         Ok(enqueued)
     }
 
-    /// When the schedule next queues a run of `kind` (None: not scheduled).
-    pub fn next_run_at(&self, kind: &str) -> Option<DateTime<Utc>> {
-        self.ctx
-            .registry
-            .period(kind)
-            .map(|every| schedule::next_slot(Utc::now(), every).1)
+    /// Cancels run `id`: a queued run is recorded as cancelled and never runs; a running one
+    /// is asked to stop at its next step (at once on this instance, at its next heartbeat on
+    /// another). A finished run is not cancellable.
+    pub async fn cancel(&self, id: i64) -> Result<CancelOutcome, JobError> {
+        let outcome = self
+            .ctx
+            .history
+            .request_cancel(id)
+            .await?
+            .ok_or(JobError::NotFound(id))?;
+        match &outcome {
+            CancelOutcome::Finished(run) => Err(JobError::NotCancellable {
+                id,
+                status: run.status.clone(),
+            }),
+            CancelOutcome::Stopping(_) => {
+                if let Some(flag) = self.ctx.running.lock().expect("running runs").get(&id) {
+                    flag.set();
+                }
+                Ok(outcome)
+            }
+            CancelOutcome::Cancelled(run) => {
+                self.ctx.transition(run, RunStatus::Cancelled, None);
+                Ok(outcome)
+            }
+        }
+    }
+
+    /// The instances heard from in the last day, with the runs each is running.
+    pub async fn instances(&self) -> Result<Vec<InstanceInfo>, DbErr> {
+        let since = Utc::now() - chrono::Duration::days(1);
+        instances::list(self.ctx.history.db(), since, self.ctx.settings.heartbeat).await
+    }
+
+    /// This process's instance name.
+    pub fn instance(&self) -> &str {
+        &self.ctx.instance
+    }
+
+    /// When the schedule next queues a run of `kind` (None: not scheduled, or paused).
+    pub async fn next_run_at(&self, kind: &str) -> Option<DateTime<Utc>> {
+        self.schedule(kind).await.ok().flatten()?.next_run_at
     }
 
     /// True while a run of any of `kinds` is queued or running.
@@ -255,6 +311,12 @@ impl JobRunner {
     /// turns true; running jobs then get `shutdown_grace` to finish, after which what is left
     /// is re-queued by the next start.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let db = self.ctx.history.db().clone();
+        if let Err(e) =
+            instances::register(&db, &self.ctx.instance, &self.ctx.settings.version).await
+        {
+            tracing::warn!(error = %e, "could not record this instance");
+        }
         for auto in self.ctx.registry.at_start.clone() {
             let kind = auto.kind;
             match self.enqueue_automatic(auto, Trigger::Startup, None).await {
@@ -267,7 +329,10 @@ impl JobRunner {
                 }
             }
         }
-        let mut schedules = vec![tokio::spawn(self.clone().reap_loop(shutdown.clone()))];
+        let mut schedules = vec![
+            tokio::spawn(self.clone().reap_loop(shutdown.clone())),
+            tokio::spawn(self.clone().instance_loop(shutdown.clone())),
+        ];
         for (auto, every) in self.ctx.registry.schedules.clone() {
             schedules.push(tokio::spawn(self.clone().schedule_loop(
                 auto,
@@ -286,6 +351,9 @@ impl JobRunner {
         }
         for s in schedules {
             s.abort();
+        }
+        if let Err(e) = instances::stopped(&db, &self.ctx.instance).await {
+            tracing::warn!(error = %e, "could not record that this instance stopped");
         }
         tracing::info!("job workers stopped");
     }
@@ -353,6 +421,22 @@ impl JobRunner {
         }
     }
 
+    /// Beats this instance's heartbeat until shutdown.
+    async fn instance_loop(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.ctx.settings.heartbeat) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            if let Err(e) = instances::beat(self.ctx.history.db(), &self.ctx.instance).await {
+                tracing::warn!(error = %e, "could not record this instance's heartbeat");
+            }
+        }
+    }
+
+    /// Queues `auto` at every slot of its schedule, as the database says it runs now: paused
+    /// slots are skipped, and a changed interval counts from the next look (at least every
+    /// heartbeat).
     async fn schedule_loop(
         self,
         auto: Automatic,
@@ -360,12 +444,41 @@ impl JobRunner {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let kind = auto.kind;
+        let look_again = self.ctx.settings.heartbeat.min(Duration::from_secs(10));
         loop {
-            let (slot, at) = schedule::next_slot(Utc::now(), every);
-            let wait = (at - Utc::now()).to_std().unwrap_or_default();
+            let current = match self.schedule_of(kind, every).await {
+                Ok(current) => current,
+                Err(e) => {
+                    tracing::warn!(kind = %kind, error = %e, "could not read the schedule; using the configured one");
+                    ScheduleInfo {
+                        kind: kind.to_string(),
+                        configured: every,
+                        interval: every,
+                        paused: false,
+                        next_run_at: None,
+                        updated_at: None,
+                    }
+                }
+            };
+            let (slot, at) = schedule::next_slot(Utc::now(), current.interval);
+            let wait = (at - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .min(look_again);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.wait_for(|s| *s) => return,
+            }
+            if Utc::now() < at {
+                continue;
+            }
+            match self.schedule_of(kind, every).await {
+                Ok(now) if now.paused => {
+                    tracing::info!(kind = %kind, "scheduled job skipped: its schedule is paused");
+                    continue;
+                }
+                Ok(now) if now.interval != current.interval => continue,
+                _ => {}
             }
             let key = format!("{kind}:{slot}");
             let queued = self

@@ -1,6 +1,7 @@
 //! What a worker does with a queue entry: find its run, start an attempt, call the kind's
 //! registered function under a timeout while heartbeats are written, and record the outcome.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,11 +9,12 @@ use apalis::prelude::{Attempt, Data};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use crate::cancel::{CancelFlag, with_flag};
 use crate::history::JobHistory;
 use crate::queue::QueueStore;
 use crate::registry::{Registry, Transition};
 use crate::runner::{RunnerSettings, error_chain};
-use crate::{BoxError, RunStatus};
+use crate::{BoxError, RunReport, RunStatus};
 
 /// A queue entry: only the run it stands for. The run's row says what to do (kind, scope,
 /// force), so a retry, a restart or another instance runs exactly what was recorded.
@@ -38,6 +40,8 @@ pub(crate) struct JobContext {
     /// Wakes this process's idle worker of a kind when it queues a job of that kind, so it
     /// need not wait for its next poll.
     pub wakers: Arc<Vec<(&'static str, Arc<Notify>)>>,
+    /// The cancel flags of the runs this process is running, by run id.
+    pub running: Arc<std::sync::Mutex<HashMap<i64, CancelFlag>>>,
 }
 
 impl JobContext {
@@ -49,7 +53,7 @@ impl JobContext {
             .map(|(_, n)| n.clone())
     }
 
-    fn transition(
+    pub(crate) fn transition(
         &self,
         run: &entity::job_runs::Model,
         status: RunStatus,
@@ -89,11 +93,24 @@ pub(crate) async fn execute(ctx: &JobContext, run_id: i64, attempt: usize) -> Re
     let timeout = ctx.settings.run_timeout;
     let heartbeat = ctx.settings.heartbeat;
     let history = ctx.history.clone();
+    let flag = CancelFlag::default();
+    if run.cancel_requested_at.is_some() {
+        flag.set();
+    }
+    ctx.running
+        .lock()
+        .expect("running runs")
+        .insert(run_id, flag.clone());
+    // Each beat also looks for a cancel asked for on another instance.
+    let beat_flag = flag.clone();
     let beating = tokio::spawn(async move {
         loop {
             tokio::time::sleep(heartbeat).await;
             if let Err(e) = history.beat(run_id).await {
                 tracing::warn!(run_id, error = %e, "could not record a job heartbeat");
+            }
+            if let Ok(true) = history.cancel_requested(run_id).await {
+                beat_flag.set();
             }
         }
     });
@@ -104,12 +121,23 @@ pub(crate) async fn execute(ctx: &JobContext, run_id: i64, attempt: usize) -> Re
             Box::pin(async move { Err(format!("no job kind '{kind}' is registered").into()) })
         }
     };
-    let outcome = match tokio::time::timeout(timeout, work).await {
+    let outcome = match tokio::time::timeout(timeout, with_flag(flag.clone(), work)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(format!("timed out after {} s", timeout.as_secs()).into()),
     };
     beating.abort();
+    ctx.running.lock().expect("running runs").remove(&run_id);
     let elapsed = started.elapsed();
+    if flag.is_set() || ctx.history.cancel_requested(run_id).await? {
+        // Stopped on request: the counts it had, no retry.
+        let report = outcome.unwrap_or_else(|_| RunReport::default());
+        ctx.history
+            .finish_cancelled(run_id, &report, elapsed)
+            .await?;
+        ctx.transition(&run, RunStatus::Cancelled, Some(elapsed));
+        tracing::info!(run_id, kind = %run.kind, checked = report.checked, "job cancelled");
+        return Ok(());
+    }
     match outcome {
         Ok(report) => {
             ctx.history.succeed(run_id, &report, elapsed).await?;

@@ -15,6 +15,7 @@ mod m20261126_000006_create_job_runs;
 mod m20261130_000007_create_sessions;
 mod m20261130_000008_create_skillmeat_imports;
 mod m20261130_000009_create_search_roots;
+mod m20261130_000010_create_job_control;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_create_sessions::Migration),
             Box::new(m20261130_000008_create_skillmeat_imports::Migration),
             Box::new(m20261130_000009_create_search_roots::Migration),
+            Box::new(m20261130_000010_create_job_control::Migration),
         ]
     }
 }

@@ -175,7 +175,7 @@ impl CacheApi {
             ttl_secs: s.ttl_secs,
             last_refresh_at: last_refresh.and_then(|r| r.finished_at),
             refreshing,
-            next_refresh_at: jobs.next_run_at(RefreshJob::KIND_NAME),
+            next_refresh_at: jobs.next_run_at(RefreshJob::KIND_NAME).await,
         })))
     }
 

@@ -55,6 +55,8 @@ pub enum RunStatusParam {
     Succeeded,
     /// Every attempt failed.
     Failed,
+    /// Cancelled before or while it ran.
+    Cancelled,
 }
 
 impl From<RunStatusParam> for RunStatus {
@@ -64,6 +66,7 @@ impl From<RunStatusParam> for RunStatus {
             RunStatusParam::Running => RunStatus::Running,
             RunStatusParam::Succeeded => RunStatus::Succeeded,
             RunStatusParam::Failed => RunStatus::Failed,
+            RunStatusParam::Cancelled => RunStatus::Cancelled,
         }
     }
 }
@@ -80,7 +83,7 @@ pub struct JobsApi {
 pub struct JobRun {
     /// Job id.
     pub id: i64,
-    /// `warm`, `refresh` or `purge`.
+    /// `warm`, `refresh`, `purge` or `import`.
     pub kind: String,
     /// `startup`, `schedule`, `manual` or `watch` (the file watcher).
     pub trigger: String,
@@ -89,7 +92,7 @@ pub struct JobRun {
     pub scope: String,
     /// Everything in scope is re-read, changed or not.
     pub force: bool,
-    /// `queued`, `running`, `succeeded` or `failed`.
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     pub status: String,
     /// Attempts started so far.
     pub attempts: i32,
@@ -97,6 +100,10 @@ pub struct JobRun {
     pub max_attempts: i32,
     /// The failed job this one retries.
     pub retry_of: Option<i64>,
+    /// The server instance that ran its latest attempt (see `GET /api/v1/instances`).
+    pub instance: Option<String>,
+    /// When a cancel was asked for.
+    pub cancel_requested_at: Option<DateTime<Utc>>,
     /// When it was queued.
     pub enqueued_at: DateTime<Utc>,
     /// When its latest attempt started.
@@ -298,10 +305,10 @@ impl JobsApi {
             .history()
             .stats(&crate::jobs::ALL_KINDS)
             .await?;
-        let kinds = stats
-            .into_iter()
-            .map(|s| JobKindStats {
-                next_run_at: self.state.jobs.next_run_at(&s.kind),
+        let mut kinds = Vec::with_capacity(stats.len());
+        for s in stats {
+            kinds.push(JobKindStats {
+                next_run_at: self.state.jobs.next_run_at(&s.kind).await,
                 kind: s.kind,
                 runs: s.runs,
                 succeeded: s.succeeded,
@@ -311,8 +318,8 @@ impl JobsApi {
                 p50_duration_ms: s.p50_duration_ms,
                 p95_duration_ms: s.p95_duration_ms,
                 last_run: s.last_run.map(to_job_run),
-            })
-            .collect();
+            });
+        }
         Ok(JobStatsResponse::Ok(Json(JobStats { kinds })))
     }
 
@@ -367,6 +374,8 @@ pub fn to_job_run(r: job_runs::Model) -> JobRun {
         attempts: r.attempts,
         max_attempts: r.max_attempts,
         retry_of: r.retry_of,
+        instance: r.instance,
+        cancel_requested_at: r.cancel_requested_at,
         enqueued_at: r.enqueued_at,
         started_at: r.started_at,
         finished_at: r.finished_at,

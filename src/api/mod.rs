@@ -8,9 +8,12 @@ pub mod events;
 pub mod groups;
 pub mod health;
 pub mod import;
+pub mod instances;
+pub mod job_control;
 pub mod jobs;
 pub mod metrics;
 pub mod projects;
+pub mod schedules;
 pub mod search_roots;
 pub mod spec;
 pub mod user_collections;
@@ -32,7 +35,8 @@ pub enum ApiTags {
     Groups,
     /// Deployments: artifacts copied into projects, their status, and the dashboard.
     Deployments,
-    /// Background jobs: warm, refresh and purge runs, their history and statistics.
+    /// Background jobs: warm, refresh, purge and import runs, their history, statistics and
+    /// charts, cancel and retry, schedules and server instances.
     Jobs,
     /// Live events (server-sent events) for the UI.
     Events,
@@ -52,6 +56,9 @@ pub type Apis = (
     search_roots::SearchRootsApi,
     deployments::DeploymentsApi,
     jobs::JobsApi,
+    job_control::JobControlApi,
+    schedules::SchedulesApi,
+    instances::InstancesApi,
     events::EventsApi,
 );
 
@@ -87,6 +94,15 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             jobs::JobsApi {
+                state: state.clone(),
+            },
+            job_control::JobControlApi {
+                state: state.clone(),
+            },
+            schedules::SchedulesApi {
+                state: state.clone(),
+            },
+            instances::InstancesApi {
                 state: state.clone(),
             },
             events::EventsApi {

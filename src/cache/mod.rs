@@ -108,6 +108,9 @@ pub struct SyncReport {
     pub duration_ms: u64,
     /// True when this call waited for a refresh that was already running and reused it.
     pub coalesced: bool,
+    /// True when the job running it was cancelled: it stopped before its next artifact, and
+    /// nothing was dropped for not being listed.
+    pub cancelled: bool,
     /// Ids of the added rows (for live events).
     #[serde(skip)]
     pub added_ids: Vec<String>,

@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// What a read skipped because the job was cancelled reports instead of an error.
+const CANCELLED: &str = "cancelled";
+
 impl CacheService {
     /// Fills a cold cache (never refreshed, or cleared) with one full refresh; a no-op otherwise.
     pub async fn ensure_populated(&self) -> Result<(), CacheError> {
@@ -130,7 +133,10 @@ impl CacheService {
         }
         let started = Instant::now();
         let report = self.sync_locked(force, None).await;
-        self.inner.sync_generation.fetch_add(1, Ordering::SeqCst);
+        // A cancelled pass is not one a waiting caller may reuse.
+        if !report.as_ref().is_ok_and(|r| r.cancelled) {
+            self.inner.sync_generation.fetch_add(1, Ordering::SeqCst);
+        }
         let mut report = report?;
         report.duration_ms = started.elapsed().as_millis() as u64;
         self.inner.metrics.syncs.inc();
@@ -214,7 +220,13 @@ impl CacheService {
             }
         }
         report.revalidated = expired_unchanged.len() as u64;
+        // Set when the job running this refresh is cancelled: no artifact is read after that.
+        let cancel = jobs::current_cancel_flag();
         for chunk in to_read.chunks(WRITE_BATCH) {
+            if cancel.is_set() {
+                break;
+            }
+            let cancel = cancel.clone();
             let source = self.inner.source.clone();
             let batch = chunk.to_vec();
             let ttl = self.inner.ttl;
@@ -226,7 +238,11 @@ impl CacheService {
                     futures::stream::iter(batch)
                         .map(|(item, is_new)| {
                             let source = source.clone();
+                            let cancel = cancel.clone();
                             async move {
+                                if cancel.is_set() {
+                                    return (item, is_new, Err(CANCELLED.to_string()));
+                                }
                                 let row = match source.read(&item).await {
                                     Ok(Some(artifact)) => row_for(&artifact, Utc::now(), ttl)
                                         .map(Some)
@@ -262,6 +278,8 @@ impl CacheService {
                     Ok(None) => {
                         listed_ids.remove(&item.artifact_id);
                     }
+                    // Not read: the job was cancelled.
+                    Err(e) if e == CANCELLED => {}
                     Err(e) => {
                         tracing::warn!(artifact_id = %item.artifact_id, error = %e, "refresh could not read artifact");
                         report.errors.push(format!("{}: {e}", item.artifact_id));
@@ -269,6 +287,10 @@ impl CacheService {
                 }
             }
             self.store_rows(fresh).await?;
+        }
+        if cancel.is_set() {
+            report.cancelled = true;
+            return Ok(report);
         }
         self.extend_many(&expired_unchanged).await?;
         let vanished: Vec<String> = cached

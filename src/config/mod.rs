@@ -320,6 +320,7 @@ impl Settings {
             poll_interval: Duration::from_millis(self.jobs.poll_interval_ms),
             run_timeout: secs(self.jobs.run_timeout_secs),
             shutdown_grace: secs(self.server.shutdown_grace_secs),
+            version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! changes) and [`purge`] (on a schedule). The `jobs` crate is only the plumbing (queue,
 //! runner, history, schedules, retries); [`registry`] registers each kind there in one line.
 
+pub mod charts;
 pub mod import;
 pub mod purge;
 pub mod refresh;

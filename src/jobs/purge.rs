@@ -50,22 +50,23 @@ impl Payload for PurgeJob {
     }
 }
 
-/// Purges stale cache entries, old job records and old queue entries.
+/// Purges stale cache entries, old job records, old queue entries and instances long silent.
 pub async fn purge(_job: PurgeJob, services: JobServices) -> Result<RunReport, BoxError> {
     let settings = services.purge;
     let cache_removed = match settings.cache_after {
         Some(age) => services.cache.purge_stale(age).await?,
         None => 0,
     };
-    let (runs_removed, queue_entries_removed) = match settings
+    let (runs_removed, queue_entries_removed, instances_removed) = match settings
         .retention
         .and_then(|age| Some((age, ::jobs::older_than(age)?)))
     {
         Some((age, cutoff)) => (
             services.history.delete_finished_before(cutoff).await?,
             services.store.vacuum_older_than(age).await?,
+            ::jobs::instances::forget_before(services.history.db(), cutoff).await?,
         ),
-        None => (0, 0),
+        None => (0, 0, 0),
     };
     Ok(RunReport {
         removed: cache_removed,
@@ -73,6 +74,7 @@ pub async fn purge(_job: PurgeJob, services: JobServices) -> Result<RunReport, B
             "cache_entries_removed": cache_removed,
             "job_runs_removed": runs_removed,
             "queue_entries_removed": queue_entries_removed,
+            "instances_removed": instances_removed,
         }),
         ..Default::default()
     })

@@ -69,6 +69,13 @@ pub async fn after_cache_change(
     services: &JobServices,
     report: SyncReport,
 ) -> Result<RunReport, BoxError> {
+    if report.cancelled {
+        // Stopped on request: what was read is kept; nothing else is brought up to date.
+        return Ok(to_run_report(
+            report,
+            json!({ "skipped": "the job was cancelled" }),
+        ));
+    }
     services.collections.adopt_into_default().await?;
     let deployments = match services.deployments.refresh_all().await {
         Ok(r) => deployment_details(r),

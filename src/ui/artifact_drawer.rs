@@ -5,7 +5,7 @@ use maud::html;
 use poem::web::{Data, Query};
 use poem::{IntoResponse, Response, handler};
 
-use super::error_response;
+use super::{error_response, project_name};
 use crate::deploy::{DeploymentFilter, DeploymentSort};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -67,13 +67,15 @@ pub async fn drawer_fragment(
     html! {
         section.detail aria-labelledby="drawer-title" {
             div.toolbar {
-                h2 #drawer-title { (a.item.artifact_id) }
+                span class=(format!("badge {}", a.item.artifact_type.as_str())) { (a.item.artifact_type.as_str()) }
+                h2 #drawer-title { (a.item.name) }
                 span.spacer {}
                 button type="button" data-close-drawer
                     aria-label="Close the details" { "Close" }
             }
             p { (m.description.as_deref().unwrap_or("No description")) }
             dl.facts {
+                dt { "Id" } dd { code { (a.item.artifact_id) } }
                 dt { "Collection" } dd { (a.item.collections.join(", ")) }
                 dt { "Path" } dd { (a.item.path) }
                 @if let Some(v) = &m.version { dt { "Version" } dd { (v) } }
@@ -104,7 +106,11 @@ pub async fn drawer_fragment(
             h3 { "Deployments" }
             @if deployments.is_empty() { p.muted { "Not deployed." } } @else {
                 ul { @for d in &deployments {
-                    li { (d.project_path) " (" (d.profile) ") " span class=(format!("badge status {}", d.status)) { (d.status) } }
+                    li {
+                        strong { (project_name(&d.project_path)) } " (" (d.profile) ") "
+                        span class=(format!("badge status {}", d.status)) { (d.status) }
+                        span.path.muted { (d.project_path) }
+                    }
                 } }
             }
         }

@@ -8,7 +8,7 @@ use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 
 use super::deploy_form::{deploy_form, sources_section};
-use super::{Nav, encode, error_response, layout, page_error, time, url_pairs};
+use super::{Nav, encode, error_response, layout, page_error, project_name, time, url_pairs};
 use crate::deploy::{DeploymentFilter, DeploymentPage, DeploymentSort, DeploymentStatus};
 use crate::error::ApiError;
 use crate::security::Viewer;
@@ -276,14 +276,6 @@ fn rows(query: &DeploymentsQuery, page: &DeploymentPage) -> Markup {
             }
         }
     }
-}
-
-/// A project's name: its folder's name.
-fn project_name(path: &str) -> String {
-    std::path::Path::new(path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.to_string())
 }
 
 /// What the list says when it is empty: that the filters match nothing, or where deployments

@@ -11,8 +11,11 @@ use poem::web::{Data, Path, Query};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 
+use super::job_charts::charts_section;
+use super::job_panels::{instances_section, overview_section, schedules_section};
 use super::{Nav, error_response, layout, page_error, refresh_icon, time};
 use crate::error::ApiError;
+use crate::jobs::charts::Window;
 use crate::security::Viewer;
 use crate::state::AppState;
 
@@ -37,13 +40,29 @@ pub async fn dashboard(
     Query(query): Query<RunsQuery>,
     viewer: Viewer,
 ) -> Response {
-    let (stats, runs) = match (stats_section(state).await, runs_table(state, &query).await) {
-        (Ok(s), Ok(r)) => (s, r),
-        (Err(e), _) | (_, Err(e)) => return page_error("Jobs", Nav::Jobs, e),
+    let parts = async {
+        Ok::<_, ApiError>((
+            overview_section(state).await?,
+            charts_section(state, Window::Hour).await?,
+            schedules_section(state).await?,
+            instances_section(state).await?,
+            stats_section(state).await?,
+            runs_table(state, &query).await?,
+        ))
+    };
+    let (overview, charts, schedules, instances, stats, runs) = match parts.await {
+        Ok(parts) => parts,
+        Err(e) => return page_error("Jobs", Nav::Jobs, e),
     };
     let body = html! {
         h1 { "Jobs" }
-        (stats)
+        (overview)
+        (charts)
+        div.panels { (schedules) (instances) }
+        details.detail {
+            summary { "Figures per kind" }
+            (stats)
+        }
         div.toolbar {
             form #job-filters hx-get="/ui/jobs/runs" hx-target="#runs" hx-trigger="change" {
                 label.muted for="kind" { "Kind" }
@@ -63,6 +82,13 @@ pub async fn dashboard(
             }
             span.spacer {}
             button #refresh-now.primary type="button" { (refresh_icon()) " Refresh now" }
+        }
+        div #job-batch.toolbar {
+            span #job-selected.muted { "0 selected" }
+            button type="button" data-job-batch="retry" data-scope="selected" disabled { "Retry selected" }
+            button type="button" data-job-batch="cancel" data-scope="selected" disabled { "Cancel selected" }
+            button type="button" data-job-batch="retry" data-scope="filter" { "Retry all matching" }
+            button type="button" data-job-batch="cancel" data-scope="filter" { "Cancel all matching" }
         }
         div #runs hx-get="/ui/jobs/runs" hx-trigger="jobs-changed from:body delay:300ms"
             hx-include="#job-filters" { (runs) }
@@ -139,6 +165,10 @@ pub async fn detail_fragment(Data(state): Data<&AppState>, Path(id): Path<i64>) 
 
 async fn stats_section(state: &AppState) -> Result<Markup, ApiError> {
     let stats = state.jobs.history().stats(&crate::jobs::ALL_KINDS).await?;
+    let mut next_runs = std::collections::HashMap::new();
+    for s in &stats {
+        next_runs.insert(s.kind.clone(), state.jobs.next_run_at(&s.kind).await);
+    }
     Ok(html! {
         section #job-stats.stats hx-get="/ui/jobs/stats" hx-trigger="jobs-changed from:body delay:300ms"
             hx-swap="outerHTML" aria-label="Job figures" {
@@ -159,7 +189,7 @@ async fn stats_section(state: &AppState) -> Result<Markup, ApiError> {
                             Some(run) => { (status_badge(&run.status)) " " (time(run.finished_at.or(run.started_at).or(Some(run.enqueued_at)))) }
                             None => { "never" }
                         } }
-                        dt { "Next run" } dd { @match state.jobs.next_run_at(&s.kind) {
+                        dt { "Next run" } dd { @match next_runs.get(&s.kind).copied().flatten() {
                             Some(at) => { (time(Some(at))) }
                             None => { "not scheduled" }
                         } }
@@ -191,15 +221,17 @@ async fn runs_table(state: &AppState, query: &RunsQuery) -> Result<Markup, ApiEr
         .map(|p| (p.id, (p.name, p.path)))
         .collect();
     Ok(html! {
-        p.muted { (total) " runs" @if total > RUNS_SHOWN { ", newest " (RUNS_SHOWN) " shown" } }
+        p.muted #runs-count data-total=(total) { (total) " runs" @if total > RUNS_SHOWN { ", newest " (RUNS_SHOWN) " shown" } }
         div.table-wrap {
-            table {
+            table.stack {
                 caption.skip { "Job runs, newest first" }
                 thead { tr {
-                    th scope="col" { "Job" } th scope="col" { "Kind" } th scope="col" { "Trigger" }
+                    th scope="col" {
+                        input #select-all-jobs type="checkbox" aria-label="Select every run shown";
+                    }
+                    th scope="col" { "Job" } th scope="col" { "Trigger" }
                     th scope="col" { "Scope" } th scope="col" { "Status" } th scope="col" { "Started" }
-                    th scope="col" { "Duration" } th scope="col" { "Checked" } th scope="col" { "Refreshed" }
-                    th scope="col" { "Added" } th scope="col" { "Removed" } th scope="col" { "Errors" }
+                    th scope="col" { "Duration" } th scope="col" { "Results" }
                     th scope="col" { "Actions" }
                 } }
                 tbody {
@@ -247,27 +279,60 @@ fn scope_label(scope: &str, projects: &HashMap<String, (String, String)>) -> Mar
 }
 
 fn row(run: &job_runs::Model, projects: &HashMap<String, (String, String)>) -> Markup {
+    let active =
+        run.status == RunStatus::Queued.as_str() || run.status == RunStatus::Running.as_str();
+    let retryable =
+        run.status == RunStatus::Failed.as_str() || run.status == RunStatus::Cancelled.as_str();
     html! {
         tr data-job=(run.id) {
-            td { (run.id) }
-            td { (run.kind) }
-            td { (run.trigger) }
-            td { (scope_label(&run.scope, projects)) }
-            td { (status_badge(&run.status)) }
-            td { (time(run.started_at)) }
-            td { (ms(run.duration_ms.map(|d| d.max(0) as u64))) }
-            td { (run.checked) } td { (run.refreshed) } td { (run.added) }
-            td { (run.removed) } td { (run.errors) }
             td {
+                input type="checkbox" data-select-job=(run.id) aria-label=(format!("Select job {}", run.id));
+            }
+            td data-label="Job" { (run.id) " " strong { (run.kind) } }
+            td data-label="Trigger" { (run.trigger) }
+            td.wrap data-label="Scope" { (scope_label(&run.scope, projects)) }
+            td data-label="Status" {
+                (status_badge(&run.status))
+                @if active && run.cancel_requested_at.is_some() { " " span.muted { "stopping…" } }
+            }
+            td data-label="Started" { (time(run.started_at)) }
+            td data-label="Duration" { (ms(run.duration_ms.map(|d| d.max(0) as u64))) }
+            td.wrap data-label="Results" { (results(run)) }
+            td.actions {
                 button type="button" hx-get=(format!("/ui/jobs/runs/{}", run.id))
                     hx-target="#job-detail" aria-label=(format!("Details of job {}", run.id)) { "Details" }
-                @if run.status == RunStatus::Failed.as_str() {
+                @if retryable {
                     " "
                     button type="button" data-retry-job=(run.id)
                         aria-label=(format!("Retry job {}", run.id)) { "Retry" }
                 }
+                @if active {
+                    " "
+                    button type="button" data-cancel-job=(run.id)
+                        aria-label=(format!("Cancel job {}", run.id)) { "Cancel" }
+                }
             }
         }
+    }
+}
+
+/// A run's counts in words, leaving out the zeros.
+fn results(run: &job_runs::Model) -> String {
+    let parts: Vec<String> = [
+        (run.checked, "checked"),
+        (run.refreshed, "refreshed"),
+        (run.added, "added"),
+        (run.removed, "removed"),
+        (run.errors, "errors"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if parts.is_empty() {
+        "—".into()
+    } else {
+        parts.join(", ")
     }
 }
 

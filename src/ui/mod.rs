@@ -8,6 +8,8 @@ pub mod collections;
 pub mod deploy_form;
 pub mod deployments;
 pub mod groups;
+pub mod job_charts;
+pub mod job_panels;
 pub mod jobs;
 pub mod login;
 pub mod swagger;
@@ -48,6 +50,10 @@ pub fn mount(routes: Route) -> Route {
         .at("/ui/artifacts/:id", get(artifact_drawer::drawer_fragment))
         .at("/ui/collections/:id/groups", get(groups::groups_fragment))
         .at("/ui/jobs/stats", get(jobs::stats_fragment))
+        .at("/ui/jobs/overview", get(job_panels::overview_fragment))
+        .at("/ui/jobs/schedules", get(job_panels::schedules_fragment))
+        .at("/ui/jobs/instances", get(job_panels::instances_fragment))
+        .at("/ui/jobs/charts", get(job_charts::charts_fragment))
         .at("/ui/jobs/runs", get(jobs::runs_fragment))
         .at("/ui/jobs/runs/:id", get(jobs::detail_fragment))
         .at("/ui/htmx.min.js", get(htmx))
@@ -188,6 +194,14 @@ pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     } else {
         format!("{n} {unit}{plural} ago")
     }
+}
+
+/// A project's name for people: its folder's name.
+pub(crate) fn project_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
 }
 
 /// The circular-arrow icon of the refresh buttons.

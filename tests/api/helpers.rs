@@ -662,7 +662,8 @@ pub async fn listening_port(log: &Path) -> u16 {
 
 /// A job record that has finished (succeeded or failed), else `None`.
 pub fn finished(job: &Value) -> Option<Value> {
-    (job["status"] == "succeeded" || job["status"] == "failed").then(|| job.clone())
+    (job["status"] == "succeeded" || job["status"] == "failed" || job["status"] == "cancelled")
+        .then(|| job.clone())
 }
 
 /// The server binary, started with `env`, killed when dropped.

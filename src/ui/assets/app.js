@@ -37,7 +37,7 @@ async function waitForJob(id) {
   for (;;) {
     const response = await fetch("/api/v1/jobs/" + id);
     const job = await response.json();
-    if (job.status === "succeeded" || job.status === "failed") return job;
+    if (job.status === "succeeded" || job.status === "failed" || job.status === "cancelled") return job;
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
 }
@@ -120,6 +120,70 @@ async function retryJob(id) {
     htmx.trigger(document.body, "jobs-changed");
   } catch (err) {
     showToast("Could not retry job " + id + ": " + err.message, "error");
+  }
+}
+
+async function cancelJob(id) {
+  try {
+    const result = await postJson("/api/v1/jobs/" + id + "/cancel", {});
+    showToast(result.outcome === "stopping" ? "Job " + id + " stops at its next step" : "Job " + id + " cancelled");
+    htmx.trigger(document.body, "jobs-changed");
+  } catch (err) {
+    showToast("Could not cancel job " + id + ": " + err.message, "error");
+  }
+}
+
+// Runs ticked on the job dashboard; kept across the table's live reloads.
+const selectedJobs = new Set();
+
+function renderJobSelection() {
+  document.querySelectorAll("[data-select-job]").forEach((box) => { box.checked = selectedJobs.has(box.dataset.selectJob); });
+  const count = document.getElementById("job-selected");
+  if (count) count.textContent = selectedJobs.size + " selected";
+  document.querySelectorAll("[data-job-batch][data-scope='selected']").forEach((b) => { b.disabled = selectedJobs.size === 0; });
+}
+
+// Retry or cancel the ticked runs, or every run matching the filters, after a confirmation
+// that says how many.
+async function jobBatch(button) {
+  const action = button.dataset.jobBatch;
+  let selection, count;
+  if (button.dataset.scope === "selected") {
+    selection = { ids: [...selectedJobs].map(Number) };
+    count = selectedJobs.size;
+  } else {
+    const filters = document.getElementById("job-filters");
+    const filter = {};
+    const kind = filters.elements.namedItem("kind").value;
+    const status = filters.elements.namedItem("status").value;
+    if (kind) filter.kind = kind;
+    if (status) filter.status = status;
+    selection = { filter };
+    const counted = document.getElementById("runs-count");
+    count = Math.min(Number(counted ? counted.dataset.total : 0), 1000);
+  }
+  const verb = action === "retry" ? "Retry" : "Cancel";
+  if (!window.confirm(verb + " " + count + (count === 1 ? " job?" : " jobs?") +
+      (action === "retry" ? " Only failed and cancelled ones are queued again." : " Only queued and running ones are cancelled."))) return;
+  try {
+    const result = await postJson("/api/v1/jobs/" + action, selection);
+    showToast((action === "retry" ? "Queued again: " : "Cancelled: ") + result.done.length + ", left alone: " + result.skipped.length);
+    selectedJobs.clear();
+    renderJobSelection();
+    htmx.trigger(document.body, "jobs-changed");
+  } catch (err) {
+    showToast("Could not " + action + ": " + err.message, "error");
+  }
+}
+
+async function toggleSchedule(box) {
+  try {
+    await send("PATCH", "/api/v1/schedules/" + encodeURIComponent(box.dataset.schedule), { paused: !box.checked });
+    showToast((box.checked ? "Resumed " : "Paused ") + "the " + box.dataset.schedule + " schedule");
+    htmx.trigger(document.body, "schedules-changed");
+  } catch (err) {
+    box.checked = !box.checked;
+    showToast("Could not change the schedule: " + err.message, "error");
   }
 }
 
@@ -491,6 +555,10 @@ document.addEventListener("DOMContentLoaded", () => {
     if (event.target.closest("[data-close-drawer]")) document.getElementById("drawer").innerHTML = "";
     const retry = event.target.closest("[data-retry-job]");
     if (retry) retryJob(retry.dataset.retryJob);
+    const cancel = event.target.closest("[data-cancel-job]");
+    if (cancel) cancelJob(cancel.dataset.cancelJob);
+    const batch = event.target.closest("[data-job-batch]");
+    if (batch) jobBatch(batch);
     const remove = event.target.closest("[data-undeploy]");
     if (remove) undeploy(remove);
     const update = event.target.closest("[data-update-deployment]");
@@ -509,6 +577,17 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.body.addEventListener("change", async (event) => {
     const box = event.target;
+    if (box.matches("[data-select-job]")) {
+      if (box.checked) selectedJobs.add(box.dataset.selectJob); else selectedJobs.delete(box.dataset.selectJob);
+      renderJobSelection();
+    }
+    if (box.id === "select-all-jobs") {
+      document.querySelectorAll("[data-select-job]").forEach((b) => {
+        if (box.checked) selectedJobs.add(b.dataset.selectJob); else selectedJobs.delete(b.dataset.selectJob);
+      });
+      renderJobSelection();
+    }
+    if (box.matches("[data-schedule]")) toggleSchedule(box);
     if (box.matches("[data-select]")) {
       if (box.checked) selected.add(box.dataset.select); else selected.delete(box.dataset.select);
       renderSelection();
@@ -593,7 +672,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   renderRelativeTimes();
   setInterval(renderRelativeTimes, 60000);
-  document.body.addEventListener("htmx:afterSettle", renderRelativeTimes);
+  document.body.addEventListener("htmx:afterSettle", () => { renderRelativeTimes(); renderJobSelection(); });
   // The collection switcher shows the chosen collection at once (no inline handler: the
   // page's Content-Security-Policy allows only this file's scripts).
   const switcher = document.getElementById("collection");
