@@ -42,6 +42,15 @@ pub struct StateCounts {
     pub oldest_queued_at: Option<DateTime<Utc>>,
 }
 
+/// kind, status, queued, finished, duration: the columns a [`RunPoint`] is made of.
+type PointRow = (
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+);
+
 /// One run as the charts need it.
 #[derive(Debug, Clone)]
 pub struct RunPoint {
@@ -181,13 +190,7 @@ impl JobHistory {
     /// Runs queued since `since`, for the charts.
     pub async fn points_since(&self, since: DateTime<Utc>) -> Result<Vec<RunPoint>, DbErr> {
         use job_runs::Column as C;
-        let rows: Vec<(
-            String,
-            String,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-            Option<i64>,
-        )> = job_runs::Entity::find()
+        let rows: Vec<PointRow> = job_runs::Entity::find()
             .select_only()
             .column(C::Kind)
             .column(C::Status)

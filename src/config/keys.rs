@@ -340,6 +340,12 @@ pub const KEYS: &[KeyDef] = &[
         },
         doc: "Seconds a browser session lives after its last use, 60 or more (SKILLMEAT_AUTH__SESSION_TTL_SECS).",
     },
+    KeyDef {
+        key: "ui.script_file",
+        default: "\"\"",
+        rule: Rule::Text,
+        doc: "Serve the pages' script from this file instead of the one built in, e.g. an instrumented copy whose coverage the browser tests measure; empty: built in (SKILLMEAT_UI__SCRIPT_FILE).",
+    },
 ];
 
 /// `config/default.toml` as the keys define it: a header, then each section's keys with their

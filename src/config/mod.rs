@@ -44,6 +44,15 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The file watcher.
     pub watch: WatchSettings,
+    /// The web UI.
+    pub ui: UiSettings,
+}
+
+/// `[ui]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UiSettings {
+    /// A file served as `/ui/app.js` instead of the built-in script; empty: built in.
+    pub script_file: String,
 }
 
 /// `[watch]`

@@ -72,9 +72,21 @@ fn htmx() -> Response {
     asset(HTMX, "text/javascript; charset=utf-8")
 }
 
+/// The page script: built in, or `ui.script_file` when set (read at each request, never cached
+/// by the browser, so a fresh copy is always served).
 #[handler]
-fn app_js() -> Response {
-    asset(APP_JS, "text/javascript; charset=utf-8")
+async fn app_js(poem::web::Data(state): poem::web::Data<&crate::state::AppState>) -> Response {
+    let file = &state.settings.ui.script_file;
+    if file.is_empty() {
+        return asset(APP_JS, "text/javascript; charset=utf-8");
+    }
+    match tokio::fs::read_to_string(crate::config::expand_home(file)).await {
+        Ok(script) => script
+            .with_content_type("text/javascript; charset=utf-8")
+            .with_header(header::CACHE_CONTROL, "no-store")
+            .into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
 }
 
 #[handler]

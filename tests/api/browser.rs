@@ -1,82 +1,91 @@
-//! The browser harness of the UI tests: Debian's headless Chromium through chromedriver, with
-//! the helpers the tests share (waiting, clicking, dragging, the console log, axe-core audits,
+//! The browser harness of the UI tests: a headless Chromium or Firefox ([`browser_launch`]),
+//! with the helpers the tests share (waiting, clicking, dragging, the console log, axe-core audits,
 //! screenshots). Without a browser a test says so loudly and passes; under CI (`CI=true`) a
 //! missing browser fails it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
+
+use crate::browser_launch::{Engine, launch};
 use serde_json::{Value, json};
 
 /// chromedriver and one browser session; both end when dropped.
 pub struct Browser {
     client: Option<Client>,
     driver: Child,
+    engine: Engine,
 }
 
 impl Browser {
-    /// A headless Chromium, or None (after saying so) when none is installed and not under CI.
+    /// A headless browser ([`Engine::from_env`]), or None (after saying so) when it is not
+    /// installed and this is not CI.
     pub async fn start() -> Option<Browser> {
-        let driver_path =
-            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        if !Path::new(&driver_path).exists() || !Path::new(&chromium).exists() {
-            let message = format!(
-                "BROWSER TESTS SKIPPED: {driver_path} or {chromium} is missing; install Debian's \
-                 chromium and chromium-driver (bash .ci/run does) to run them"
-            );
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{message}");
-            }
-            eprintln!("\n*** {message} ***\n");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = Command::new(&driver_path)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let mut caps = serde_json::Map::new();
-        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900"],
-            }),
-        );
-        // Two TLS backends are in the dependency tree; pick one for the WebDriver client (it only
-        // talks plain HTTP to chromedriver, but the builder wants a provider).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = loop {
-            let attempt = ClientBuilder::rustls()
-                .expect("TLS roots")
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await;
-            match attempt {
-                Ok(client) => break client,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "chromedriver did not start: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        };
+        let engine = Engine::from_env();
+        let (client, driver) = launch(engine).await?;
         Some(Browser {
             client: Some(client),
             driver,
+            engine,
         })
+    }
+
+    /// True when [`Browser::console_errors`] can see the console (chromedriver's log; Firefox's
+    /// driver offers none).
+    pub fn reads_console(&self) -> bool {
+        self.engine == Engine::Chromium
+    }
+
+    /// Opens `url`, first saving the page script's coverage counters of the page shown when
+    /// the tests measure it (`scripts/js-coverage`).
+    pub async fn goto(&self, url: &str) {
+        self.save_js_coverage().await;
+        self.c().goto(url).await.expect("open the page");
+    }
+
+    /// Writes the coverage counters of the page shown, and of the pages of its origin that
+    /// went away since (the instrumented script keeps them in localStorage), into
+    /// `SKILLMEAT_JS_COVERAGE_DIR`. Nothing without that variable.
+    async fn save_js_coverage(&self) {
+        let Some(dir) = std::env::var_os("SKILLMEAT_JS_COVERAGE_DIR") else {
+            return;
+        };
+        let saved = self
+            .c()
+            .execute(
+                "const out = [];
+                 if (window.__coverage__) out.push(JSON.stringify(window.__coverage__));
+                 try {
+                   for (const k of Object.keys(localStorage)) {
+                     if (k.startsWith('__coverage__')) { out.push(localStorage.getItem(k)); localStorage.removeItem(k); }
+                   }
+                 } catch (e) {}
+                 return out;",
+                vec![],
+            )
+            .await;
+        let Ok(Value::Array(dumps)) = saved else {
+            return;
+        };
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        for (i, dump) in dumps.iter().enumerate() {
+            if let Some(json) = dump.as_str() {
+                let name = format!(
+                    "{}-{}-{stamp}-{i}.json",
+                    self.engine.name(),
+                    std::process::id()
+                );
+                std::fs::write(dir.join(name), json).unwrap();
+            }
+        }
     }
 
     pub fn c(&self) -> &Client {
@@ -200,7 +209,7 @@ impl Browser {
     /// No horizontal scrolling at a phone's width (375 px).
     pub async fn fits_a_phone(&self, url: &str) {
         self.c().set_window_size(375, 800).await.unwrap();
-        self.c().goto(url).await.unwrap();
+        self.goto(url).await;
         let overflow = self
             .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
             .await;
@@ -212,7 +221,7 @@ impl Browser {
     /// table's wrapper would hide cut columns from [`Browser::fits_a_phone`]).
     pub async fn tables_fit(&self, url: &str, width: u32) {
         self.c().set_window_size(width, 900).await.unwrap();
-        self.c().goto(url).await.unwrap();
+        self.goto(url).await;
         let overflow = self
             .js("const page = document.documentElement.scrollWidth - document.documentElement.clientWidth;
                  const tables = [...document.querySelectorAll('.table-wrap')]
@@ -228,6 +237,13 @@ impl Browser {
     pub async fn screenshot(&self, name: &str) {
         let png = self.c().screenshot().await.expect("screenshot");
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // The guide's pictures come from Chromium; Firefox's go beside them in target/.
+        if self.engine == Engine::Firefox {
+            let dir = root.join("target/screenshots/firefox");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+            return;
+        }
         let mut targets = vec![root.join("target/screenshots")];
         if std::env::var_os("SKILLMEAT_UPDATE_SCREENSHOTS").is_some() {
             targets.push(root.join("docs/user-guide/img"));
@@ -261,8 +277,12 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
 }
 
 impl Browser {
-    /// Errors the pages wrote to the browser console since the last call.
+    /// Errors the pages wrote to the browser console since the last call (Chromium; always
+    /// empty in Firefox, whose driver has no log).
     pub async fn console_errors(&self) -> Vec<String> {
+        if !self.reads_console() {
+            return Vec::new();
+        }
         let entries = self.c().issue_cmd(BrowserLog).await.expect("browser log");
         entries
             .as_array()
@@ -276,6 +296,7 @@ impl Browser {
 
     /// Ends the session (closing Chromium), after checking the console stayed clean.
     pub async fn finish(mut self) {
+        self.save_js_coverage().await;
         let errors = self.console_errors().await;
         assert!(errors.is_empty(), "console errors: {errors:#?}");
         if let Some(client) = self.client.take() {

@@ -118,6 +118,10 @@ pub fn test_settings(data_home: &Path, database_url: String) -> Settings {
     // test searches the real home's ~/projects.
     settings.deploy.allowed_roots = vec![temp_root().display().to_string()];
     settings.deploy.search_roots = Vec::new();
+    // `scripts/js-coverage` serves an instrumented page script to measure its coverage.
+    if let Ok(file) = std::env::var("SKILLMEAT_UI__SCRIPT_FILE") {
+        settings.ui.script_file = file;
+    }
     settings
 }
 

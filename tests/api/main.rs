@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod browser;
+mod browser_launch;
 mod cache;
 mod collections;
 mod config;

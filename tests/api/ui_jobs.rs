@@ -20,7 +20,7 @@ async fn the_job_dashboard_charts_pauses_retries_in_batches_and_lists_instances(
         let server = LiveServer::on(backend, |s| s.cache.refresh_interval_secs = 3600).await;
         server.wait_for_warm().await;
         let b = &browser;
-        b.c().goto(&server.url("/jobs")).await.unwrap();
+        b.goto(&server.url("/jobs")).await;
 
         // Two charts, each an image with a label, and their numbers behind a toggle.
         let labels = b

@@ -39,7 +39,7 @@ async fn no_page_breaks_its_content_security_policy_and_none_can_be_framed() {
             "return !!document.querySelector('#ui .opblock-tag') && document.querySelectorAll('.opblock').length > 10;",
         ),
     ] {
-        b.c().goto(&server.url(path)).await.unwrap();
+        b.goto(&server.url(path)).await;
         b.js(WATCH_CSP).await;
         b.until(path, ready).await;
         // Interact a little, so scripts that run later are covered too.
@@ -66,7 +66,7 @@ async fn no_page_breaks_its_content_security_policy_and_none_can_be_framed() {
         assert_eq!(violations, json!([]), "{path}");
     }
     // The collection switcher works without an inline handler.
-    b.c().goto(&server.url("/")).await.unwrap();
+    b.goto(&server.url("/")).await;
     b.until(
         "the switcher",
         "return !!document.getElementById('collection');",
@@ -81,7 +81,7 @@ async fn no_page_breaks_its_content_security_policy_and_none_can_be_framed() {
     .await;
     // No page can be framed, not even by a page of the same server (click-jacking needs a
     // frame): the frame's document is never our page.
-    b.c().goto(&server.url("/jobs")).await.unwrap();
+    b.goto(&server.url("/jobs")).await;
     b.until("the jobs page", "return !!document.getElementById('runs');")
         .await;
     b.js("const f = document.createElement('iframe'); f.id = 'f'; f.src = '/deployments'; document.body.appendChild(f); return true;")
@@ -119,7 +119,7 @@ async fn a_read_only_session_sees_no_write_controls() {
     )
     .await;
     let b = &browser;
-    b.c().goto(&server.url("/login?next=%2F")).await.unwrap();
+    b.goto(&server.url("/login?next=%2F")).await;
     b.js(&format!(
         "document.getElementById('api-key').value = '{READ_ONLY_KEY}'; return true;"
     ))
@@ -143,10 +143,10 @@ async fn a_read_only_session_sees_no_write_controls() {
         "return document.body.textContent.includes('Read-only');",
     )
     .await;
-    b.c().goto(&server.url("/deployments")).await.unwrap();
+    b.goto(&server.url("/deployments")).await;
     b.until("the deploy form hidden", &hidden("#deploy-details"))
         .await;
-    b.c().goto(&server.url("/jobs")).await.unwrap();
+    b.goto(&server.url("/jobs")).await;
     b.until("Refresh now hidden", &hidden("#refresh-now")).await;
     // Ctrl+R is the browser's again, not a refresh the key may not start.
     b.click_css("#sign-out button").await;
