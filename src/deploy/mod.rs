@@ -162,10 +162,15 @@ impl DeploymentStatus {
     }
 
     /// Three-way comparison of the recorded hash with the project copy and the collection copy.
+    /// A copy equal to the collection's is synced whatever the record says (SkillMeat's
+    /// `sync-pull` makes them equal without rewriting the record).
     pub fn compute(recorded: &str, local: Option<&str>, collection: Option<&str>) -> Self {
         let Some(local) = local else {
             return DeploymentStatus::Missing;
         };
+        if collection == Some(local) {
+            return DeploymentStatus::Synced;
+        }
         let local_changed = local != recorded;
         // An artifact the collection no longer has cannot be newer there.
         let collection_changed = collection.is_some_and(|c| c != recorded);

@@ -253,6 +253,24 @@ async fn every_status_is_detected_on_real_folders() {
         app.get("/api/v1/deployments/nope")
             .await
             .assert_error(StatusCode::NOT_FOUND, "not_found");
+
+        // Both sides changed to the same content (SkillMeat's sync-pull does this without
+        // touching the record): synced, not conflict.
+        std::fs::copy(
+            collection.join("commands/review-pr.md"),
+            claude.join("commands/review-pr.md"),
+        )
+        .unwrap();
+        let d = deployment_of(&app, &pid, "command:review-pr").await;
+        let id = d["id"].as_str().unwrap();
+        assert_eq!(
+            app.get(&format!("/api/v1/deployments/{id}?recheck=true"))
+                .await
+                .body["status"],
+            "synced",
+            "equal content is synced on {:?}",
+            app.backend
+        );
     }
 }
 
