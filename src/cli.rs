@@ -86,7 +86,8 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    telemetry::init();
+    // The import prints its report on standard output; its log goes to standard error.
+    telemetry::init_to(matches!(cli.command, Some(Command::ImportSkillmeat { .. })));
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {

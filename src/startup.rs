@@ -96,6 +96,7 @@ pub async fn build_state_with_source(
         search_roots,
         settings.deploy.search_depth,
         crate::deploy::ProjectRoots::new(settings.allowed_roots()),
+        crate::deploy::snapshots::SnapshotStore::new(&settings.data_home_path()),
         events.clone(),
     );
     // The first start on a SkillMeat home brings its collections and groups over, once.

@@ -311,12 +311,6 @@ impl JobRunner {
     /// turns true; running jobs then get `shutdown_grace` to finish, after which what is left
     /// is re-queued by the next start.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        let db = self.ctx.history.db().clone();
-        if let Err(e) =
-            instances::register(&db, &self.ctx.instance, &self.ctx.settings.version).await
-        {
-            tracing::warn!(error = %e, "could not record this instance");
-        }
         for auto in self.ctx.registry.at_start.clone() {
             let kind = auto.kind;
             match self.enqueue_automatic(auto, Trigger::Startup, None).await {
@@ -328,6 +322,13 @@ impl JobRunner {
                     tracing::error!(kind, error = %error_chain(&e), "could not queue a start-up job")
                 }
             }
+        }
+        // After the start-up jobs are queued: callers look for them as soon as the server runs.
+        let db = self.ctx.history.db().clone();
+        if let Err(e) =
+            instances::register(&db, &self.ctx.instance, &self.ctx.settings.version).await
+        {
+            tracing::warn!(error = %e, "could not record this instance");
         }
         let mut schedules = vec![
             tokio::spawn(self.clone().reap_loop(shutdown.clone())),

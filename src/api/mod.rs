@@ -3,6 +3,7 @@
 pub mod artifacts;
 pub mod cache;
 pub mod common;
+pub mod deployment_diff;
 pub mod deployments;
 pub mod events;
 pub mod groups;
@@ -55,6 +56,7 @@ pub type Apis = (
     projects::ProjectsApi,
     search_roots::SearchRootsApi,
     deployments::DeploymentsApi,
+    deployment_diff::DeploymentDiffApi,
     jobs::JobsApi,
     job_control::JobControlApi,
     schedules::SchedulesApi,
@@ -91,6 +93,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             deployments::DeploymentsApi {
+                state: state.clone(),
+            },
+            deployment_diff::DeploymentDiffApi {
                 state: state.clone(),
             },
             jobs::JobsApi {

@@ -9,6 +9,7 @@
 //! Deploys copy into a temp folder inside the profile root and rename it into place, so a crash
 //! or a failed copy never leaves half an artifact; the record is written after the rename.
 
+mod diff;
 mod fs;
 pub mod lock;
 mod operations;
@@ -18,6 +19,7 @@ pub mod record;
 pub mod roots;
 mod scan;
 mod search_roots;
+pub mod snapshots;
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -38,6 +40,7 @@ use crate::db::{is_unique_violation, new_id};
 use crate::source::filesystem::safe_relative;
 use crate::source::hash;
 use crate::source::{ArtifactId, ArtifactType, SourceError, printable};
+pub use diff::{DeploymentDiff, DiffAgainst, FileChange, FileDiff};
 pub use fs::{default_artifact_path, owned_path};
 use record::{NewRecord, RECORD_FILE};
 pub use roots::ProjectRoots;
@@ -377,19 +380,21 @@ struct Inner {
     search_roots: Vec<PathBuf>,
     search_depth: u32,
     roots: ProjectRoots,
+    snapshots: snapshots::SnapshotStore,
     events: EventBus,
     project_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl DeployService {
-    /// A service; `search_roots` are searched `search_depth` levels deep for projects, and
-    /// only projects inside `roots` are ever touched.
+    /// A service; `search_roots` are searched `search_depth` levels deep for projects, only
+    /// projects inside `roots` are ever touched, and deployed content is kept in `snapshots`.
     pub fn new(
         db: DatabaseConnection,
         cache: CacheService,
         search_roots: Vec<PathBuf>,
         search_depth: u32,
         roots: ProjectRoots,
+        snapshots: snapshots::SnapshotStore,
         events: EventBus,
     ) -> Self {
         Self {
@@ -399,6 +404,7 @@ impl DeployService {
                 search_roots,
                 search_depth,
                 roots,
+                snapshots,
                 events,
                 summary_memo: Mutex::new(None),
                 project_locks: Mutex::new(HashMap::new()),

@@ -225,6 +225,10 @@ impl DeployService {
             undo_created(&created);
             return Err(e);
         }
+        // The deployment's base, for diffs against it later; a failure here costs only that.
+        if let Err(e) = self.inner.snapshots.keep(&dest, &deployed_hash) {
+            tracing::warn!(artifact = %id, error = %e, "could not keep a snapshot of the deployed content");
+        }
         // Replacing a deployment that lived elsewhere: its old copy goes, or it would linger
         // untracked.
         if let Some(old) = previous.filter(|r| r.artifact_path != rel_string)

@@ -50,7 +50,8 @@ impl Payload for PurgeJob {
     }
 }
 
-/// Purges stale cache entries, old job records, old queue entries and instances long silent.
+/// Purges stale cache entries, old job records, old queue entries, instances long silent and
+/// deployment snapshots no record points at.
 pub async fn purge(_job: PurgeJob, services: JobServices) -> Result<RunReport, BoxError> {
     let settings = services.purge;
     let cache_removed = match settings.cache_after {
@@ -68,6 +69,7 @@ pub async fn purge(_job: PurgeJob, services: JobServices) -> Result<RunReport, B
         ),
         None => (0, 0, 0),
     };
+    let snapshots_removed = services.deployments.purge_snapshots().await?;
     Ok(RunReport {
         removed: cache_removed,
         details: json!({
@@ -75,6 +77,7 @@ pub async fn purge(_job: PurgeJob, services: JobServices) -> Result<RunReport, B
             "job_runs_removed": runs_removed,
             "queue_entries_removed": queue_entries_removed,
             "instances_removed": instances_removed,
+            "snapshots_removed": snapshots_removed,
         }),
         ..Default::default()
     })

@@ -104,11 +104,14 @@ pub async fn drawer_fragment(
                 ul { @for (collection, group) in &groups { li { (group) span.muted { " in " (collection) } } } }
             }
             h3 { "Deployments" }
+            div #drawer-diff aria-live="polite" {}
             @if deployments.is_empty() { p.muted { "Not deployed." } } @else {
                 ul { @for d in &deployments {
                     li {
                         strong { (project_name(&d.project_path)) } " (" (d.profile) ") "
-                        span class=(format!("badge status {}", d.status)) { (d.status) }
+                        span class=(format!("badge status {}", d.status)) { (d.status) } " "
+                        button.linklike type="button" hx-get=(format!("/ui/deployments/{}/diff", super::encode(&d.id)))
+                            hx-target="#drawer-diff" aria-label=(format!("Diff in {}", d.project_path)) { "Diff" }
                         span.path.muted { (d.project_path) }
                     }
                 } }

@@ -133,6 +133,7 @@ pub async fn dashboard(
         (deploy_form(&projects))
         (sources)
         // "Load more" carries the filters in its own URL: it must not inherit the include.
+        div #deployment-diff aria-live="polite" {}
         div #deployments hx-get="/ui/deployments/list" hx-include="#dep-filters" hx-disinherit="hx-include"
             hx-trigger="deployments-changed from:body delay:200ms" { (list) }
     };
@@ -256,6 +257,9 @@ fn rows(query: &DeploymentsQuery, page: &DeploymentPage) -> Markup {
                 td data-label="Status" { span class=(format!("badge status {}", d.status)) { (d.status) } }
                 td data-label="Deployed" { (time(Some(d.deployed_at))) }
                 td.actions {
+                    button type="button" hx-get=(format!("/ui/deployments/{}/diff", encode(&d.id)))
+                        hx-target="#deployment-diff" aria-label=(format!("Diff of {} in {}", d.artifact_id, d.project_path)) { "Diff" }
+                    " "
                     button type="button" data-update-deployment=(d.id)
                         aria-label=(format!("Update {} in {}", d.artifact_id, d.project_path)) { "Update" }
                     " "

@@ -6,6 +6,7 @@ pub mod artifact_drawer;
 pub mod artifact_grid;
 pub mod collections;
 pub mod deploy_form;
+pub mod deployment_diff;
 pub mod deployments;
 pub mod groups;
 pub mod job_charts;
@@ -40,6 +41,10 @@ pub fn mount(routes: Route) -> Route {
             get(deployments::summary_fragment),
         )
         .at("/ui/deployments/list", get(deployments::list_fragment))
+        .at(
+            "/ui/deployments/:id/diff",
+            get(deployment_diff::diff_fragment),
+        )
         .at("/ui/deploy/sources", get(deploy_form::sources_fragment))
         .at(
             "/ui/deploy/artifact-options",

@@ -48,9 +48,9 @@ impl Browser {
 
     /// Writes the coverage counters of the page shown, and of the pages of its origin that
     /// went away since (the instrumented script keeps them in localStorage), into
-    /// `SKILLMEAT_JS_COVERAGE_DIR`. Nothing without that variable.
+    /// `JS_COVERAGE_DIR`. Nothing without that variable.
     async fn save_js_coverage(&self) {
-        let Some(dir) = std::env::var_os("SKILLMEAT_JS_COVERAGE_DIR") else {
+        let Some(dir) = std::env::var_os("JS_COVERAGE_DIR") else {
             return;
         };
         let saved = self

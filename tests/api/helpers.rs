@@ -118,8 +118,9 @@ pub fn test_settings(data_home: &Path, database_url: String) -> Settings {
     // test searches the real home's ~/projects.
     settings.deploy.allowed_roots = vec![temp_root().display().to_string()];
     settings.deploy.search_roots = Vec::new();
-    // `scripts/js-coverage` serves an instrumented page script to measure its coverage.
-    if let Ok(file) = std::env::var("SKILLMEAT_UI__SCRIPT_FILE") {
+    // `scripts/js-coverage` has the servers serve an instrumented page script (`ui.script_file`)
+    // to measure its coverage; a variable of its own, so no other test's settings see it.
+    if let Ok(file) = std::env::var("JS_COVERAGE_SCRIPT") {
         settings.ui.script_file = file;
     }
     settings

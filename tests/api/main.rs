@@ -8,6 +8,7 @@ mod collections;
 mod config;
 mod deployments;
 mod docs;
+mod drift;
 mod empty_states;
 mod errors;
 mod faults;

@@ -314,6 +314,25 @@ async fn projects_are_found_registered_and_updated_from_the_deployment_dashboard
     let file = single.join(".claude/commands/review-pr.md");
     std::fs::write(&file, "edited here\n").unwrap();
     b.goto(&server.url("/deployments")).await;
+    // The diff shows the local edit as + lines and fits a phone's width.
+    b.c().set_window_size(375, 800).await.unwrap();
+    b.click_css("button[aria-label^='Diff of command:review-pr']")
+        .await;
+    b.until(
+        "the diff",
+        "const add = [...document.querySelectorAll('#deployment-diff pre.diff .add')].map(l => l.textContent);
+         return add.includes('+edited here\\n');",
+    )
+    .await;
+    let overflow = b
+        .js("const p = document.querySelector('#deployment-diff pre.diff');
+             return document.documentElement.scrollWidth - document.documentElement.clientWidth + (p.scrollWidth - p.clientWidth);")
+        .await;
+    assert_eq!(overflow, json!(0), "the diff scrolls sideways at 375 px");
+    let violations = b.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    b.c().set_window_size(1280, 900).await.unwrap();
+    b.click_css("[data-close-diff]").await;
     b.click_css(&format!("button[data-update-deployment='{id}']"))
         .await;
     b.until(

@@ -553,6 +553,8 @@ document.addEventListener("DOMContentLoaded", () => {
   if (refreshNowButton) refreshNowButton.addEventListener("click", refreshNow);
   document.body.addEventListener("click", (event) => {
     if (event.target.closest("[data-close-drawer]")) document.getElementById("drawer").innerHTML = "";
+    const closeDiff = event.target.closest("[data-close-diff]");
+    if (closeDiff) closeDiff.closest(".diff-view").remove();
     const retry = event.target.closest("[data-retry-job]");
     if (retry) retryJob(retry.dataset.retryJob);
     const cancel = event.target.closest("[data-cancel-job]");

@@ -1,0 +1,110 @@
+//! A deployment's diff for people: each file with what changed, its unified diff with added
+//! and removed lines marked (as text and colour), against the collection or the base. Wraps at
+//! phone widths.
+
+use maud::{Markup, html};
+use poem::web::{Data, Path, Query};
+use poem::{IntoResponse, Response, handler};
+use serde::Deserialize;
+
+use super::{encode, error_response};
+use crate::deploy::{DiffAgainst, FileChange};
+use crate::state::AppState;
+
+/// Which side to compare with.
+#[derive(Debug, Default, Deserialize)]
+pub struct DiffQuery {
+    #[serde(default)]
+    against: String,
+}
+
+/// The diff of one deployment (fragment).
+#[handler]
+pub async fn diff_fragment(
+    Data(state): Data<&AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<DiffQuery>,
+) -> Response {
+    let against = if query.against == "base" {
+        DiffAgainst::Base
+    } else {
+        DiffAgainst::Collection
+    };
+    let diff = match state.deployments.diff(&id, against, 3).await {
+        Ok(d) => d,
+        Err(e) => return error_response(e),
+    };
+    let row = match state.deployments.get(&id, false).await {
+        Ok(r) => r,
+        Err(e) => return error_response(e),
+    };
+    let changed = diff
+        .files
+        .iter()
+        .filter(|f| f.change != FileChange::Unchanged)
+        .count();
+    let other = if against == DiffAgainst::Base {
+        "what was deployed"
+    } else {
+        "the collection's version"
+    };
+    html! {
+        section.detail.diff-view aria-labelledby="diff-title" {
+            div.toolbar.flush {
+                h2 #diff-title { "Changes in " (row.artifact_name) " (" (super::project_name(&row.project_path)) ")" }
+                span.spacer {}
+                button type="button" data-close-diff aria-label="Close the diff" { "Close" }
+            }
+            p.muted {
+                "The project copy compared with " (other) ": " (changed)
+                @if changed == 1 { " file differs" } @else { " files differ" }
+                ". Lines marked − are " (other) "'s, lines marked + the project's."
+            }
+            @if diff.base_available {
+                @let (label, value) = if against == DiffAgainst::Base {
+                    ("Compare with the collection", "collection")
+                } else {
+                    ("Compare with what was deployed", "base")
+                };
+                button type="button" hx-get=(format!("/ui/deployments/{}/diff?against={value}", encode(&id)))
+                    hx-target="closest .diff-view" hx-swap="outerHTML" { (label) }
+            } @else {
+                p.muted { "What was deployed is not kept for this deployment (SkillMeat made it), so it is compared with the collection only." }
+            }
+            @for f in diff.files.iter().filter(|f| f.change != FileChange::Unchanged) {
+                h3 { code { (f.path) } " " span class=(format!("badge change {}", f.change.as_str())) { (f.change.as_str()) } }
+                @if f.binary {
+                    p.muted { "Binary file: its lines are not shown." }
+                } @else if f.too_large {
+                    p.muted { "Over 256 KiB: its lines are not shown." }
+                } @else if let Some(unified) = &f.unified {
+                    pre.diff { (lines(unified)) }
+                }
+            }
+            @if changed == 0 {
+                p { "No differences." }
+            }
+        }
+    }
+    .into_response()
+}
+
+/// A unified diff's lines, each marked by its kind.
+fn lines(unified: &str) -> Markup {
+    html! {
+        @for line in unified.lines() {
+            @let class = if line.starts_with("+++") || line.starts_with("---") {
+                "head"
+            } else if line.starts_with('+') {
+                "add"
+            } else if line.starts_with('-') {
+                "del"
+            } else if line.starts_with("@@") {
+                "hunk"
+            } else {
+                "same"
+            };
+            span class=(class) { (line) "\n" }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Seeing drift: a deployment's diff against the collection's version and against what was
+//! deployed (its base, kept as a snapshot by the deploy), on both databases; SkillMeat's own
+//! deployments have no base here; unreferenced snapshots are purged.
+
+use poem::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp};
+
+async fn deploy(app: &TestApp, artifact_id: &str, project: &std::path::Path) -> String {
+    let r = app
+        .post_json(
+            "/api/v1/deployments",
+            json!({"artifact_id": artifact_id, "project_path": project}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+fn only_file(diff: &Value) -> &Value {
+    let files = diff["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{diff}");
+    &files[0]
+}
+
+#[tokio::test]
+async fn a_local_edit_shows_as_plus_lines_against_the_collection_and_the_base() {
+    for app in TestApp::all_backends().await {
+        let project = app.empty_project("drift");
+        let id = deploy(&app, "command:review-pr", &project).await;
+        let unchanged = app.get(&format!("/api/v1/deployments/{id}/diff")).await;
+        assert_eq!(unchanged.status, StatusCode::OK, "{}", unchanged.text);
+        assert_eq!(only_file(&unchanged.body)["change"], "unchanged");
+        assert_eq!(unchanged.body["base_available"], true);
+
+        let local = project.join(".claude/commands/review-pr.md");
+        let mut text = std::fs::read_to_string(&local).unwrap();
+        text.push_str("A line added in the project\n");
+        std::fs::write(&local, &text).unwrap();
+        for against in ["collection", "base"] {
+            let d = app
+                .get(&format!("/api/v1/deployments/{id}/diff?against={against}"))
+                .await;
+            assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+            let file = only_file(&d.body);
+            assert_eq!(file["change"], "modified", "{}", d.text);
+            let unified = file["unified"].as_str().unwrap();
+            assert!(
+                unified.contains("\n+A line added in the project\n"),
+                "{unified}"
+            );
+            assert!(
+                unified.starts_with("--- a/review-pr.md\n+++ b/review-pr.md\n"),
+                "{unified}"
+            );
+            assert_eq!(d.body["counts"]["modified"], 1);
+        }
+
+        // The collection moves on: against it both changes show; against the base only ours.
+        let collection = app.collection_dir("default").join("commands/review-pr.md");
+        let upstream = std::fs::read_to_string(&collection).unwrap().replacen(
+            "---\n",
+            "---\nupstream: yes\n",
+            1,
+        );
+        std::fs::write(&collection, upstream).unwrap();
+        app.state.cache.sync_all(false).await.unwrap();
+        let both = app
+            .get(&format!("/api/v1/deployments/{id}/diff?context=0"))
+            .await;
+        let unified = only_file(&both.body)["unified"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(unified.contains("-upstream: yes\n"), "{unified}");
+        assert!(
+            unified.contains("+A line added in the project\n"),
+            "{unified}"
+        );
+        let base = app
+            .get(&format!("/api/v1/deployments/{id}/diff?against=base"))
+            .await;
+        let unified = only_file(&base.body)["unified"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(!unified.contains("upstream"), "{unified}");
+
+        app.get(&format!("/api/v1/deployments/{id}/diff?context=101"))
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+        app.get("/api/v1/deployments/nope/diff")
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
+    }
+}
+
+#[tokio::test]
+async fn a_skill_folder_diff_names_added_and_removed_files() {
+    let app = TestApp::spawn().await;
+    let project = app.empty_project("folder");
+    let id = deploy(&app, "skill:nested-tree", &project).await;
+    let copy = project.join(".claude/skills/nested-tree");
+    std::fs::write(copy.join("NEW.md"), "new file\n").unwrap();
+    let first = walkdir::WalkDir::new(&copy)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            e.path()
+                .strip_prefix(&copy)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .find(|p| p != "SKILL.md" && p != "NEW.md")
+        .unwrap();
+    std::fs::remove_file(copy.join(&first)).unwrap();
+    let d = app.get(&format!("/api/v1/deployments/{id}/diff")).await;
+    let files = d.body["files"].as_array().unwrap();
+    let change = |path: &str| {
+        files
+            .iter()
+            .find(|f| f["path"] == path)
+            .map(|f| f["change"].clone())
+    };
+    assert_eq!(change("NEW.md"), Some(json!("added")), "{}", d.text);
+    assert_eq!(change(&first), Some(json!("removed")), "{}", d.text);
+    assert_eq!(change("SKILL.md"), Some(json!("unchanged")), "{}", d.text);
+}
+
+#[tokio::test]
+async fn skillmeats_deployments_have_no_base_here_and_snapshots_are_purged() {
+    let app = TestApp::spawn_074(Backend::Sqlite).await;
+    app.refresh_everything(false).await;
+    let list = app.get("/api/v1/deployments").await;
+    let id = list.body["items"][0]["id"].as_str().unwrap().to_string();
+    let d = app.get(&format!("/api/v1/deployments/{id}/diff")).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    assert_eq!(d.body["base_available"], false);
+    assert!(
+        d.body["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["change"] == "unchanged"),
+        "{}",
+        d.text
+    );
+    let base = app
+        .get(&format!("/api/v1/deployments/{id}/diff?against=base"))
+        .await;
+    base.assert_error(StatusCode::CONFLICT, "conflict");
+    assert!(
+        base.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no base content"),
+        "{}",
+        base.text
+    );
+
+    // A deployment made here keeps a snapshot until nothing records it.
+    let project = app.empty_project("snap");
+    let made = deploy(&app, "skill:ui-kit", &project).await;
+    let snapshots = app.data_home.join("cache/deploy-snapshots");
+    assert_eq!(std::fs::read_dir(&snapshots).unwrap().count(), 1);
+    assert_eq!(app.state.deployments.purge_snapshots().await.unwrap(), 0);
+    assert_eq!(
+        app.delete(&format!("/api/v1/deployments/{made}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    // ui-kit is still deployed (by SkillMeat, same content) in the shop project: kept.
+    assert_eq!(app.state.deployments.purge_snapshots().await.unwrap(), 0);
+    let shop = app
+        .get("/api/v1/deployments?artifact_id=skill:ui-kit")
+        .await;
+    let shop_id = shop.body["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.delete(&format!("/api/v1/deployments/{shop_id}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.state.deployments.purge_snapshots().await.unwrap(), 1);
+    assert_eq!(std::fs::read_dir(&snapshots).unwrap().count(), 0);
+}
