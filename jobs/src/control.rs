@@ -9,7 +9,8 @@ use entity::job_runs;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::history::{JobHistory, RunFilter};
+use crate::history::{JobHistory, RunFilter, with_report};
+use crate::runner::JobError;
 use crate::{RunReport, RunStatus};
 
 /// What a cancel did.
@@ -114,17 +115,12 @@ impl JobHistory {
         duration: Duration,
     ) -> Result<(), DbErr> {
         use job_runs::Column as C;
-        job_runs::Entity::update_many()
+        let update = job_runs::Entity::update_many()
             .col_expr(C::Status, Expr::value(RunStatus::Cancelled.as_str()))
             .col_expr(C::ActiveKey, Expr::value(Option::<String>::None))
             .col_expr(C::FinishedAt, Expr::value(Utc::now()))
-            .col_expr(C::DurationMs, Expr::value(duration.as_millis() as i64))
-            .col_expr(C::Checked, Expr::value(report.checked as i64))
-            .col_expr(C::Refreshed, Expr::value(report.refreshed as i64))
-            .col_expr(C::Added, Expr::value(report.added as i64))
-            .col_expr(C::Removed, Expr::value(report.removed as i64))
-            .col_expr(C::Errors, Expr::value(report.errors as i64))
-            .col_expr(C::Details, Expr::value(report.details.clone()))
+            .col_expr(C::DurationMs, Expr::value(duration.as_millis() as i64));
+        with_report(update, report)
             .filter(C::Id.eq(id))
             .filter(C::Status.eq(RunStatus::Running.as_str()))
             .exec(self.db())
@@ -210,5 +206,35 @@ impl JobHistory {
                 duration_ms,
             })
             .collect())
+    }
+}
+
+impl crate::runner::JobRunner {
+    /// Cancels run `id`: a queued run is recorded as cancelled and never runs; a running one
+    /// is asked to stop at its next step (at once on this instance, at its next heartbeat on
+    /// another). A finished run is not cancellable.
+    pub async fn cancel(&self, id: i64) -> Result<CancelOutcome, JobError> {
+        let outcome = self
+            .ctx
+            .history
+            .request_cancel(id)
+            .await?
+            .ok_or(JobError::NotFound(id))?;
+        match &outcome {
+            CancelOutcome::Finished(run) => Err(JobError::NotCancellable {
+                id,
+                status: run.status.clone(),
+            }),
+            CancelOutcome::Stopping(_) => {
+                if let Some(flag) = self.ctx.running.lock().expect("running runs").get(&id) {
+                    flag.set();
+                }
+                Ok(outcome)
+            }
+            CancelOutcome::Cancelled(run) => {
+                self.ctx.transition(run, RunStatus::Cancelled, None);
+                Ok(outcome)
+            }
+        }
     }
 }

@@ -19,6 +19,21 @@ use sea_orm::{
 
 use crate::{RunReport, RunStatus, Trigger};
 
+/// Sets a finished run's counts and details from its report.
+pub(crate) fn with_report(
+    update: sea_orm::UpdateMany<job_runs::Entity>,
+    report: &RunReport,
+) -> sea_orm::UpdateMany<job_runs::Entity> {
+    use job_runs::Column as C;
+    update
+        .col_expr(C::Checked, Expr::value(report.checked as i64))
+        .col_expr(C::Refreshed, Expr::value(report.refreshed as i64))
+        .col_expr(C::Added, Expr::value(report.added as i64))
+        .col_expr(C::Removed, Expr::value(report.removed as i64))
+        .col_expr(C::Errors, Expr::value(report.errors as i64))
+        .col_expr(C::Details, Expr::value(report.details.clone()))
+}
+
 /// Longest error text kept on a row.
 const MAX_ERROR_CHARS: usize = 4000;
 /// Successful runs per kind that the duration percentiles look at.
@@ -244,18 +259,13 @@ impl JobHistory {
         duration: Duration,
     ) -> Result<(), DbErr> {
         use job_runs::Column as C;
-        job_runs::Entity::update_many()
+        let update = job_runs::Entity::update_many()
             .col_expr(C::Status, Expr::value(RunStatus::Succeeded.as_str()))
             .col_expr(C::ActiveKey, Expr::value(Option::<String>::None))
             .col_expr(C::FinishedAt, Expr::value(Utc::now()))
             .col_expr(C::DurationMs, Expr::value(duration.as_millis() as i64))
-            .col_expr(C::Checked, Expr::value(report.checked as i64))
-            .col_expr(C::Refreshed, Expr::value(report.refreshed as i64))
-            .col_expr(C::Added, Expr::value(report.added as i64))
-            .col_expr(C::Removed, Expr::value(report.removed as i64))
-            .col_expr(C::Errors, Expr::value(report.errors as i64))
-            .col_expr(C::Error, Expr::value(Option::<String>::None))
-            .col_expr(C::Details, Expr::value(report.details.clone()))
+            .col_expr(C::Error, Expr::value(Option::<String>::None));
+        with_report(update, report)
             .filter(C::Id.eq(id))
             .filter(C::Status.is_in([RunStatus::Queued.as_str(), RunStatus::Running.as_str()]))
             .exec(&self.db)

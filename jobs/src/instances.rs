@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use crate::RunStatus;
+use tokio::sync::watch;
 
 /// An instance as the dashboard shows it.
 #[derive(Debug, Clone)]
@@ -116,4 +117,30 @@ pub async fn forget_before(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Re
 /// This machine's name, as the system reports it.
 fn host_name() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+impl crate::runner::JobRunner {
+    /// The instances heard from in the last day, with the runs each is running.
+    pub async fn instances(&self) -> Result<Vec<InstanceInfo>, DbErr> {
+        let since = Utc::now() - chrono::Duration::days(1);
+        list(self.ctx.history.db(), since, self.ctx.settings.heartbeat).await
+    }
+
+    /// This process's instance name.
+    pub fn instance(&self) -> &str {
+        &self.ctx.instance
+    }
+
+    /// Beats this instance's heartbeat until shutdown.
+    pub(crate) async fn instance_loop(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.ctx.settings.heartbeat) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            if let Err(e) = beat(self.ctx.history.db(), &self.ctx.instance).await {
+                tracing::warn!(error = %e, "could not record this instance's heartbeat");
+            }
+        }
+    }
 }

@@ -17,14 +17,12 @@ use entity::job_runs;
 use sea_orm::DbErr;
 use tokio::sync::{Notify, watch};
 
-use crate::control::CancelOutcome;
 use crate::history::{Enqueued, JobHistory, NewRun};
-use crate::instances::{self, InstanceInfo};
+use crate::instances;
 use crate::queue::{QueueError, QueueStore};
 use crate::registry::{Automatic, Registry};
-use crate::schedules::ScheduleInfo;
 use crate::worker::{JobContext, QueuedRun, run_queued};
-use crate::{Payload, RunStatus, Trigger, schedule};
+use crate::{Payload, RunStatus, Trigger};
 
 /// How the runner behaves; built by the program from its settings (there is no default: the
 /// program's configuration is the one place these values come from).
@@ -99,7 +97,7 @@ fn wake_stream(
 /// The runner: queue runs, look them up, and run everything in the background.
 #[derive(Clone)]
 pub struct JobRunner {
-    ctx: JobContext,
+    pub(crate) ctx: JobContext,
 }
 
 impl JobRunner {
@@ -238,45 +236,6 @@ impl JobRunner {
         Ok(enqueued)
     }
 
-    /// Cancels run `id`: a queued run is recorded as cancelled and never runs; a running one
-    /// is asked to stop at its next step (at once on this instance, at its next heartbeat on
-    /// another). A finished run is not cancellable.
-    pub async fn cancel(&self, id: i64) -> Result<CancelOutcome, JobError> {
-        let outcome = self
-            .ctx
-            .history
-            .request_cancel(id)
-            .await?
-            .ok_or(JobError::NotFound(id))?;
-        match &outcome {
-            CancelOutcome::Finished(run) => Err(JobError::NotCancellable {
-                id,
-                status: run.status.clone(),
-            }),
-            CancelOutcome::Stopping(_) => {
-                if let Some(flag) = self.ctx.running.lock().expect("running runs").get(&id) {
-                    flag.set();
-                }
-                Ok(outcome)
-            }
-            CancelOutcome::Cancelled(run) => {
-                self.ctx.transition(run, RunStatus::Cancelled, None);
-                Ok(outcome)
-            }
-        }
-    }
-
-    /// The instances heard from in the last day, with the runs each is running.
-    pub async fn instances(&self) -> Result<Vec<InstanceInfo>, DbErr> {
-        let since = Utc::now() - chrono::Duration::days(1);
-        instances::list(self.ctx.history.db(), since, self.ctx.settings.heartbeat).await
-    }
-
-    /// This process's instance name.
-    pub fn instance(&self) -> &str {
-        &self.ctx.instance
-    }
-
     /// When the schedule next queues a run of `kind` (None: not scheduled, or paused).
     pub async fn next_run_at(&self, kind: &str) -> Option<DateTime<Utc>> {
         self.schedule(kind).await.ok().flatten()?.next_run_at
@@ -381,7 +340,7 @@ impl JobRunner {
         )
     }
 
-    async fn enqueue_automatic(
+    pub(crate) async fn enqueue_automatic(
         &self,
         auto: Automatic,
         trigger: Trigger,
@@ -418,86 +377,6 @@ impl JobRunner {
                 .await
             {
                 tracing::warn!(error = %e, "could not check for abandoned jobs");
-            }
-        }
-    }
-
-    /// Beats this instance's heartbeat until shutdown.
-    async fn instance_loop(self, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(self.ctx.settings.heartbeat) => {}
-                _ = shutdown.wait_for(|s| *s) => return,
-            }
-            if let Err(e) = instances::beat(self.ctx.history.db(), &self.ctx.instance).await {
-                tracing::warn!(error = %e, "could not record this instance's heartbeat");
-            }
-        }
-    }
-
-    /// Queues `auto` at every slot of its schedule, as the database says it runs now: paused
-    /// slots are skipped, and a changed interval counts from the next look (at least every
-    /// heartbeat).
-    async fn schedule_loop(
-        self,
-        auto: Automatic,
-        every: Duration,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        let kind = auto.kind;
-        let look_again = self.ctx.settings.heartbeat.min(Duration::from_secs(10));
-        loop {
-            let current = match self.schedule_of(kind, every).await {
-                Ok(current) => current,
-                Err(e) => {
-                    tracing::warn!(kind = %kind, error = %e, "could not read the schedule; using the configured one");
-                    ScheduleInfo {
-                        kind: kind.to_string(),
-                        configured: every,
-                        interval: every,
-                        paused: false,
-                        next_run_at: None,
-                        updated_at: None,
-                    }
-                }
-            };
-            let (slot, at) = schedule::next_slot(Utc::now(), current.interval);
-            let wait = (at - Utc::now())
-                .to_std()
-                .unwrap_or_default()
-                .min(look_again);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.wait_for(|s| *s) => return,
-            }
-            if Utc::now() < at {
-                continue;
-            }
-            match self.schedule_of(kind, every).await {
-                Ok(now) if now.paused => {
-                    tracing::info!(kind = %kind, "scheduled job skipped: its schedule is paused");
-                    continue;
-                }
-                Ok(now) if now.interval != current.interval => continue,
-                _ => {}
-            }
-            let key = format!("{kind}:{slot}");
-            let queued = self
-                .enqueue_automatic(auto.clone(), Trigger::Schedule, Some(key))
-                .await;
-            match queued {
-                Ok(Enqueued::New(run)) => {
-                    tracing::debug!(run_id = run.id, kind = %kind, "scheduled job queued")
-                }
-                Ok(Enqueued::Existing(run)) => {
-                    tracing::info!(run_id = run.id, kind = %kind, "scheduled job skipped: one is still queued or running")
-                }
-                Ok(Enqueued::SlotTaken) => {
-                    tracing::debug!(kind = %kind, "scheduled job queued by another instance")
-                }
-                Err(e) => {
-                    tracing::error!(kind = %kind, error = %error_chain(&e), "could not queue a scheduled job")
-                }
             }
         }
     }

@@ -9,11 +9,16 @@ use entity::job_schedules;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, DbErr, EntityTrait};
 
-use crate::runner::{JobError, JobRunner};
+use crate::registry::Automatic;
+use crate::runner::{JobError, JobRunner, error_chain};
 use crate::schedule;
+use crate::{Enqueued, Trigger};
+use tokio::sync::watch;
 
 /// Shortest interval a schedule may be given.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
+/// Longest interval a schedule may be given (ten years, as the configuration allows).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(315_360_000);
 
 /// A scheduled kind as it runs now.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,11 +99,12 @@ impl JobRunner {
             .await?
             .ok_or_else(|| JobError::NotScheduled(kind.to_string()))?;
         if let Some(Some(interval)) = change.interval
-            && interval < MIN_INTERVAL
+            && !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval)
         {
             return Err(JobError::BadSchedule(format!(
-                "interval_secs must be at least {}",
-                MIN_INTERVAL.as_secs()
+                "interval_secs must be {} to {}",
+                MIN_INTERVAL.as_secs(),
+                MAX_INTERVAL.as_secs()
             )));
         }
         let interval = match change.interval {
@@ -124,5 +130,74 @@ impl JobRunner {
             .exec_without_returning(self.history().db())
             .await?;
         Ok(self.schedule_of(kind, current.configured).await?)
+    }
+}
+
+impl JobRunner {
+    /// Queues `auto` at every slot of its schedule, as the database says it runs now: paused
+    /// slots are skipped, and a changed interval counts from the next look (at least every
+    /// heartbeat).
+    pub(crate) async fn schedule_loop(
+        self,
+        auto: Automatic,
+        every: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let kind = auto.kind;
+        let look_again = self.ctx.settings.heartbeat.min(Duration::from_secs(10));
+        loop {
+            let current = match self.schedule_of(kind, every).await {
+                Ok(current) => current,
+                Err(e) => {
+                    tracing::warn!(kind = %kind, error = %e, "could not read the schedule; using the configured one");
+                    ScheduleInfo {
+                        kind: kind.to_string(),
+                        configured: every,
+                        interval: every,
+                        paused: false,
+                        next_run_at: None,
+                        updated_at: None,
+                    }
+                }
+            };
+            let (slot, at) = schedule::next_slot(Utc::now(), current.interval);
+            let wait = (at - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .min(look_again);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            if Utc::now() < at {
+                continue;
+            }
+            match self.schedule_of(kind, every).await {
+                Ok(now) if now.paused => {
+                    tracing::info!(kind = %kind, "scheduled job skipped: its schedule is paused");
+                    continue;
+                }
+                Ok(now) if now.interval != current.interval => continue,
+                _ => {}
+            }
+            let key = format!("{kind}:{slot}");
+            let queued = self
+                .enqueue_automatic(auto.clone(), Trigger::Schedule, Some(key))
+                .await;
+            match queued {
+                Ok(Enqueued::New(run)) => {
+                    tracing::debug!(run_id = run.id, kind = %kind, "scheduled job queued")
+                }
+                Ok(Enqueued::Existing(run)) => {
+                    tracing::info!(run_id = run.id, kind = %kind, "scheduled job skipped: one is still queued or running")
+                }
+                Ok(Enqueued::SlotTaken) => {
+                    tracing::debug!(kind = %kind, "scheduled job queued by another instance")
+                }
+                Err(e) => {
+                    tracing::error!(kind = %kind, error = %error_chain(&e), "could not queue a scheduled job")
+                }
+            }
+        }
     }
 }

@@ -49,7 +49,8 @@ pub struct ScheduleList {
 pub struct ScheduleUpdate {
     /// Pause (true) or resume (false).
     pub paused: Option<bool>,
-    /// Seconds between runs, at least 10; 0 goes back to the configured interval.
+    /// Seconds between runs, 10 to 315360000 (ten years); 0 goes back to the configured
+    /// interval.
     pub interval_secs: Option<u64>,
 }
 
@@ -90,7 +91,7 @@ impl SchedulesApi {
     ///
     /// Stored in the database, so every instance follows within a heartbeat: while paused no
     /// scheduled run of the kind is queued. 404 for a kind without a schedule; 422 for an
-    /// interval under 10 seconds; an empty body is 400.
+    /// interval under 10 seconds or over ten years; an empty body is 400.
     #[oai(
         path = "/api/v1/schedules/:kind",
         method = "patch",

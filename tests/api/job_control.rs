@@ -240,6 +240,13 @@ async fn a_paused_schedule_queues_nothing_until_resumed() {
             .send()
             .await;
         short.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        let huge = app
+            .client
+            .patch("/api/v1/schedules/refresh")
+            .body_json(&json!({"interval_secs": u64::MAX}))
+            .send()
+            .await;
+        huge.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
         let unknown = app
             .client
             .patch("/api/v1/schedules/warm")
