@@ -111,9 +111,13 @@ pub async fn import_skillmeat(
             let added = run
                 .members(MEMBER, &c.id, &c.name, &local, &c.members)
                 .await?;
-            if !added.is_empty() {
-                collections.add_members(&local, &added).await?;
+            let ids = ids_of(&added);
+            if !ids.is_empty() {
+                collections.add_members(&local, &ids).await?;
+                // Recorded once they are in, so a failed run imports them next time.
+                run.record_members(MEMBER, &added).await?;
             }
+            let added = ids;
             if let Some(o) = run.report.collections.last_mut() {
                 o.members_added = added.len() as u64;
             }
@@ -137,9 +141,12 @@ pub async fn import_skillmeat(
         let added = run
             .members(GROUP_MEMBER, &g.id, &g.name, &collection, &g.members)
             .await?;
-        if !added.is_empty() {
-            collections.add_group_members(&local, &added, None).await?;
+        let ids = ids_of(&added);
+        if !ids.is_empty() {
+            collections.add_group_members(&local, &ids, None).await?;
+            run.record_members(GROUP_MEMBER, &added).await?;
         }
+        let added = ids;
         if let Some(o) = run.report.groups.last_mut() {
             o.members_added = added.len() as u64;
         }
@@ -405,8 +412,9 @@ impl Run<'_> {
     }
 
     /// The members of a SkillMeat collection or group not imported before, mapped to
-    /// `type:name` and known to the sources here, in order (each recorded in the ledger); the
-    /// rest counted as unchanged or skipped with the reason.
+    /// `type:name` and known to the sources here, in order, with their ledger keys (recorded
+    /// by [`Run::record_members`] once they are added); the rest counted as unchanged or
+    /// skipped with the reason.
     async fn members(
         &mut self,
         kind: &str,
@@ -414,8 +422,8 @@ impl Run<'_> {
         container_name: &str,
         collection: &str,
         members: &[SmMember],
-    ) -> Result<Vec<String>, ImportError> {
-        let mut out = Vec::new();
+    ) -> Result<Vec<(String, String)>, ImportError> {
+        let mut out: Vec<(String, String)> = Vec::new();
         for m in members {
             let key = format!("{container}/{}", m.reference);
             if self.imported(kind, &key).is_some() {
@@ -440,15 +448,33 @@ impl Run<'_> {
                 Some(_) => None,
             };
             match (reason, &m.artifact_id) {
-                (None, Some(id)) => {
-                    self.record(kind, &key, id).await?;
-                    if !out.contains(id) {
-                        out.push(id.clone());
-                    }
-                }
+                (None, Some(id)) => out.push((key, id.clone())),
                 (reason, _) => self.skip(kind, &m.reference, &label, reason.unwrap_or_default()),
             }
         }
         Ok(out)
     }
+
+    /// Records members that were added in the ledger.
+    async fn record_members(
+        &mut self,
+        kind: &str,
+        added: &[(String, String)],
+    ) -> Result<(), DbErr> {
+        for (key, id) in added {
+            self.record(kind, key, id).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The ids of members, each once, in order.
+fn ids_of(members: &[(String, String)]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for (_, id) in members {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    ids
 }
