@@ -1,4 +1,5 @@
-//! `job_runs`: the history of background job runs (warm, refresh, purge) with their counts.
+//! `job_runs`: the history of background job runs (warm, refresh, purge, import) with their
+//! counts.
 
 use sea_orm::entity::prelude::*;
 
@@ -9,7 +10,7 @@ pub struct Model {
     /// Run id, also the public job id.
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// `warm`, `refresh` or `purge`.
+    /// `warm`, `refresh`, `purge` or `import`.
     pub kind: String,
     /// `startup`, `schedule` or `manual`.
     pub trigger: String,
@@ -17,7 +18,7 @@ pub struct Model {
     pub scope: String,
     /// Re-read everything in scope, changed or not.
     pub force: bool,
-    /// `queued`, `running`, `succeeded` or `failed`.
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     pub status: String,
     /// `<kind>:<scope>` while queued or running (unique), NULL once finished.
     #[sea_orm(unique)]
@@ -25,7 +26,7 @@ pub struct Model {
     /// `<kind>:<slot>` on scheduled runs (unique), so several instances enqueue one run.
     #[sea_orm(unique)]
     pub schedule_key: Option<String>,
-    /// The failed run this one retries.
+    /// The failed or cancelled run this one retries.
     pub retry_of: Option<i64>,
     /// Attempts started so far.
     pub attempts: i32,

@@ -1,4 +1,4 @@
-//! `/api/v1/jobs`: the history of background job runs (warm, refresh, purge), per-kind
+//! `/api/v1/jobs`: the history of background job runs (warm, refresh, purge, import), per-kind
 //! statistics, and retrying a failed run.
 
 use chrono::{DateTime, Utc};
@@ -98,7 +98,7 @@ pub struct JobRun {
     pub attempts: i32,
     /// Attempts allowed.
     pub max_attempts: i32,
-    /// The failed job this one retries.
+    /// The failed or cancelled job this one retries.
     pub retry_of: Option<i64>,
     /// The server instance that ran its latest attempt (see `GET /api/v1/instances`).
     pub instance: Option<String>,
@@ -153,7 +153,7 @@ pub struct JobAccepted {
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct JobKindStats {
-    /// `warm`, `refresh` or `purge`.
+    /// `warm`, `refresh`, `purge` or `import`.
     pub kind: String,
     /// Runs on record (finished records are purged after `jobs.retention_days`).
     pub runs: u64,
@@ -179,7 +179,7 @@ pub struct JobKindStats {
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct JobStats {
-    /// One entry per kind: warm, refresh, purge.
+    /// One entry per kind: warm, refresh, purge, import.
     pub kinds: Vec<JobKindStats>,
 }
 
@@ -237,7 +237,7 @@ impl JobAcceptedResponse {
 impl JobsApi {
     /// List job runs
     ///
-    /// Every warm, refresh and purge run, newest first, with its trigger, status, times,
+    /// Every warm, refresh, purge and import run, newest first, with its trigger, status, times,
     /// counts and error. Filter by `kind` and `status`.
     #[oai(path = "/api/v1/jobs", method = "get", operation_id = "list_jobs")]
     async fn list(

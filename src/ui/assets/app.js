@@ -513,6 +513,11 @@ const EVENTS = JSON.parse((document.body && document.body.dataset.events) || "{}
 function listenToEvents() {
   if (!window.EventSource) return;
   const events = new EventSource("/api/v1/events");
+  // A job that finished between the page's first status request and the stream's start sent
+  // its event to nobody: once connected (and after a reconnect), ask for the status again.
+  events.addEventListener("open", () => {
+    if (document.getElementById("last-updated")) loadCacheStatus();
+  });
   const deploymentsChanged = () => htmx.trigger(document.body, "deployments-changed");
   for (const kind of ["DeploymentStatusChanged", "Deployed", "Undeployed"]) {
     events.addEventListener(EVENTS[kind], deploymentsChanged);
