@@ -2,7 +2,7 @@
 //! the counts per state, and the figures behind the dashboard's charts.
 
 use chrono::{DateTime, Utc};
-use jobs::{CancelOutcome, RunFilter, RunStatus};
+use jobs::{CancelOutcome, Enqueued, JobError, RunFilter, RunStatus};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -217,23 +217,16 @@ impl JobControlApi {
     )]
     async fn cancel_many(&self, body: Json<JobSelection>) -> Result<BatchResponse, ApiError> {
         let ids = self.selected(body.0).await?;
-        let mut result = BatchResult {
-            matched: ids.len() as u64,
-            done: Vec::new(),
-            skipped: Vec::new(),
-        };
-        for id in ids {
+        let result = batch(ids, |id| async move {
             match self.state.jobs.cancel(id).await {
-                Ok(_) => result.done.push(id),
-                Err(e @ (jobs::JobError::NotCancellable { .. } | jobs::JobError::NotFound(_))) => {
-                    result.skipped.push(SkippedJob {
-                        id,
-                        reason: e.to_string(),
-                    })
+                Ok(_) => Ok(Acted::Done(id)),
+                Err(e @ (JobError::NotCancellable { .. } | JobError::NotFound(_))) => {
+                    Ok(Acted::Skipped(e.to_string()))
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             }
-        }
+        })
+        .await?;
         Ok(BatchResponse::Ok(Json(result)))
     }
 
@@ -249,31 +242,21 @@ impl JobControlApi {
     )]
     async fn retry_many(&self, body: Json<JobSelection>) -> Result<BatchResponse, ApiError> {
         let ids = self.selected(body.0).await?;
-        let mut result = BatchResult {
-            matched: ids.len() as u64,
-            done: Vec::new(),
-            skipped: Vec::new(),
-        };
-        for id in ids {
+        let result = batch(ids, |id| async move {
             match self.state.jobs.retry(id).await {
-                Ok(jobs::Enqueued::New(run)) => result.done.push(run.id),
-                Ok(jobs::Enqueued::Existing(run)) => result.skipped.push(SkippedJob {
-                    id,
-                    reason: format!(
-                        "job {} of the same kind and scope is already active",
-                        run.id
-                    ),
-                }),
-                Ok(jobs::Enqueued::SlotTaken) => {}
-                Err(e @ (jobs::JobError::NotRetryable { .. } | jobs::JobError::NotFound(_))) => {
-                    result.skipped.push(SkippedJob {
-                        id,
-                        reason: e.to_string(),
-                    })
+                Ok(Enqueued::New(run)) => Ok(Acted::Done(run.id)),
+                Ok(Enqueued::Existing(run)) => Ok(Acted::Skipped(format!(
+                    "job {} of the same kind and scope is already active",
+                    run.id
+                ))),
+                Ok(Enqueued::SlotTaken) => Ok(Acted::Skipped("its slot was taken".into())),
+                Err(e @ (JobError::NotRetryable { .. } | JobError::NotFound(_))) => {
+                    Ok(Acted::Skipped(e.to_string()))
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             }
-        }
+        })
+        .await?;
         Ok(BatchResponse::Ok(Json(result)))
     }
 
@@ -376,6 +359,37 @@ impl JobControlApi {
             )),
         }
     }
+}
+
+/// What a batch action did to one run.
+enum Acted {
+    /// Acted on; the id to report (for a retry, the new run's).
+    Done(i64),
+    /// Left alone, and why.
+    Skipped(String),
+}
+
+/// Applies `act` to each run once (repeated ids count once), collecting what was done and
+/// what was left alone; any other failure ends the batch.
+async fn batch<F, Fut>(ids: Vec<i64>, act: F) -> Result<BatchResult, ApiError>
+where
+    F: Fn(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Acted, ApiError>>,
+{
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<i64> = ids.into_iter().filter(|id| seen.insert(*id)).collect();
+    let mut result = BatchResult {
+        matched: ids.len() as u64,
+        done: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for id in ids {
+        match act(id).await? {
+            Acted::Done(done) => result.done.push(done),
+            Acted::Skipped(reason) => result.skipped.push(SkippedJob { id, reason }),
+        }
+    }
+    Ok(result)
 }
 
 /// The charts of `window`, ending now.

@@ -93,9 +93,15 @@ impl DeployService {
         let row = self.find_deployment(id).await?;
         self.inner.roots.check_known(&row.project_path)?;
         let artifact_id = ArtifactId::parse(&row.artifact_id).map_err(DeployError::BadRequest)?;
-        let copy = PathBuf::from(&row.project_path)
-            .join(&row.profile_root)
-            .join(&row.artifact_path);
+        let rel = PathBuf::from(&row.profile_root).join(&row.artifact_path);
+        // A record's path is read as given only when it stays plainly inside the project.
+        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(DeployError::BadRequest(format!(
+                "the recorded path '{}' is not a plain path inside the project",
+                printable(&rel.display().to_string())
+            )));
+        }
+        let copy = PathBuf::from(&row.project_path).join(rel);
         ensure_inside_project(Path::new(&row.project_path), &copy)?;
         let base = self
             .inner

@@ -188,3 +188,27 @@ async fn skillmeats_deployments_have_no_base_here_and_snapshots_are_purged() {
     assert_eq!(app.state.deployments.purge_snapshots().await.unwrap(), 1);
     assert_eq!(std::fs::read_dir(&snapshots).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn a_record_path_that_climbs_is_refused_not_read() {
+    let app = TestApp::spawn().await;
+    let project = app.empty_project("climb");
+    let id = deploy(&app, "command:review-pr", &project).await;
+    let record = project.join(".claude/.skillmeat-deployed.toml");
+    let text = std::fs::read_to_string(&record).unwrap().replace(
+        "artifact_path = \"commands/review-pr.md\"",
+        "artifact_path = \"../../outside/review-pr.md\"",
+    );
+    std::fs::write(&record, text).unwrap();
+    app.state.deployments.refresh_all().await.unwrap();
+    let d = app.get(&format!("/api/v1/deployments/{id}/diff")).await;
+    d.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(
+        d.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a plain path"),
+        "{}",
+        d.text
+    );
+}

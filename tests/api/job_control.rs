@@ -105,7 +105,10 @@ async fn batch_retry_and_cancel_take_ids_or_the_filter() {
             ids.push(app.refresh_now(scope).await);
         }
         let by_ids = app
-            .post_json("/api/v1/jobs/cancel", json!({"ids": [ids[0], ids[1]]}))
+            .post_json(
+                "/api/v1/jobs/cancel",
+                json!({"ids": [ids[0], ids[1], ids[0]]}),
+            )
             .await;
         assert_eq!(by_ids.status, StatusCode::OK, "{}", by_ids.text);
         assert_eq!(by_ids.body["matched"], 2);
