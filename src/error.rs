@@ -17,6 +17,34 @@ pub struct ErrorBody {
     pub code: String,
     /// Human-readable explanation.
     pub detail: String,
+    /// With `merge_conflict` only: the files both sides changed in ways that do not combine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<Vec<ConflictFile>>,
+}
+
+/// A file a merge could not combine, with where and how each side changed it.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ConflictFile {
+    /// Path inside the artifact.
+    pub path: String,
+    /// Why, e.g. "both changed the same lines" or "deleted in the project, changed in the
+    /// collection".
+    pub reason: String,
+    /// The overlapping changes (empty for binary files and deletions).
+    pub hunks: Vec<ConflictHunk>,
+}
+
+/// One overlapping change.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ConflictHunk {
+    /// Line in the project copy where it starts (1-based).
+    pub line: u64,
+    /// The project copy's lines ("ours").
+    pub ours: String,
+    /// The lines both started from (the deployment's base).
+    pub base: String,
+    /// The collection's lines ("theirs").
+    pub theirs: String,
 }
 
 impl ErrorBody {
@@ -24,6 +52,7 @@ impl ErrorBody {
         Json(ErrorBody {
             code: code.to_string(),
             detail: detail.into(),
+            conflicts: None,
         })
     }
 }
@@ -93,6 +122,15 @@ impl ApiError {
     /// 400 with a message.
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::BadRequest(ErrorBody::new("bad_request", detail))
+    }
+
+    /// 409 `merge_conflict` with the files that did not combine.
+    pub fn merge_conflict(detail: impl Into<String>, conflicts: Vec<ConflictFile>) -> Self {
+        Self::Conflict(Json(ErrorBody {
+            code: "merge_conflict".into(),
+            detail: detail.into(),
+            conflicts: Some(conflicts),
+        }))
     }
 
     /// 404 with a message.
@@ -271,6 +309,7 @@ impl From<crate::deploy::DeployError> for ApiError {
             DeployError::BadRequest(d) => Self::bad_request(d),
             DeployError::Db(e) => e.into(),
             DeployError::Cache(e) => e.into(),
+            DeployError::Source(e) => e.into(),
             DeployError::Io { ref source, .. }
                 if source.kind() == std::io::ErrorKind::StorageFull =>
             {
@@ -299,7 +338,11 @@ impl From<jobs::JobError> for ApiError {
 
 impl From<crate::source::SourceError> for ApiError {
     fn from(err: crate::source::SourceError) -> Self {
-        Self::internal(&err)
+        use crate::source::SourceError;
+        match err {
+            SourceError::ReadOnly(_) | SourceError::Changed(_) => Self::conflict(err.to_string()),
+            other => Self::internal(&other),
+        }
     }
 }
 
@@ -355,6 +398,7 @@ pub async fn render_poem_error(err: poem::Error) -> Response {
     let body = ErrorBody {
         code: code.to_string(),
         detail,
+        conflicts: None,
     };
     let json = serde_json::to_string(&body).unwrap_or_default();
     (status, json)

@@ -2,6 +2,7 @@
 //! cache, and documents itself through OpenAPI.
 
 pub mod api;
+pub mod atomic;
 pub mod cache;
 pub mod cli;
 pub mod collections;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod idle;
 pub mod import;
 pub mod jobs;
+pub mod own_writes;
 pub mod paging;
 pub mod scope;
 pub mod security;

@@ -419,6 +419,7 @@ pub async fn read_artifact_file(
         return Ok(GetArtifactFileResponse::NotFound(Json(ErrorBody {
             code: "not_found".into(),
             detail: format!("Artifact '{id}' has no file '{}'", printable(&rel)),
+            conflicts: None,
         })));
     };
     if listed.size > MAX_FILE_BYTES {
@@ -438,6 +439,7 @@ pub async fn read_artifact_file(
         return Ok(GetArtifactFileResponse::NotFound(Json(ErrorBody {
             code: "not_found".into(),
             detail: format!("File '{}' of '{id}' no longer exists", printable(&rel)),
+            conflicts: None,
         })));
     };
     if bytes.len() as u64 > MAX_FILE_BYTES {
@@ -471,6 +473,7 @@ fn not_found_body(id: &ArtifactId) -> Json<ErrorBody> {
     Json(ErrorBody {
         code: "not_found".into(),
         detail: format!("Artifact '{id}' not found"),
+        conflicts: None,
     })
 }
 

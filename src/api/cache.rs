@@ -255,6 +255,7 @@ impl CacheApi {
             Ok(InvalidateResponse::NotFound(Json(ErrorBody {
                 code: "not_found".into(),
                 detail: format!("No cache entry for '{id}'"),
+                conflicts: None,
             })))
         }
     }

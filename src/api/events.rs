@@ -37,7 +37,8 @@ pub struct LiveEvent {
     pub id: String,
     /// `artifact.added`, `artifact.changed`, `artifact.removed`, `cache.cleared`,
     /// `job.started`, `job.finished`, `deployment.deployed`, `deployment.undeployed`,
-    /// `deployment.status_changed`, `collection.changed`, `groups.changed`, or `resync` (reload
+    /// `deployment.pushed`, `deployment.merged`, `deployment.status_changed`,
+    /// `collection.changed`, `groups.changed`, or `resync` (reload
     /// what you show, then carry on).
     pub event: String,
     /// When it happened.
@@ -64,6 +65,8 @@ pub struct LiveEvent {
     pub reason: Option<String>,
     /// The collection (collection and group events).
     pub collection_id: Option<String>,
+    /// The collection's new content hash (`deployment.pushed`).
+    pub content_hash: Option<String>,
 }
 
 #[OpenApi(tag = "ApiTags::Events")]

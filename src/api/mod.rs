@@ -3,6 +3,7 @@
 pub mod artifacts;
 pub mod cache;
 pub mod common;
+pub mod deployment_actions;
 pub mod deployment_diff;
 pub mod deployments;
 pub mod events;
@@ -57,6 +58,7 @@ pub type Apis = (
     search_roots::SearchRootsApi,
     deployments::DeploymentsApi,
     deployment_diff::DeploymentDiffApi,
+    deployment_actions::DeploymentActionsApi,
     jobs::JobsApi,
     job_control::JobControlApi,
     schedules::SchedulesApi,
@@ -96,6 +98,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             deployment_diff::DeploymentDiffApi {
+                state: state.clone(),
+            },
+            deployment_actions::DeploymentActionsApi {
                 state: state.clone(),
             },
             jobs::JobsApi {

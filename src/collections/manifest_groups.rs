@@ -10,7 +10,6 @@
 //! collection keeps its folder; deleting it clears the folder's `[[groups]]`.
 //! Group tags are not written: SkillMeat's `[[groups]]` has no such field.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -110,15 +109,7 @@ pub fn rewrite_manifest_groups(file: &Path, groups: &[ManifestGroup]) -> std::io
     if new_text == text {
         return Ok(());
     }
-    let dir = file.parent().unwrap_or_else(|| Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(new_text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    if let Ok(meta) = std::fs::metadata(file) {
-        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
-    }
-    tmp.persist(file).map_err(|e| e.error)?;
-    Ok(())
+    crate::atomic::write_text(file, &new_text)
 }
 
 impl CollectionService {

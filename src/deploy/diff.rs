@@ -11,7 +11,7 @@ use super::*;
 /// Largest file shown as a diff; a larger one is compared but its lines are not shown.
 pub const MAX_DIFF_BYTES: usize = 256 * 1024;
 /// Most bytes read of one collection file to compare it.
-const MAX_READ_BYTES: u64 = 32 * 1024 * 1024;
+pub(super) const MAX_READ_BYTES: u64 = 32 * 1024 * 1024;
 
 /// What the project copy is compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,16 +93,7 @@ impl DeployService {
         let row = self.find_deployment(id).await?;
         self.inner.roots.check_known(&row.project_path)?;
         let artifact_id = ArtifactId::parse(&row.artifact_id).map_err(DeployError::BadRequest)?;
-        let rel = PathBuf::from(&row.profile_root).join(&row.artifact_path);
-        // A record's path is read as given only when it stays plainly inside the project.
-        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return Err(DeployError::BadRequest(format!(
-                "the recorded path '{}' is not a plain path inside the project",
-                printable(&rel.display().to_string())
-            )));
-        }
-        let copy = PathBuf::from(&row.project_path).join(rel);
-        ensure_inside_project(Path::new(&row.project_path), &copy)?;
+        let copy = copy_path(&row)?;
         let base = self
             .inner
             .snapshots
@@ -123,32 +114,11 @@ impl DeployService {
             },
             DiffAgainst::Collection => {
                 let artifact = self.fresh_artifact(&artifact_id).await?;
-                let source = self.inner.cache.source();
-                let mut files = BTreeMap::new();
-                for f in &artifact.files {
-                    if let Some(bytes) = source
-                        .read_file(&artifact.item, &f.path, MAX_READ_BYTES)
-                        .await?
-                    {
-                        files.insert(f.path.clone(), bytes);
-                    }
-                }
+                let files = self.collection_files(&artifact).await?;
                 (files, Some(artifact.content_hash))
             }
         };
-        let project = match std::fs::symlink_metadata(&copy) {
-            Ok(_) => {
-                let copy = copy.clone();
-                tokio::task::spawn_blocking(move || read_copy(&copy))
-                    .await
-                    .map_err(|e| DeployError::Io {
-                        context: "reading the project copy".into(),
-                        source: std::io::Error::other(e.to_string()),
-                    })?
-                    .map_err(io("reading the project copy"))?
-            }
-            Err(_) => BTreeMap::new(),
-        };
+        let project = same_file_key(read_project_copy(&copy).await?, &copy, &other);
         let project_hash = (!project.is_empty())
             .then(|| hash::content_hash(&copy).ok())
             .flatten();
@@ -159,6 +129,72 @@ impl DeployService {
             base_available,
             files: compare(&other, &project, context),
         })
+    }
+}
+
+/// The project copy's files (none when it is missing).
+pub(super) async fn read_project_copy(
+    copy: &Path,
+) -> Result<BTreeMap<String, Vec<u8>>, DeployError> {
+    if std::fs::symlink_metadata(copy).is_err() {
+        return Ok(BTreeMap::new());
+    }
+    let copy = copy.to_path_buf();
+    tokio::task::spawn_blocking(move || read_copy(&copy))
+        .await
+        .map_err(|e| DeployError::Io {
+            context: "reading the project copy".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+        .map_err(io("reading the project copy"))
+}
+
+/// A single-file copy (a command or agent) under the other side's one file name, so the two
+/// are compared whatever each is named.
+pub(super) fn same_file_key(
+    project: BTreeMap<String, Vec<u8>>,
+    copy: &Path,
+    other: &BTreeMap<String, Vec<u8>>,
+) -> BTreeMap<String, Vec<u8>> {
+    match (copy.is_file(), other.keys().collect::<Vec<_>>().as_slice()) {
+        (true, [key]) if project.len() == 1 => {
+            project.into_values().map(|b| ((*key).clone(), b)).collect()
+        }
+        _ => project,
+    }
+}
+
+/// A deployment's project copy, when its recorded path stays plainly inside the project.
+pub(super) fn copy_path(row: &deployments::Model) -> Result<PathBuf, DeployError> {
+    let rel = PathBuf::from(&row.profile_root).join(&row.artifact_path);
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(DeployError::BadRequest(format!(
+            "the recorded path '{}' is not a plain path inside the project",
+            printable(&rel.display().to_string())
+        )));
+    }
+    let copy = PathBuf::from(&row.project_path).join(rel);
+    ensure_inside_project(Path::new(&row.project_path), &copy)?;
+    Ok(copy)
+}
+
+impl DeployService {
+    /// The collection's files of `artifact` (each at most 32 MiB + 1 byte read).
+    pub(super) async fn collection_files(
+        &self,
+        artifact: &crate::source::SourceArtifact,
+    ) -> Result<BTreeMap<String, Vec<u8>>, DeployError> {
+        let source = self.inner.cache.source();
+        let mut files = BTreeMap::new();
+        for f in &artifact.files {
+            if let Some(bytes) = source
+                .read_file(&artifact.item, &f.path, MAX_READ_BYTES)
+                .await?
+            {
+                files.insert(f.path.clone(), bytes);
+            }
+        }
+        Ok(files)
     }
 }
 

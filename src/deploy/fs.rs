@@ -94,65 +94,15 @@ pub(super) fn first_missing_ancestor(dir: &Path) -> Option<PathBuf> {
     missing
 }
 
-/// Replaces `dest` with `staging`. A file is renamed over the old one (atomic). A folder: the
-/// old copy moves aside first and is removed last, and is put back if the new one cannot be
-/// moved in.
-pub(super) fn swap_into_place(
-    staging: &Path,
-    dest: &Path,
-    is_file: bool,
-) -> Result<(), DeployError> {
-    let old_is_dir = std::fs::symlink_metadata(dest)
-        .map(|m| m.is_dir())
-        .unwrap_or(false);
-    if is_file && !old_is_dir {
-        return std::fs::rename(staging, dest).map_err(|e| {
-            remove_path(staging);
-            DeployError::Io {
-                context: format!("moving the new copy into {}", dest.display()),
-                source: e,
-            }
-        });
-    }
-    let parent = dest.parent().unwrap_or(Path::new("."));
-    let backup = parent.join(format!(".skillmeat-old-{}", new_id()));
-    let had_old = std::fs::symlink_metadata(dest).is_ok();
-    if had_old {
-        std::fs::rename(dest, &backup).map_err(io(format!(
-            "moving the old copy at {} aside",
-            dest.display()
-        )))?;
-    }
-    if let Err(e) = std::fs::rename(staging, dest) {
-        if had_old {
-            let _ = std::fs::rename(&backup, dest);
-        }
-        remove_path(staging);
-        return Err(DeployError::Io {
-            context: format!("moving the new copy into {}", dest.display()),
-            source: e,
-        });
-    }
-    if had_old {
-        remove_path(&backup);
-    }
-    Ok(())
+/// Replaces `dest` with `staging` atomically (see [`crate::atomic`]).
+pub(super) fn swap_into_place(staging: &Path, dest: &Path) -> Result<(), DeployError> {
+    crate::atomic::swap_into_place(staging, dest).map_err(|e| DeployError::Io {
+        context: format!("moving the new copy into {}", dest.display()),
+        source: e,
+    })
 }
 
-pub(super) fn remove_path(path: &Path) {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => {
-            let _ = std::fs::remove_dir_all(path);
-        }
-        Ok(_) => {
-            let _ = std::fs::remove_file(path);
-        }
-        Err(_) => {}
-    }
-}
-
-/// Staging folders older than this are leftovers of a deploy that died mid-copy.
-pub(super) const STAGING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+pub(super) use crate::atomic::remove_path;
 
 /// Removes `.skillmeat-tmp-*` staging copies a killed deploy left in a profile's type folders
 /// (never the `.skillmeat-old-*` copies, which may be the only copy of a deployment).
@@ -165,26 +115,7 @@ pub(super) fn sweep_staging_leftovers(project: &Path) {
             .filter_map(Result::ok)
             .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
         {
-            let Ok(entries) = std::fs::read_dir(folder.path()) else {
-                continue;
-            };
-            for entry in entries.filter_map(Result::ok) {
-                let stale = entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > STAGING_MAX_AGE);
-                if stale
-                    && entry
-                        .file_name()
-                        .to_string_lossy()
-                        .starts_with(".skillmeat-tmp-")
-                {
-                    tracing::info!(path = %entry.path().display(), "removing a staging copy left by an interrupted deploy");
-                    remove_path(&entry.path());
-                }
-            }
+            crate::atomic::sweep_stale_staging(&folder.path());
         }
     }
 }

@@ -12,14 +12,17 @@
 mod diff;
 mod fs;
 pub mod lock;
+mod merge;
 mod operations;
 mod projects;
+mod push;
 mod query;
 pub mod record;
 pub mod roots;
 mod scan;
 mod search_roots;
 pub mod snapshots;
+pub mod three_way;
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -42,6 +45,8 @@ use crate::source::hash;
 use crate::source::{ArtifactId, ArtifactType, SourceError, printable};
 pub use diff::{DeploymentDiff, DiffAgainst, FileChange, FileDiff};
 pub use fs::{default_artifact_path, owned_path};
+pub use merge::MergeOutcome;
+pub use push::PushOutcome;
 use record::{NewRecord, RECORD_FILE};
 pub use roots::ProjectRoots;
 pub use search_roots::SearchRoot;
@@ -383,6 +388,7 @@ struct Inner {
     snapshots: snapshots::SnapshotStore,
     events: EventBus,
     project_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    own_writes: crate::own_writes::OwnWrites,
 }
 
 impl DeployService {
@@ -408,8 +414,14 @@ impl DeployService {
                 events,
                 summary_memo: Mutex::new(None),
                 project_locks: Mutex::new(HashMap::new()),
+                own_writes: Default::default(),
             }),
         }
+    }
+
+    /// The files this service wrote lately, for the watcher to tell its echoes.
+    pub fn own_writes(&self) -> &crate::own_writes::OwnWrites {
+        &self.inner.own_writes
     }
 
     fn db(&self) -> &DatabaseConnection {

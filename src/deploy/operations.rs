@@ -19,9 +19,21 @@ impl DeployService {
         }
         let _guard = self.lock_project(&row.project_id).await?;
         let row = self.find_deployment(id).await?;
+        let before = row.status.clone();
         let model = self.recheck_model(row).await?;
         let saved = self.save(model, true).await?;
         self.bump_version().await?;
+        if saved.status != before {
+            self.inner
+                .events
+                .publish(ServerEvent::DeploymentStatusChanged {
+                    deployment_id: saved.id.clone(),
+                    project_id: saved.project_id.clone(),
+                    artifact_id: saved.artifact_id.clone(),
+                    status: saved.status.clone(),
+                    previous_status: before,
+                });
+        }
         Ok(saved)
     }
 
@@ -201,7 +213,7 @@ impl DeployService {
             undo_created(&created);
             return Err(e);
         }
-        let staging = parent.join(format!(".skillmeat-tmp-{}", new_id()));
+        let staging = crate::atomic::staging_path(&dest);
         let deployed_hash = match self
             .copy_into(artifact, &staging, artifact.item.is_file)
             .await
@@ -221,7 +233,7 @@ impl DeployService {
                 "Artifact '{id}' changed while it was being deployed; try again"
             )));
         }
-        if let Err(e) = swap_into_place(&staging, &dest, artifact.item.is_file) {
+        if let Err(e) = swap_into_place(&staging, &dest) {
             undo_created(&created);
             return Err(e);
         }
@@ -251,6 +263,10 @@ impl DeployService {
             deployed_at: now,
         };
         record::upsert_record(&record_file, &rec).map_err(io("writing the deployment record"))?;
+        // The rows are saved below: a scan for the watcher's echo would find nothing new.
+        self.inner
+            .own_writes
+            .note(&[dest.clone(), staging, record_file]);
 
         let existing = deployments::Entity::find()
             .filter(deployments::Column::ProjectId.eq(project.id.as_str()))

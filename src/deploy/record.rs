@@ -4,7 +4,6 @@
 //! Writes replace or remove one entry and keep every other entry (and unknown keys) as they were;
 //! the file is replaced atomically, and deleted when no entry is left.
 
-use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -232,13 +231,7 @@ pub fn upsert_record(file: &Path, record: &NewRecord<'_>) -> std::io::Result<()>
     t["artifact_name"] = value(record.name);
     t["artifact_type"] = value(record.artifact_type);
     t["from_collection"] = value(record.from_collection);
-    t["deployed_at"] = value(
-        record
-            .deployed_at
-            .naive_utc()
-            .format("%Y-%m-%dT%H:%M:%S%.6f")
-            .to_string(),
-    );
+    t["deployed_at"] = value(crate::source::lockfile::skillmeat_time(record.deployed_at));
     t["artifact_path"] = value(record.artifact_path);
     t["content_hash"] = value(record.content_hash);
     t["local_modifications"] = value(false);
@@ -252,7 +245,7 @@ pub fn upsert_record(file: &Path, record: &NewRecord<'_>) -> std::io::Result<()>
         Some(slot) => *slot = t,
         None => entries.push(t),
     }
-    write_atomically(file, &doc.to_string())
+    crate::atomic::write_text(file, &doc.to_string())
 }
 
 /// Removes the entry for (name, type, profile); deletes the file when none is left. Returns
@@ -277,18 +270,7 @@ pub fn remove_record(
             Err(e) => return Err(e),
         }
     } else if removed {
-        write_atomically(file, &doc.to_string())?;
+        crate::atomic::write_text(file, &doc.to_string())?;
     }
     Ok(removed)
-}
-
-/// Writes `text` to `file` through a temp file in the same folder and a rename.
-pub fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
-    let dir = file.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(file).map_err(|e| e.error)?;
-    Ok(())
 }

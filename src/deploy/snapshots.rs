@@ -37,6 +37,36 @@ impl SnapshotStore {
     /// Keeps the files of `copy` (a deployed folder or file) as the content of
     /// `content_hash`, unless kept already. The copy must hash to `content_hash`.
     pub fn keep(&self, copy: &Path, content_hash: &str) -> std::io::Result<()> {
+        self.store(content_hash, |staging| {
+            for f in hash::list_files(copy)? {
+                let target = staging.join(&f.relative_path);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::copy(&f.absolute_path, &target)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Keeps `files` (relative path to bytes) as the content of `content_hash`, unless kept
+    /// already.
+    pub fn keep_files(
+        &self,
+        files: &BTreeMap<String, Vec<u8>>,
+        content_hash: &str,
+    ) -> std::io::Result<()> {
+        self.store(content_hash, |staging| {
+            crate::atomic::write_files(staging, files, false)
+        })
+    }
+
+    /// Fills a staging folder with `fill` and renames it to the hash's folder.
+    fn store(
+        &self,
+        content_hash: &str,
+        fill: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         let Some(dir) = self.dir(content_hash) else {
             return Ok(());
         };
@@ -45,13 +75,7 @@ impl SnapshotStore {
         }
         std::fs::create_dir_all(&self.root)?;
         let staging = tempfile::tempdir_in(&self.root)?;
-        for f in hash::list_files(copy)? {
-            let target = staging.path().join(&f.relative_path);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::copy(&f.absolute_path, &target)?;
-        }
+        fill(staging.path())?;
         let staged = staging.keep();
         match std::fs::rename(&staged, &dir) {
             Ok(()) => Ok(()),

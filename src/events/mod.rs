@@ -82,6 +82,30 @@ pub enum ServerEvent {
         /// `type:name`.
         artifact_id: String,
     },
+    /// A deployment's project copy was written back into its collection.
+    #[serde(rename = "deployment.pushed")]
+    DeploymentPushed {
+        /// The deployment.
+        deployment_id: String,
+        /// Its project.
+        project_id: String,
+        /// `type:name`.
+        artifact_id: String,
+        /// The collection's content hash now.
+        content_hash: String,
+    },
+    /// The collection's version was merged into a deployment's project copy.
+    #[serde(rename = "deployment.merged")]
+    DeploymentMerged {
+        /// The deployment.
+        deployment_id: String,
+        /// Its project.
+        project_id: String,
+        /// `type:name`.
+        artifact_id: String,
+        /// Its status now (`synced`, or `modified` when local edits remain on top).
+        status: String,
+    },
     /// A deployment's status changed (a refresh or a scan saw it).
     #[serde(rename = "deployment.status_changed")]
     DeploymentStatusChanged {
@@ -157,6 +181,18 @@ impl ServerEvent {
                 project_id: id(),
                 artifact_id: id(),
             },
+            ServerEvent::DeploymentPushed {
+                deployment_id: id(),
+                project_id: id(),
+                artifact_id: id(),
+                content_hash: id(),
+            },
+            ServerEvent::DeploymentMerged {
+                deployment_id: id(),
+                project_id: id(),
+                artifact_id: id(),
+                status: id(),
+            },
             ServerEvent::DeploymentStatusChanged {
                 deployment_id: id(),
                 project_id: id(),
@@ -208,10 +244,12 @@ mod tests {
             ServerEvent::JobFinished { .. } => 5,
             ServerEvent::Deployed { .. } => 6,
             ServerEvent::Undeployed { .. } => 7,
-            ServerEvent::DeploymentStatusChanged { .. } => 8,
-            ServerEvent::CollectionChanged { .. } => 9,
-            ServerEvent::GroupsChanged { .. } => 10,
-            ServerEvent::Resync { .. } => 11,
+            ServerEvent::DeploymentPushed { .. } => 8,
+            ServerEvent::DeploymentMerged { .. } => 9,
+            ServerEvent::DeploymentStatusChanged { .. } => 10,
+            ServerEvent::CollectionChanged { .. } => 11,
+            ServerEvent::GroupsChanged { .. } => 12,
+            ServerEvent::Resync { .. } => 13,
         }
     }
 

@@ -404,6 +404,30 @@ impl ArtifactSource for FilesystemSource {
         })
         .await?
     }
+
+    async fn replace_content(
+        &self,
+        item: &SourceItem,
+        from: &Path,
+        expected_hash: &str,
+    ) -> Result<Vec<PathBuf>, SourceError> {
+        let Some(root) = self.root_of(item) else {
+            return Err(SourceError::Io {
+                path: format!("{}/{}", item.collection, item.path),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the artifact is no longer in its collection",
+                ),
+            });
+        };
+        let (this, item, from, expected) = (
+            self.clone(),
+            item.clone(),
+            from.to_path_buf(),
+            expected_hash.to_string(),
+        );
+        blocking(move || this.replace_content_blocking(&item, &root, &from, &expected)).await?
+    }
 }
 
 impl FilesystemSource {

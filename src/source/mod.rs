@@ -9,7 +9,9 @@ pub mod filesystem;
 pub mod frontmatter;
 pub mod hash;
 pub mod layout;
+pub mod lockfile;
 pub mod manifest;
+mod write;
 
 use std::fmt;
 use std::str::FromStr;
@@ -218,11 +220,11 @@ pub struct SourceArtifact {
     pub total_size: u64,
 }
 
-/// A failure to read from a source.
+/// A failure to read from (or write into) a source.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The file system refused.
-    #[error("reading {path}: {source}")]
+    #[error("{path}: {source}")]
     Io {
         /// What was being read.
         path: String,
@@ -233,6 +235,12 @@ pub enum SourceError {
     /// The blocking reader task died.
     #[error("source task failed: {0}")]
     Task(String),
+    /// This source cannot be written (409).
+    #[error("the {0} source cannot be written")]
+    ReadOnly(String),
+    /// What was to be written changed while it was copied (409: try again).
+    #[error("{0}")]
+    Changed(String),
 }
 
 /// Where artifacts come from.
@@ -271,4 +279,20 @@ pub trait ArtifactSource: Send + Sync + 'static {
         relative_path: &str,
         dest: &std::path::Path,
     ) -> Result<(), SourceError>;
+
+    /// Replaces an artifact's files with those of `from` (a folder, or the one file of a
+    /// single-file artifact) in one atomic step and records `expected_hash` as its content
+    /// hash in the collection's lock. `from` must hash to `expected_hash` once copied
+    /// ([`SourceError::Changed`] otherwise, with nothing replaced). Returns the paths written,
+    /// so the watcher can tell them from changes made by others. Sources that cannot be
+    /// written answer [`SourceError::ReadOnly`].
+    async fn replace_content(
+        &self,
+        item: &SourceItem,
+        from: &std::path::Path,
+        expected_hash: &str,
+    ) -> Result<Vec<std::path::PathBuf>, SourceError> {
+        let _ = (item, from, expected_hash);
+        Err(SourceError::ReadOnly(self.kind().to_string()))
+    }
 }

@@ -118,21 +118,32 @@ pub async fn check_folder(
     .into_response()
 }
 
-/// Where projects are found (fragment, reloaded after a change).
+/// How the sources panel is asked for again: open when the user had it open.
+#[derive(Debug, Deserialize)]
+pub struct SourcesQuery {
+    #[serde(default)]
+    open: bool,
+}
+
+/// Where projects are found (fragment, reloaded after a change; the page sends `open=true`
+/// when the panel was open, so an action taken in it does not fold it away).
 #[handler]
-pub async fn sources_fragment(Data(state): Data<&AppState>) -> Response {
-    match sources_section(state).await {
+pub async fn sources_fragment(
+    Data(state): Data<&AppState>,
+    Query(query): Query<SourcesQuery>,
+) -> Response {
+    match sources_section(state, query.open).await {
         Ok(m) => m.into_response(),
         Err(e) => error_response(e),
     }
 }
 
 /// The search folders with their add and remove controls, and the form registering one project.
-pub async fn sources_section(state: &AppState) -> Result<Markup, ApiError> {
+pub async fn sources_section(state: &AppState, open: bool) -> Result<Markup, ApiError> {
     let roots = state.deployments.search_roots().await?;
     Ok(html! {
         details #project-sources.detail hx-get="/ui/deploy/sources" hx-trigger="sources-changed from:body"
-            hx-swap="outerHTML" {
+            hx-swap="outerHTML" open[open] {
             summary { "Where projects are found" }
             p.muted {
                 "Folders searched " (state.settings.deploy.search_depth) " levels deep, at start-up and at every "

@@ -1,6 +1,7 @@
 //! A deployment's diff for people: each file with what changed, its unified diff with added
-//! and removed lines marked (as text and colour), against the collection or the base. Wraps at
-//! phone widths.
+//! and removed lines marked (as text and colour), against the collection or the base, and the
+//! actions on drift (push, merge, take the collection's version; the page script asks for
+//! confirmation and settles merge conflicts). Wraps at phone widths.
 
 use maud::{Markup, html};
 use poem::web::{Data, Path, Query};
@@ -8,7 +9,8 @@ use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 
 use super::{encode, error_response};
-use crate::deploy::{DiffAgainst, FileChange};
+use crate::deploy::{DeploymentStatus, DiffAgainst, FileChange};
+use crate::security::Viewer;
 use crate::state::AppState;
 
 /// Which side to compare with.
@@ -24,6 +26,7 @@ pub async fn diff_fragment(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
     Query(query): Query<DiffQuery>,
+    viewer: Viewer,
 ) -> Response {
     let against = if query.against == "base" {
         DiffAgainst::Base
@@ -34,7 +37,8 @@ pub async fn diff_fragment(
         Ok(d) => d,
         Err(e) => return error_response(e),
     };
-    let row = match state.deployments.get(&id, false).await {
+    // Rechecked: the actions offered follow the files as they are now.
+    let row = match state.deployments.get(&id, true).await {
         Ok(r) => r,
         Err(e) => return error_response(e),
     };
@@ -48,8 +52,23 @@ pub async fn diff_fragment(
     } else {
         "the collection's version"
     };
+    let url = format!(
+        "/ui/deployments/{}/diff{}",
+        encode(&id),
+        if against == DiffAgainst::Base {
+            "?against=base"
+        } else {
+            ""
+        }
+    );
+    let status = DeploymentStatus::parse(&row.status).ok();
+    let label = format!(
+        "{} in {}",
+        row.artifact_id,
+        super::project_name(&row.project_path)
+    );
     html! {
-        section.detail.diff-view aria-labelledby="diff-title" {
+        section.detail.diff-view aria-labelledby="diff-title" data-url=(url) {
             div.toolbar.flush {
                 h2 #diff-title { "Changes in " (row.artifact_name) " (" (super::project_name(&row.project_path)) ")" }
                 span.spacer {}
@@ -84,9 +103,42 @@ pub async fn diff_fragment(
             @if changed == 0 {
                 p { "No differences." }
             }
+            @if viewer.may_write() && status != Some(DeploymentStatus::Synced) {
+                (actions(&row, &label, diff.base_available))
+            }
         }
     }
     .into_response()
+}
+
+/// Push, merge and take the collection's version, as the status allows.
+fn actions(row: &entity::deployments::Model, label: &str, base_available: bool) -> Markup {
+    let status = DeploymentStatus::parse(&row.status).ok();
+    let local_edits = matches!(
+        status,
+        Some(DeploymentStatus::Modified | DeploymentStatus::Conflict)
+    );
+    let collection_moved = matches!(
+        status,
+        Some(DeploymentStatus::Outdated | DeploymentStatus::Conflict)
+    );
+    html! {
+        div.toolbar.drift-actions role="group" aria-label=(format!("Act on the changes of {label}")) {
+            @if local_edits {
+                button type="button" data-drift-action="push" data-deployment=(row.id) data-label=(label)
+                    data-collection=(row.from_collection) { "Push to the collection" }
+            }
+            @if collection_moved && base_available {
+                button type="button" data-drift-action="merge" data-deployment=(row.id) data-label=(label) {
+                    "Merge the collection's version"
+                }
+            }
+            button type="button" data-drift-action="take" data-deployment=(row.id) data-label=(label) {
+                "Take the collection's version"
+            }
+        }
+        div.merge-conflicts aria-live="polite" {}
+    }
 }
 
 /// A unified diff's lines, each marked by its kind.

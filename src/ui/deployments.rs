@@ -86,7 +86,7 @@ pub async fn dashboard(
         let summary = summary_section(state).await?;
         let list = list_section(state, &query).await?;
         let projects = state.deployments.all_projects().await?;
-        let sources = sources_section(state).await?;
+        let sources = sources_section(state, false).await?;
         Ok::<_, ApiError>((summary, list, projects, sources))
     };
     let (summary, list, projects, sources) = match page.await {

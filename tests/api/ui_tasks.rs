@@ -280,8 +280,13 @@ async fn projects_are_found_registered_and_updated_from_the_deployment_dashboard
         "return document.querySelectorAll('#deployments tr[data-deployment]').length === 3;",
     )
     .await;
-    // The panel reloaded closed; open it again and stop searching there.
-    b.click_css("#project-sources summary").await;
+    // The panel reloads as it was (open), listing the folder; stop searching there.
+    b.until(
+        "the folder listed in the open panel",
+        "const panel = document.getElementById('project-sources');
+         return panel.open && panel.querySelectorAll('[data-remove-root]').length === 1;",
+    )
+    .await;
     b.click_css("[data-remove-root]").await;
     let question = b.c().get_alert_text().await.unwrap();
     assert!(question.contains("Projects found there stay"), "{question}");
@@ -291,9 +296,14 @@ async fn projects_are_found_registered_and_updated_from_the_deployment_dashboard
     })
     .await;
 
-    // A single project, registered.
+    // A single project, registered, once the panel shows the folder gone (still open).
+    b.until(
+        "the folder gone from the open panel",
+        "const panel = document.getElementById('project-sources');
+         return panel.open && panel.querySelectorAll('[data-remove-root]').length === 0;",
+    )
+    .await;
     let single = server.folder("single-app");
-    b.click_css("#project-sources summary").await;
     fill(b, "#register-project-path", &single.display().to_string()).await;
     b.click_css("#register-project-form button[type=submit]")
         .await;

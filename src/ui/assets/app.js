@@ -199,6 +199,118 @@ async function undeploy(button) {
   }
 }
 
+// Acting on drift from the diff view: each action says what it overwrites before it runs.
+const DRIFT_QUESTIONS = {
+  push: (d) => "Push the project copy of " + d.label + " into the collection " + d.collection +
+    "? The collection's version is overwritten, and its other deployments become outdated.",
+  merge: (d) => "Merge the collection's version of " + d.label + " into the project copy? " +
+    "The project's edits are kept; the merged files replace the project copy.",
+  take: (d) => "Replace the project copy of " + d.label + " with the collection's version? " +
+    "The project's edits are lost.",
+};
+
+async function driftAction(button) {
+  const d = button.dataset;
+  const view = button.closest(".diff-view");
+  if (!window.confirm(DRIFT_QUESTIONS[d.driftAction](d))) return;
+  const base = "/api/v1/deployments/" + encodeURIComponent(d.deployment);
+  try {
+    if (d.driftAction === "merge") {
+      await mergeDeployment(view, base, d.label, {});
+      return;
+    }
+    if (d.driftAction === "push") {
+      const result = await postJson(base + "/push", {});
+      const outdated = result.other_deployments.filter((o) => o.status === "outdated").length;
+      showToast(!result.pushed ? "Nothing to push: the collection already has this content"
+        : "Pushed " + d.label + " into " + d.collection +
+          (outdated ? "; " + outdated + (outdated === 1 ? " other deployment is" : " other deployments are") + " now outdated" : ""));
+    } else {
+      await postJson(base + "/update?force=true", {});
+      showToast("Took the collection's version of " + d.label);
+    }
+    afterDriftAction(view);
+  } catch (err) {
+    showToast("Could not " + d.driftAction + ": " + err.message, "error");
+  }
+}
+
+function afterDriftAction(view) {
+  htmx.trigger(document.body, "deployments-changed");
+  if (view && view.isConnected) htmx.ajax("GET", view.dataset.url, { target: view, swap: "outerHTML" });
+}
+
+async function mergeDeployment(view, base, label, resolve) {
+  const response = await fetch(base + "/merge", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ resolve }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 409 && data.code === "merge_conflict") {
+    showConflicts(view, base, label, data.conflicts);
+    showToast("Both sides changed the same lines: choose a side per file", "error");
+    return;
+  }
+  if (!response.ok) throw new Error(data.detail || response.statusText);
+  const merged = data.files.filter((f) => f.outcome !== "unchanged").length;
+  showToast("Merged the collection's version of " + label + " (" + merged + (merged === 1 ? " file" : " files") + " changed)");
+  afterDriftAction(view);
+}
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+// The files a merge could not combine, with both sides of each overlap and a choice per file.
+function showConflicts(view, base, label, conflicts) {
+  const panel = view.querySelector(".merge-conflicts");
+  panel.replaceChildren(element("h3", conflicts.length + (conflicts.length === 1 ? " file" : " files") + " changed on both sides"),
+    element("p", "Nothing has been written. Choose, for each file, which side to keep.", "muted"));
+  conflicts.forEach((c, i) => {
+    const set = element("fieldset");
+    const legend = element("legend");
+    legend.append(element("code", c.path), ": " + c.reason);
+    set.appendChild(legend);
+    for (const h of c.hunks) {
+      set.appendChild(element("p", "From line " + h.line + ":", "muted"));
+      const pre = element("pre", undefined, "diff");
+      for (const line of h.ours.split("\n").filter((l, n, all) => n < all.length - 1 || l)) pre.appendChild(element("span", "+ " + line + "\n", "add"));
+      for (const line of h.theirs.split("\n").filter((l, n, all) => n < all.length - 1 || l)) pre.appendChild(element("span", "- " + line + "\n", "del"));
+      set.appendChild(pre);
+    }
+    for (const [side, text] of [["ours", "Keep the project's (+)"], ["theirs", "Take the collection's (−)"]]) {
+      const choice = element("label");
+      const radio = element("input");
+      Object.assign(radio, { type: "radio", name: "conflict-" + i, value: side });
+      radio.dataset.path = c.path;
+      choice.append(radio, " " + text);
+      set.appendChild(choice);
+    }
+    panel.appendChild(set);
+  });
+  const go = element("button", "Merge with these choices");
+  go.type = "button";
+  go.addEventListener("click", async () => {
+    const picked = [...panel.querySelectorAll("input[type=radio]:checked")];
+    if (picked.length < conflicts.length) {
+      showToast("Choose a side for every file", "error");
+      return;
+    }
+    const resolve = Object.fromEntries(picked.map((r) => [r.dataset.path, r.value]));
+    try {
+      await mergeDeployment(view, base, label, resolve);
+    } catch (err) {
+      showToast("Could not merge: " + err.message, "error");
+    }
+  });
+  panel.appendChild(go);
+  panel.querySelector("input[type=radio]").focus();
+}
+
 async function updateDeployment(id, force) {
   try {
     await postJson("/api/v1/deployments/" + id + "/update" + (force ? "?force=true" : ""), {});
@@ -519,7 +631,7 @@ function listenToEvents() {
     if (document.getElementById("last-updated")) loadCacheStatus();
   });
   const deploymentsChanged = () => htmx.trigger(document.body, "deployments-changed");
-  for (const kind of ["DeploymentStatusChanged", "Deployed", "Undeployed"]) {
+  for (const kind of ["DeploymentStatusChanged", "Deployed", "Undeployed", "DeploymentPushed", "DeploymentMerged"]) {
     events.addEventListener(EVENTS[kind], deploymentsChanged);
   }
   const onJob = (event) => {
@@ -568,6 +680,8 @@ document.addEventListener("DOMContentLoaded", () => {
     if (batch) jobBatch(batch);
     const remove = event.target.closest("[data-undeploy]");
     if (remove) undeploy(remove);
+    const drift = event.target.closest("[data-drift-action]");
+    if (drift) driftAction(drift);
     const update = event.target.closest("[data-update-deployment]");
     if (update) updateDeployment(update.dataset.updateDeployment, false);
     const memberMove = event.target.closest("[data-member-move]");
@@ -680,6 +794,11 @@ document.addEventListener("DOMContentLoaded", () => {
   renderRelativeTimes();
   setInterval(renderRelativeTimes, 60000);
   document.body.addEventListener("htmx:afterSettle", () => { renderRelativeTimes(); renderJobSelection(); });
+  // A panel reloaded after an action taken in it comes back as the user left it.
+  document.body.addEventListener("htmx:configRequest", (event) => {
+    const elt = event.detail.elt;
+    if (elt.tagName === "DETAILS" && elt.open) event.detail.parameters.open = "true";
+  });
   // The collection switcher shows the chosen collection at once (no inline handler: the
   // page's Content-Security-Policy allows only this file's scripts).
   const switcher = document.getElementById("collection");

@@ -1,0 +1,107 @@
+//! SkillMeat's `collection.lock` (spec section 3.3): `[lock.entries."<name>::<type>"]` with the
+//! artifact's `content_hash` and when it was `fetched`. Entries are updated in place, every
+//! other key and entry kept as written, and the file replaced atomically.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use toml_edit::{DocumentMut, Item, Table, value};
+
+/// The lock's file name in a collection folder.
+pub const LOCK_FILE: &str = "collection.lock";
+
+/// SkillMeat's lock format version.
+const LOCK_VERSION: &str = "1.0.0";
+
+/// Time as SkillMeat writes `fetched` (Python's naive `isoformat()` of UTC).
+pub fn skillmeat_time(at: DateTime<Utc>) -> String {
+    at.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+/// Sets the lock entry of `name::artifact_type` in `collection_dir` to `content_hash`, fetched
+/// `at` (the file and the entry are created when missing; `upstream`, `resolved_sha` and other
+/// keys of the entry are kept).
+pub fn set_content_hash(
+    collection_dir: &Path,
+    name: &str,
+    artifact_type: &str,
+    content_hash: &str,
+    at: DateTime<Utc>,
+) -> std::io::Result<()> {
+    let file = collection_dir.join(LOCK_FILE);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("{} is not valid TOML: {e}", file.display())))?;
+    let lock = table_at(doc.as_table_mut(), "lock", false)?;
+    if !lock.contains_key("version") {
+        lock["version"] = value(LOCK_VERSION);
+    }
+    let entries = table_at(lock, "entries", true)?;
+    let entry = table_at(entries, &format!("{name}::{artifact_type}"), false)?;
+    entry["content_hash"] = value(content_hash);
+    entry["fetched"] = value(skillmeat_time(at));
+    let new_text = doc.to_string();
+    if new_text == text {
+        return Ok(());
+    }
+    crate::atomic::write_text(&file, &new_text)
+}
+
+/// The table under `key` in `parent`, created when missing (implicit: only its sub-tables get
+/// headers); an existing value of another kind is an error, not overwritten.
+fn table_at<'a>(
+    parent: &'a mut Table,
+    key: &str,
+    implicit: bool,
+) -> std::io::Result<&'a mut Table> {
+    let item = parent.entry(key).or_insert_with(|| {
+        let mut t = Table::new();
+        t.set_implicit(implicit);
+        Item::Table(t)
+    });
+    item.as_table_mut()
+        .ok_or_else(|| std::io::Error::other(format!("collection.lock: '{key}' is not a table")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_updated_in_place_and_the_rest_is_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let text = "# kept\n[lock]\nversion = \"1.0.0\"\n\n[lock.entries.\"a::skill\"]\ncontent_hash = \"old\"\nfetched = \"2026-01-01T00:00:00.000000\"\nupstream = \"https://github.com/x/y\"\n\n[lock.entries.\"b::command\"]\ncontent_hash = \"b\"\nfetched = \"2026-01-01T00:00:00.000000\"\n";
+        std::fs::write(tmp.path().join(LOCK_FILE), text).unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-11-30T10:00:00.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        set_content_hash(tmp.path(), "a", "skill", "new", at).unwrap();
+        let out = std::fs::read_to_string(tmp.path().join(LOCK_FILE)).unwrap();
+        let parsed: toml::Value = toml::from_str(&out).unwrap();
+        let a = &parsed["lock"]["entries"]["a::skill"];
+        assert_eq!(a["content_hash"].as_str(), Some("new"));
+        assert_eq!(a["fetched"].as_str(), Some("2026-11-30T10:00:00.500000"));
+        assert_eq!(a["upstream"].as_str(), Some("https://github.com/x/y"));
+        assert_eq!(
+            parsed["lock"]["entries"]["b::command"]["content_hash"].as_str(),
+            Some("b")
+        );
+        assert!(out.starts_with("# kept\n"), "{out}");
+    }
+
+    #[test]
+    fn a_missing_lock_and_entry_are_created_as_skillmeat_writes_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        set_content_hash(tmp.path(), "review", "command", "h", Utc::now()).unwrap();
+        let out = std::fs::read_to_string(tmp.path().join(LOCK_FILE)).unwrap();
+        assert!(out.contains("[lock]\nversion = \"1.0.0\""), "{out}");
+        assert!(out.contains("[lock.entries.\"review::command\"]"), "{out}");
+        std::fs::write(tmp.path().join(LOCK_FILE), "lock = 3\n").unwrap();
+        assert!(set_content_hash(tmp.path(), "review", "command", "h", Utc::now()).is_err());
+    }
+}
