@@ -18,6 +18,7 @@ pub mod own_writes;
 pub mod paging;
 pub mod scope;
 pub mod security;
+pub mod skillmeat_lock;
 pub mod source;
 pub mod startup;
 pub mod state;

@@ -344,12 +344,16 @@ impl FileWatcher {
     /// folders themselves may have changed (a collection folder came or went).
     async fn queue_refreshes(&self, paths: &[PathBuf], state: &mut LoopState) -> bool {
         tracing::debug!(paths = ?paths, "files changed");
-        // This server's own writes (a deploy, a push, a merge, their staging copies) are not
-        // changes to refresh for.
+        // This server's own writes (a deploy, a push, a merge, their staging copies) and
+        // SkillMeat's lock files are not changes to refresh for.
         let own = self.deployments.own_writes();
         let paths: Vec<PathBuf> = paths
             .iter()
-            .filter(|p| !own.is_echo(p) && !crate::atomic::in_finished_staging(p))
+            .filter(|p| {
+                !own.is_echo(p)
+                    && !crate::atomic::in_finished_staging(p)
+                    && !crate::skillmeat_lock::is_lock_file(p)
+            })
             .cloned()
             .collect();
         let paths = paths.as_slice();

@@ -18,7 +18,7 @@ pub struct GroupsApi {
 }
 
 /// A group.
-#[derive(Debug, Object)]
+#[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Group {
     /// 32 hex characters.
@@ -111,6 +111,8 @@ impl From<GroupDetail> for GroupWithArtifacts {
 pub struct GroupList {
     /// Groups by position.
     pub groups: Vec<Group>,
+    /// The same groups, under the name SkillMeat's CLI (`skillmeat group list`) reads.
+    pub items: Vec<Group>,
     /// How many.
     pub total: u64,
 }
@@ -263,6 +265,7 @@ impl GroupsApi {
         let groups: Vec<Group> = groups.into_iter().map(Into::into).collect();
         Ok(ListGroupsResponse::Ok(Json(GroupList {
             total: groups.len() as u64,
+            items: groups.clone(),
             groups,
         })))
     }

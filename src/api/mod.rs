@@ -2,6 +2,7 @@
 
 pub mod artifacts;
 pub mod cache;
+pub mod collection_refresh;
 pub mod common;
 pub mod deployment_actions;
 pub mod deployment_diff;
@@ -52,13 +53,17 @@ pub type Apis = (
     artifacts::ArtifactsApi,
     cache::CacheApi,
     user_collections::UserCollectionsApi,
+    collection_refresh::CollectionRefreshApi,
     import::ImportApi,
     groups::GroupsApi,
     projects::ProjectsApi,
     search_roots::SearchRootsApi,
-    deployments::DeploymentsApi,
-    deployment_diff::DeploymentDiffApi,
-    deployment_actions::DeploymentActionsApi,
+    // Deployments and acting on their drift (one element: a tuple holds at most 16).
+    (
+        deployments::DeploymentsApi,
+        deployment_diff::DeploymentDiffApi,
+        deployment_actions::DeploymentActionsApi,
+    ),
     jobs::JobsApi,
     job_control::JobControlApi,
     schedules::SchedulesApi,
@@ -82,6 +87,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             user_collections::UserCollectionsApi {
                 state: state.clone(),
             },
+            collection_refresh::CollectionRefreshApi {
+                state: state.clone(),
+            },
             import::ImportApi {
                 state: state.clone(),
             },
@@ -94,15 +102,17 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             search_roots::SearchRootsApi {
                 state: state.clone(),
             },
-            deployments::DeploymentsApi {
-                state: state.clone(),
-            },
-            deployment_diff::DeploymentDiffApi {
-                state: state.clone(),
-            },
-            deployment_actions::DeploymentActionsApi {
-                state: state.clone(),
-            },
+            (
+                deployments::DeploymentsApi {
+                    state: state.clone(),
+                },
+                deployment_diff::DeploymentDiffApi {
+                    state: state.clone(),
+                },
+                deployment_actions::DeploymentActionsApi {
+                    state: state.clone(),
+                },
+            ),
             jobs::JobsApi {
                 state: state.clone(),
             },

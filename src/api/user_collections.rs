@@ -663,6 +663,7 @@ impl UserCollectionsApi {
         let groups: Vec<Group> = groups.into_iter().map(Into::into).collect();
         Ok(OrderGroupsResponse::Ok(Json(GroupList {
             total: groups.len() as u64,
+            items: groups.clone(),
             groups,
         })))
     }

@@ -305,6 +305,27 @@ impl CollectionService {
             .ok_or_else(|| not_found_collection(id))
     }
 
+    /// How many user collections there are.
+    pub async fn count(&self) -> Result<u64, DbErr> {
+        user_collections::Entity::find().count(&self.db).await
+    }
+
+    /// The collection with this id, or else the one with this name (ignoring case), as
+    /// SkillMeat's API accepts either; 404 when neither.
+    pub async fn find_by_id_or_name(&self, key: &str) -> Result<user_collections::Model, OrgError> {
+        if let Some(found) = user_collections::Entity::find_by_id(key)
+            .one(&self.db)
+            .await?
+        {
+            return Ok(found);
+        }
+        user_collections::Entity::find()
+            .filter(user_collections::Column::NameKey.eq(key.to_lowercase()))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| not_found_collection(key))
+    }
+
     /// Locks the collection row for the rest of the transaction (PostgreSQL), or 404.
     pub(crate) async fn lock_collection(
         &self,

@@ -104,6 +104,22 @@ pub(super) fn swap_into_place(staging: &Path, dest: &Path) -> Result<(), DeployE
 
 pub(super) use crate::atomic::remove_path;
 
+/// SkillMeat's write lock of `target` (see [`crate::skillmeat_lock`]); a lock another process
+/// keeps past the wait is a 409.
+pub(super) async fn write_lock(
+    target: &Path,
+) -> Result<crate::skillmeat_lock::WriteLock, DeployError> {
+    crate::skillmeat_lock::acquire(target)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => DeployError::Conflict(e.to_string()),
+            _ => DeployError::Io {
+                context: format!("locking {}", target.display()),
+                source: e,
+            },
+        })
+}
+
 /// Removes `.skillmeat-tmp-*` staging copies a killed deploy left in a profile's type folders
 /// (never the `.skillmeat-old-*` copies, which may be the only copy of a deployment).
 pub(super) fn sweep_staging_leftovers(project: &Path) {

@@ -37,8 +37,14 @@ impl DeployService {
         let row = self.find_deployment(id).await?;
         self.inner.roots.check_known(&row.project_path)?;
         let artifact_id = ArtifactId::parse(&row.artifact_id).map_err(DeployError::BadRequest)?;
-        let artifact = self.fresh_artifact(&artifact_id).await?;
+        let collection = self.fresh_artifact(&artifact_id).await?.item.collection;
+        // The project's turn, then the collection's (as a push takes them), so the collection's
+        // version is not replaced by a push while it is read.
         let _guard = self.lock_project(&row.project_id).await?;
+        let _collection = self
+            .lock_project(&format!("collection\0{collection}"))
+            .await?;
+        let artifact = self.fresh_artifact(&artifact_id).await?;
         let row = self.recheck_model(self.find_deployment(id).await?).await?;
         let copy = copy_path(&row)?;
         if row.local_hash.is_none() {
@@ -66,6 +72,12 @@ impl DeployService {
             return Err(DeployError::Conflict(format!(
                 "'{artifact_id}' has a file over {} MiB; it is not merged",
                 MAX_READ_BYTES / (1024 * 1024)
+            )));
+        }
+        // Read file by file: what was read must be the version hashed, not a mix of two.
+        if hash::hash_of_files(&theirs, !artifact.item.is_file) != artifact.content_hash {
+            return Err(DeployError::Conflict(format!(
+                "The collection's {artifact_id} changed while it was read; try again"
             )));
         }
         let ours = same_file_key(read_project_copy(&copy).await?, &copy, &theirs);
@@ -120,6 +132,7 @@ impl DeployService {
         let project_root = PathBuf::from(&row.project_path);
         ensure_inside_project(&project_root, copy)?;
         let single_file = copy.is_file();
+        let _lock = write_lock(copy).await?;
         let staging = crate::atomic::staging_path(copy);
         let (staging_for_write, files) = (staging.clone(), files.clone());
         let staged = tokio::task::spawn_blocking(move || {

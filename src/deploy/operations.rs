@@ -213,6 +213,8 @@ impl DeployService {
             undo_created(&created);
             return Err(e);
         }
+        // SkillMeat's lock on the copy, from the staging copy to the rename.
+        let dest_lock = write_lock(&dest).await?;
         let staging = crate::atomic::staging_path(&dest);
         let deployed_hash = match self
             .copy_into(artifact, &staging, artifact.item.is_file)
@@ -237,6 +239,7 @@ impl DeployService {
             undo_created(&created);
             return Err(e);
         }
+        drop(dest_lock);
         // The deployment's base, for diffs against it later; a failure here costs only that.
         if let Err(e) = self.inner.snapshots.keep(&dest, &deployed_hash) {
             tracing::warn!(artifact = %id, error = %e, "could not keep a snapshot of the deployed content");
@@ -262,7 +265,11 @@ impl DeployService {
             profile_root: profile.root(),
             deployed_at: now,
         };
-        record::upsert_record(&record_file, &rec).map_err(io("writing the deployment record"))?;
+        {
+            let _record_lock = write_lock(&record_file).await?;
+            record::upsert_record(&record_file, &rec)
+                .map_err(io("writing the deployment record"))?;
+        }
         // The rows are saved below: a scan for the watcher's echo would find nothing new.
         self.inner
             .own_writes
@@ -358,6 +365,7 @@ impl DeployService {
         match owned_path(&row.artifact_path, &row.artifact_name) {
             Some(rel) if safe_relative(&row.profile_root).is_some() => {
                 let target = profile_root.join(rel);
+                let _lock = write_lock(&target).await?;
                 if ensure_inside_project(&project_root, &target).is_ok() {
                     match std::fs::symlink_metadata(&target) {
                         Ok(m) if m.is_dir() => std::fs::remove_dir_all(&target)
@@ -373,6 +381,7 @@ impl DeployService {
             }
         }
         if safe_relative(&row.profile_root).is_some() {
+            let _lock = write_lock(&profile_root.join(RECORD_FILE)).await?;
             record::remove_record(
                 &profile_root.join(RECORD_FILE),
                 &row.artifact_name,

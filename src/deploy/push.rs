@@ -41,7 +41,12 @@ impl DeployService {
         };
         let artifact = self.fresh_artifact(&artifact_id).await?;
         if artifact.content_hash == local {
-            let saved = self.save(row, true).await?;
+            // Made equal elsewhere (SkillMeat's sync-pull, say): the record's base catches up.
+            let saved = if row.recorded_hash != local {
+                self.rebase(row, &local, Some(local.clone())).await?
+            } else {
+                self.save(row, true).await?
+            };
             self.bump_version().await?;
             return Ok(PushOutcome {
                 deployment: saved,
@@ -112,7 +117,11 @@ impl DeployService {
             profile_root: &row.profile_root,
             deployed_at: row.deployed_at,
         };
-        record::upsert_record(&record_file, &rec).map_err(io("writing the deployment record"))?;
+        {
+            let _lock = write_lock(&record_file).await?;
+            record::upsert_record(&record_file, &rec)
+                .map_err(io("writing the deployment record"))?;
+        }
         self.inner.own_writes.note(&[record_file]);
         let mut model = row;
         model.recorded_hash = base.to_string();

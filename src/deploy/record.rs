@@ -196,8 +196,8 @@ fn load(file: &Path) -> std::io::Result<toml_edit::DocumentMut> {
     }
 }
 
-/// Adds or replaces the entry for (name, type, profile). A replaced entry's lineage is kept
-/// behind the new hash.
+/// Adds or updates the entry for (name, type, profile). An updated entry keeps its other keys,
+/// and its lineage behind the new hash.
 pub fn upsert_record(file: &Path, record: &NewRecord<'_>) -> std::io::Result<()> {
     use toml_edit::{Array, ArrayOfTables, Item, Table, value};
     let mut doc = load(file)?;
@@ -227,7 +227,21 @@ pub fn upsert_record(file: &Path, record: &NewRecord<'_>) -> std::io::Result<()>
             lineage.push(h);
         }
     }
-    let mut t = Table::new();
+    let index = match existing {
+        Some(i) => i,
+        None => {
+            entries.push(Table::new());
+            entries.len() - 1
+        }
+    };
+    let Some(t) = entries.get_mut(index) else {
+        return Err(std::io::Error::other(
+            "the record entry vanished while written",
+        ));
+    };
+    // Every other key (SkillMeat's `artifact_uuid`, `parent_hash`, `branch_name`, a newer
+    // version's) stays as written; ours are set over it. A fresh copy has no modification.
+    t.remove("modification_detected_at");
     t["artifact_name"] = value(record.name);
     t["artifact_type"] = value(record.artifact_type);
     t["from_collection"] = value(record.from_collection);
@@ -241,10 +255,6 @@ pub fn upsert_record(file: &Path, record: &NewRecord<'_>) -> std::io::Result<()>
     t["platform"] = value(record.profile);
     t["profile_root_dir"] = value(record.profile_root);
     t["collection_sha"] = value(record.content_hash);
-    match existing.and_then(|i| entries.get_mut(i)) {
-        Some(slot) => *slot = t,
-        None => entries.push(t),
-    }
     crate::atomic::write_text(file, &doc.to_string())
 }
 
@@ -273,4 +283,48 @@ pub fn remove_record(
         crate::atomic::write_text(file, &doc.to_string())?;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_keeps_every_key_skillmeat_wrote() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join(RECORD_FILE);
+        std::fs::write(
+            &file,
+            "[[deployed]]\nartifact_name = \"x\"\nartifact_type = \"skill\"\nfrom_collection = \"default\"\n\
+             deployed_at = \"2026-01-01T00:00:00\"\nartifact_path = \"skills/x\"\ncontent_hash = \"old\"\n\
+             local_modifications = true\nartifact_uuid = \"u-1\"\nparent_hash = \"p\"\n\
+             modification_detected_at = \"2026-01-02T00:00:00\"\nversion_lineage = [\"old\"]\n",
+        )
+        .unwrap();
+        let rec = NewRecord {
+            name: "x",
+            artifact_type: "skill",
+            from_collection: "default",
+            artifact_path: "skills/x",
+            content_hash: "new",
+            profile: "claude_code",
+            profile_root: ".claude",
+            deployed_at: Utc::now(),
+        };
+        upsert_record(&file, &rec).unwrap();
+        let parsed: toml::Value = toml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let entry = &parsed["deployed"][0];
+        assert_eq!(entry["artifact_uuid"].as_str(), Some("u-1"));
+        assert_eq!(entry["parent_hash"].as_str(), Some("p"));
+        assert_eq!(entry["content_hash"].as_str(), Some("new"));
+        assert_eq!(entry["local_modifications"].as_bool(), Some(false));
+        assert!(entry.get("modification_detected_at").is_none());
+        let lineage: Vec<&str> = entry["version_lineage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(lineage, vec!["new", "old"]);
+    }
 }

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// How long after a deploy a vanished record entry is taken for a lost concurrent write.
+const LOST_RECORD_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
 impl DeployService {
     /// Reads a project's record files into rows (new records added, vanished ones dropped) and
     /// recomputes each status. Returns the statuses that changed, and says so to live clients
@@ -178,6 +181,16 @@ impl DeployService {
             }
             seen.push(saved.id);
         }
+        // A record entry this server wrote minutes ago that vanished while its copy stayed as
+        // deployed was lost to a concurrent rewrite (SkillMeat's deploy reads the records
+        // before it locks them): it is written back.
+        let vanished: Vec<&deployments::Model> =
+            existing.iter().filter(|d| !seen.contains(&d.id)).collect();
+        for row in vanished {
+            if self.restore_lost_record(row).await? {
+                seen.push(row.id.clone());
+            }
+        }
         let gone: Vec<String> = existing
             .iter()
             .map(|d| d.id.clone())
@@ -194,6 +207,51 @@ impl DeployService {
         row.update(self.db()).await?;
         self.bump_version().await?;
         Ok(changed)
+    }
+
+    /// Writes `row`'s record entry back when it was deployed within [`LOST_RECORD_WINDOW`] and
+    /// its copy is still exactly what was recorded; true when it did.
+    async fn restore_lost_record(&self, row: &deployments::Model) -> Result<bool, DeployError> {
+        let recent = Utc::now() - row.deployed_at
+            < chrono::Duration::from_std(LOST_RECORD_WINDOW).unwrap_or_default();
+        if !recent || safe_relative(&row.profile_root).is_none() {
+            return Ok(false);
+        }
+        let project = PathBuf::from(&row.project_path);
+        let rel = PathBuf::from(&row.profile_root).join(&row.artifact_path);
+        let (fp, hash) = (row.local_fingerprint.clone(), row.local_hash.clone());
+        let (local, _) = tokio::task::spawn_blocking(move || {
+            check_local_copy(&project, &rel, fp.as_deref(), hash.as_deref())
+        })
+        .await
+        .map_err(|e| DeployError::Io {
+            context: "hashing a project copy".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        if local.as_deref() != Some(row.recorded_hash.as_str()) {
+            return Ok(false);
+        }
+        let record_file = PathBuf::from(&row.project_path)
+            .join(&row.profile_root)
+            .join(RECORD_FILE);
+        let rec = NewRecord {
+            name: &row.artifact_name,
+            artifact_type: &row.artifact_type,
+            from_collection: &row.from_collection,
+            artifact_path: &row.artifact_path,
+            content_hash: &row.recorded_hash,
+            profile: &row.profile,
+            profile_root: &row.profile_root,
+            deployed_at: row.deployed_at,
+        };
+        let _lock = write_lock(&record_file).await?;
+        record::upsert_record(&record_file, &rec).map_err(io("restoring a deployment record"))?;
+        tracing::warn!(
+            project = %row.project_path,
+            artifact = %row.artifact_id,
+            "a deployment record written minutes ago vanished while its copy stayed; written back"
+        );
+        Ok(true)
     }
 
     pub(super) async fn save(

@@ -98,6 +98,24 @@ pub fn hash_listed_files(files: &[FileEntry], with_paths: bool) -> io::Result<St
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// SkillMeat's content hash of files held in memory (relative path to bytes), in the order
+/// [`list_files`] walks them (path component by component); `with_paths` is true for folders.
+pub fn hash_of_files(
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+    with_paths: bool,
+) -> String {
+    let mut ordered: Vec<(&String, &Vec<u8>)> = files.iter().collect();
+    ordered.sort_by(|a, b| a.0.split('/').cmp(b.0.split('/')));
+    let mut hasher = Sha256::new();
+    for (path, bytes) in ordered {
+        if with_paths {
+            hasher.update(path.as_bytes());
+        }
+        hasher.update(bytes);
+    }
+    hex::encode(hasher.finalize())
+}
+
 fn modified_ns(meta: &std::fs::Metadata) -> i128 {
     meta.modified()
         .ok()
@@ -118,4 +136,34 @@ pub fn fingerprint(files: &[FileEntry], extra: &str) -> String {
     }
     h.update(extra.as_bytes());
     format!("v1:{}:{}", files.len(), &hex::encode(h.finalize())[..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_in_memory_hash_as_the_same_files_on_disk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut files = std::collections::BTreeMap::new();
+        // "a.md" sorts before "a/b.md" as a string but after it as a walk: the walk decides.
+        for (rel, text) in [
+            ("a.md", "1"),
+            ("a/b.md", "2"),
+            ("a-c.md", "3"),
+            ("SKILL.md", "4"),
+        ] {
+            let path = tmp.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+            files.insert(rel.to_string(), text.as_bytes().to_vec());
+        }
+        assert_eq!(
+            hash_of_files(&files, true),
+            content_hash(tmp.path()).unwrap()
+        );
+        let single = tmp.path().join("a.md");
+        let one = std::collections::BTreeMap::from([("a.md".to_string(), b"1".to_vec())]);
+        assert_eq!(hash_of_files(&one, false), content_hash(&single).unwrap());
+    }
 }

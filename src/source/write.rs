@@ -31,6 +31,11 @@ impl FilesystemSource {
                 root.display()
             )));
         }
+        // SkillMeat's lock on the artifact's folder, from the staging copy to the rename.
+        let _lock = crate::skillmeat_lock::acquire_blocking(root).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => SourceError::Changed(e.to_string()),
+            _ => io(root)(e),
+        })?;
         if let Some(parent) = root.parent() {
             atomic::sweep_stale_staging(parent);
         }

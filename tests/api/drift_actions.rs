@@ -379,11 +379,11 @@ impl Round<'_> {
         let now = content_hash(&target).unwrap();
         if push {
             // Whatever happened, the collection holds one copy of the skill (a staging
-            // leftover is hidden and swept).
+            // leftover is hidden and swept; SkillMeat's lock file stays, as SkillMeat leaves it).
             let beside: Vec<String> = std::fs::read_dir(collection.parent().unwrap())
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with(".skillmeat-tmp-"))
+                .filter(|n| !n.starts_with(".skillmeat-tmp-") && !n.ends_with(".skillmeat-lock"))
                 .collect();
             assert_eq!(beside, vec!["big".to_string()], "round {n}");
         } else if now != new {

@@ -105,6 +105,8 @@ async fn the_real_server_serves_docs_spec_and_artifacts() {
             "purge_cache",
             "push_deployment",
             "refresh_cache",
+            "refresh_collection_cache",
+            "refresh_collections_cache",
             "register_project",
             "remove_collection_artifact",
             "remove_group_artifact",
