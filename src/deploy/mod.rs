@@ -419,6 +419,27 @@ impl DeployService {
         }
     }
 
+    /// Says to live clients that `saved`'s status changed from `previous`, and returns the
+    /// change.
+    fn status_changed(&self, saved: &deployments::Model, previous: String) -> StatusChange {
+        self.inner
+            .events
+            .publish(ServerEvent::DeploymentStatusChanged {
+                deployment_id: saved.id.clone(),
+                project_id: saved.project_id.clone(),
+                artifact_id: saved.artifact_id.clone(),
+                status: saved.status.clone(),
+                previous_status: previous.clone(),
+            });
+        StatusChange {
+            deployment_id: saved.id.clone(),
+            project_id: saved.project_id.clone(),
+            artifact_id: saved.artifact_id.clone(),
+            from: previous,
+            to: saved.status.clone(),
+        }
+    }
+
     /// The files this service wrote lately, for the watcher to tell its echoes.
     pub fn own_writes(&self) -> &crate::own_writes::OwnWrites {
         &self.inner.own_writes

@@ -24,15 +24,7 @@ impl DeployService {
         let saved = self.save(model, true).await?;
         self.bump_version().await?;
         if saved.status != before {
-            self.inner
-                .events
-                .publish(ServerEvent::DeploymentStatusChanged {
-                    deployment_id: saved.id.clone(),
-                    project_id: saved.project_id.clone(),
-                    artifact_id: saved.artifact_id.clone(),
-                    status: saved.status.clone(),
-                    previous_status: before,
-                });
+            self.status_changed(&saved, before);
         }
         Ok(saved)
     }

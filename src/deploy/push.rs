@@ -154,22 +154,7 @@ impl DeployService {
             let row = self.recheck_model(row).await?;
             let saved = self.save(row, true).await?;
             if saved.status != before {
-                self.inner
-                    .events
-                    .publish(ServerEvent::DeploymentStatusChanged {
-                        deployment_id: saved.id.clone(),
-                        project_id: saved.project_id.clone(),
-                        artifact_id: saved.artifact_id.clone(),
-                        status: saved.status.clone(),
-                        previous_status: before.clone(),
-                    });
-                changes.push(StatusChange {
-                    deployment_id: saved.id,
-                    project_id: saved.project_id,
-                    artifact_id: saved.artifact_id,
-                    from: before,
-                    to: saved.status,
-                });
+                changes.push(self.status_changed(&saved, before));
             }
         }
         if !changes.is_empty() {

@@ -132,3 +132,64 @@ async fn a_record_lost_to_a_concurrent_rewrite_is_written_back_and_an_undeploy_i
         );
     }
 }
+
+#[tokio::test]
+async fn skillmeat_lock_files_are_neither_artifacts_nor_changes() {
+    let app = TestApp::spawn().await;
+    let _jobs = app.start_jobs().await;
+    let _watch = app.start_watcher().await;
+    let project = app.empty_project("locked");
+    app.deploy_to("skill:nested-tree", &project).await;
+    let count = || async {
+        let jobs = app.get("/api/v1/jobs?kind=refresh&limit=500").await;
+        jobs.body["items"].as_array().unwrap().len()
+    };
+    // The project is watched once an edit in it queues a refresh.
+    let start = count().await;
+    let edited = project.join(".claude/skills/nested-tree/SKILL.md");
+    crate::helpers::poll(
+        "the project watched",
+        std::time::Duration::from_secs(30),
+        || async {
+            std::fs::write(&edited, format!("edit {:?}\n", std::time::Instant::now())).unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let n = count().await;
+            if n > start {
+                Ok(())
+            } else {
+                Err(n.to_string())
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let before = count().await;
+    let artifacts =
+        app.get("/api/v1/artifacts?limit=1").await.body["page_info"]["total_count"].clone();
+    // SkillMeat takes its locks beside what it writes, in projects and in collections.
+    let collection = app.collection_dir("default");
+    for lock in [
+        project.join(".claude/..skillmeat-deployed.toml.skillmeat-lock"),
+        project.join(".claude/skills/.nested-tree.skillmeat-lock"),
+        collection.join("skills/.nested-tree.skillmeat-lock"),
+        collection.join("commands/.review-pr.md.skillmeat-lock"),
+    ] {
+        std::fs::write(&lock, "").unwrap();
+        let held = skillmeat_server::skillmeat_lock::acquire_blocking(
+            &lock.parent().unwrap().join(
+                lock.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .trim_start_matches('.')
+                    .trim_end_matches(".skillmeat-lock"),
+            ),
+        )
+        .unwrap();
+        drop(held);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(count().await, before, "no refresh for lock files");
+    app.state.cache.sync_all(false).await.unwrap();
+    let after = app.get("/api/v1/artifacts?limit=1").await.body["page_info"]["total_count"].clone();
+    assert_eq!(after, artifacts);
+}

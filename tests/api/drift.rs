@@ -7,17 +7,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp};
 
-async fn deploy(app: &TestApp, artifact_id: &str, project: &std::path::Path) -> String {
-    let r = app
-        .post_json(
-            "/api/v1/deployments",
-            json!({"artifact_id": artifact_id, "project_path": project}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.body["id"].as_str().unwrap().to_string()
-}
-
 fn only_file(diff: &Value) -> &Value {
     let files = diff["files"].as_array().unwrap();
     assert_eq!(files.len(), 1, "{diff}");
@@ -28,7 +17,7 @@ fn only_file(diff: &Value) -> &Value {
 async fn a_local_edit_shows_as_plus_lines_against_the_collection_and_the_base() {
     for app in TestApp::all_backends().await {
         let project = app.empty_project("drift");
-        let id = deploy(&app, "command:review-pr", &project).await;
+        let id = app.deploy_to("command:review-pr", &project).await;
         let unchanged = app.get(&format!("/api/v1/deployments/{id}/diff")).await;
         assert_eq!(unchanged.status, StatusCode::OK, "{}", unchanged.text);
         assert_eq!(only_file(&unchanged.body)["change"], "unchanged");
@@ -100,7 +89,7 @@ async fn a_local_edit_shows_as_plus_lines_against_the_collection_and_the_base() 
 async fn a_skill_folder_diff_names_added_and_removed_files() {
     let app = TestApp::spawn().await;
     let project = app.empty_project("folder");
-    let id = deploy(&app, "skill:nested-tree", &project).await;
+    let id = app.deploy_to("skill:nested-tree", &project).await;
     let copy = project.join(".claude/skills/nested-tree");
     std::fs::write(copy.join("NEW.md"), "new file\n").unwrap();
     let first = walkdir::WalkDir::new(&copy)
@@ -163,7 +152,7 @@ async fn skillmeats_deployments_have_no_base_here_and_snapshots_are_purged() {
 
     // A deployment made here keeps a snapshot until nothing records it.
     let project = app.empty_project("snap");
-    let made = deploy(&app, "skill:ui-kit", &project).await;
+    let made = app.deploy_to("skill:ui-kit", &project).await;
     let snapshots = app.data_home.join("cache/deploy-snapshots");
     assert_eq!(std::fs::read_dir(&snapshots).unwrap().count(), 1);
     assert_eq!(app.state.deployments.purge_snapshots().await.unwrap(), 0);
@@ -193,7 +182,7 @@ async fn skillmeats_deployments_have_no_base_here_and_snapshots_are_purged() {
 async fn a_record_path_that_climbs_is_refused_not_read() {
     let app = TestApp::spawn().await;
     let project = app.empty_project("climb");
-    let id = deploy(&app, "command:review-pr", &project).await;
+    let id = app.deploy_to("command:review-pr", &project).await;
     let record = project.join(".claude/.skillmeat-deployed.toml");
     let text = std::fs::read_to_string(&record).unwrap().replace(
         "artifact_path = \"commands/review-pr.md\"",

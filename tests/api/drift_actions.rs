@@ -15,17 +15,6 @@ use crate::helpers::{Backend, ServerProcess, TestApp, temp_root};
 
 const BASE: &str = "---\ndescription: Merge me\n---\none\ntwo\nthree\nfour\nfive\n";
 
-async fn deploy(app: &TestApp, artifact_id: &str, project: &Path) -> String {
-    let r = app
-        .post_json(
-            "/api/v1/deployments",
-            json!({"artifact_id": artifact_id, "project_path": project}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.body["id"].as_str().unwrap().to_string()
-}
-
 /// A skill `merge-me` in the default collection with [`BASE`] as its SKILL.md.
 async fn merge_me(app: &TestApp) -> PathBuf {
     let dir = app.collection_dir("default").join("skills/merge-me");
@@ -60,8 +49,8 @@ async fn a_push_writes_the_edit_into_the_collection_and_outdates_the_other_deplo
         let _jobs = app.start_jobs().await;
         let _watch = app.start_watcher().await;
         let (here, there) = (app.empty_project("here"), app.empty_project("there"));
-        let id = deploy(&app, "command:review-pr", &here).await;
-        let other = deploy(&app, "command:review-pr", &there).await;
+        let id = app.deploy_to("command:review-pr", &here).await;
+        let other = app.deploy_to("command:review-pr", &there).await;
         let local = here.join(".claude/commands/review-pr.md");
         let edited = format!(
             "{}A line added in the project\n",
@@ -136,7 +125,7 @@ async fn a_merge_keeps_both_sides_and_refuses_overlapping_lines() {
     for app in TestApp::all_backends().await {
         let collection = merge_me(&app).await;
         let project = app.empty_project("merging");
-        let id = deploy(&app, "skill:merge-me", &project).await;
+        let id = app.deploy_to("skill:merge-me", &project).await;
         let copy = project.join(".claude/skills/merge-me/SKILL.md");
         // Different lines: the project edits the first, the collection the last.
         std::fs::write(&copy, BASE.replace("one\n", "one, edited here\n")).unwrap();

@@ -327,6 +327,19 @@ impl TestApp {
         Reply::from(self.client.put(path).body_json(&body).send().await).await
     }
 
+    /// Deploys `artifact_id` into the folder `project` (201 expected) and returns the
+    /// deployment's id.
+    pub async fn deploy_to(&self, artifact_id: &str, project: &Path) -> String {
+        let r = self
+            .post_json(
+                "/api/v1/deployments",
+                serde_json::json!({"artifact_id": artifact_id, "project_path": project}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
     /// Creates a collection and returns its id.
     pub async fn create_collection(&self, name: &str) -> String {
         let r = self
