@@ -21,6 +21,7 @@ impl DeployService {
         let row = self.find_deployment(id).await?;
         let before = row.status.clone();
         let model = self.recheck_model(row).await?;
+        let model = self.catch_up_baseline(model).await?;
         let saved = self.save(model, true).await?;
         self.bump_version().await?;
         if saved.status != before {

@@ -105,24 +105,7 @@ impl DeployService {
         base: &str,
         local: Option<String>,
     ) -> Result<deployments::Model, DeployError> {
-        let profile_root = PathBuf::from(&row.project_path).join(&row.profile_root);
-        let record_file = profile_root.join(RECORD_FILE);
-        let rec = NewRecord {
-            name: &row.artifact_name,
-            artifact_type: &row.artifact_type,
-            from_collection: &row.from_collection,
-            artifact_path: &row.artifact_path,
-            content_hash: base,
-            profile: &row.profile,
-            profile_root: &row.profile_root,
-            deployed_at: row.deployed_at,
-        };
-        {
-            let _lock = write_lock(&record_file).await?;
-            record::upsert_record(&record_file, &rec)
-                .map_err(io("writing the deployment record"))?;
-        }
-        self.inner.own_writes.note(&[record_file]);
+        self.write_row_record(&row, base).await?;
         let mut model = row;
         model.recorded_hash = base.to_string();
         model.local_hash = local;

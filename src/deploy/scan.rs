@@ -145,6 +145,7 @@ impl DeployService {
             model.recorded_hash = recorded_hash;
             let before = model.status.clone();
             let model = self.recheck_model(model).await?;
+            let model = self.catch_up_baseline(model).await?;
             let status_change = (model.status != before).then(|| before.clone());
             let saved = match self.save(model.clone(), row.is_some()).await {
                 Ok(saved) => saved,
@@ -231,6 +232,22 @@ impl DeployService {
         if local.as_deref() != Some(row.recorded_hash.as_str()) {
             return Ok(false);
         }
+        self.write_row_record(row, &row.recorded_hash).await?;
+        tracing::warn!(
+            project = %row.project_path,
+            artifact = %row.artifact_id,
+            "a deployment record written minutes ago vanished while its copy stayed; written back"
+        );
+        Ok(true)
+    }
+
+    /// Writes `row`'s entry into its project's record file with `content_hash` as what was
+    /// deployed (its base), under SkillMeat's lock; the watcher is told it was ours.
+    pub(super) async fn write_row_record(
+        &self,
+        row: &deployments::Model,
+        content_hash: &str,
+    ) -> Result<(), DeployError> {
         let record_file = PathBuf::from(&row.project_path)
             .join(&row.profile_root)
             .join(RECORD_FILE);
@@ -239,19 +256,47 @@ impl DeployService {
             artifact_type: &row.artifact_type,
             from_collection: &row.from_collection,
             artifact_path: &row.artifact_path,
-            content_hash: &row.recorded_hash,
+            content_hash,
             profile: &row.profile,
             profile_root: &row.profile_root,
             deployed_at: row.deployed_at,
         };
-        let _lock = write_lock(&record_file).await?;
-        record::upsert_record(&record_file, &rec).map_err(io("restoring a deployment record"))?;
-        tracing::warn!(
-            project = %row.project_path,
-            artifact = %row.artifact_id,
-            "a deployment record written minutes ago vanished while its copy stayed; written back"
-        );
-        Ok(true)
+        {
+            let _lock = write_lock(&record_file).await?;
+            record::upsert_record(&record_file, &rec)
+                .map_err(io("writing the deployment record"))?;
+        }
+        self.inner.own_writes.note(&[record_file]);
+        Ok(())
+    }
+
+    /// A copy equal to the collection's current version while its record names an older one
+    /// (SkillMeat's `sync-pull` copies a project's edits into the collection and leaves the
+    /// record as it was): the record's base catches up, with a snapshot of it, so later edits
+    /// show as `modified` (and can be pushed) rather than `conflict`, for SkillMeat's
+    /// `sync-check` too. The caller holds the project's lock.
+    pub(super) async fn catch_up_baseline(
+        &self,
+        mut model: deployments::Model,
+    ) -> Result<deployments::Model, DeployError> {
+        let (Some(local), Some(collection)) = (&model.local_hash, &model.collection_hash) else {
+            return Ok(model);
+        };
+        if local != collection
+            || *collection == model.recorded_hash
+            || safe_relative(&model.profile_root).is_none()
+        {
+            return Ok(model);
+        }
+        let base = collection.clone();
+        if let Ok(copy) = super::diff::copy_path(&model)
+            && let Err(e) = self.inner.snapshots.keep(&copy, &base)
+        {
+            tracing::warn!(deployment = %model.id, error = %e, "could not keep a snapshot of the deployment's new base");
+        }
+        self.write_row_record(&model, &base).await?;
+        model.recorded_hash = base;
+        Ok(model)
     }
 
     pub(super) async fn save(

@@ -46,6 +46,12 @@ impl Browser {
         self.c().goto(url).await.expect("open the page");
     }
 
+    /// Leaves the page shown for a blank one, before its server stops: an open page would
+    /// write the lost event stream into the console the next check reads.
+    pub async fn leave(&self) {
+        self.goto("about:blank").await;
+    }
+
     /// Writes the coverage counters of the page shown, and of the pages of its origin that
     /// went away since (the instrumented script keeps them in localStorage), into
     /// `JS_COVERAGE_DIR`. Nothing without that variable.

@@ -426,3 +426,39 @@ async fn a_server_killed_mid_push_or_mid_merge_leaves_the_old_or_the_new_content
         eprintln!("push: {push}, full request {full:?}, completed before the kill: {completed:?}");
     }
 }
+
+#[tokio::test]
+async fn after_skillmeats_sync_pull_the_record_catches_up_and_the_next_edit_can_be_pushed() {
+    for app in TestApp::all_backends().await {
+        let project = app.empty_project("pulled");
+        let id = app.deploy_to("command:review-pr", &project).await;
+        let copy = project.join(".claude/commands/review-pr.md");
+        let edited = format!(
+            "{}Pulled by SkillMeat\n",
+            std::fs::read_to_string(&copy).unwrap()
+        );
+        std::fs::write(&copy, &edited).unwrap();
+        // What `skillmeat sync-pull` does: the copy goes into the collection, the record stays.
+        let in_collection = app.collection_dir("default").join("commands/review-pr.md");
+        std::fs::write(&in_collection, &edited).unwrap();
+        app.state.cache.sync_all(false).await.unwrap();
+        app.state.deployments.refresh_all().await.unwrap();
+        assert_eq!(status(&app, &id).await, "synced");
+        let record =
+            std::fs::read_to_string(project.join(".claude/.skillmeat-deployed.toml")).unwrap();
+        let now = content_hash(&copy).unwrap();
+        assert!(
+            record.contains(&format!("content_hash = \"{now}\"")),
+            "{record}"
+        );
+        // A later edit is the project's own: modified, and it can be pushed.
+        std::fs::write(&copy, format!("{edited}And more\n")).unwrap();
+        assert_eq!(status(&app, &id).await, "modified");
+        let pushed = app.post(&format!("/api/v1/deployments/{id}/push")).await;
+        assert_eq!(pushed.status, StatusCode::OK, "{}", pushed.text);
+        assert_eq!(
+            std::fs::read_to_string(&in_collection).unwrap(),
+            format!("{edited}And more\n")
+        );
+    }
+}

@@ -141,6 +141,7 @@ async fn the_job_dashboard_charts_pauses_retries_in_batches_and_lists_instances(
             b.tables_fit(&server.url("/jobs"), width).await;
         }
         b.screenshot("jobs-dashboard").await;
+        b.leave().await;
     }
     browser.finish().await;
 }

@@ -251,6 +251,7 @@ async fn every_collection_task_of_the_guide_is_done_in_the_browser() {
             title.ends_with(" UTC") && title.starts_with("20"),
             "{title}"
         );
+        b.leave().await;
     }
     browser.finish().await;
 }
