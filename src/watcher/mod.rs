@@ -15,7 +15,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jobs::{Enqueued, JobRunner, RunStatus};
@@ -25,6 +24,10 @@ use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+
+mod status;
+
+pub use status::{WatchState, WatchStatus};
 
 use crate::cache::CacheService;
 use crate::deploy::{DeployService, Profile};
@@ -36,67 +39,6 @@ use crate::source::filesystem::{ChangedPath, changed_path};
 pub const COLLECTION_THRESHOLD: usize = 20;
 /// How often the watched folders are compared with what exists.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(2);
-
-/// What the watcher is doing, for `/health/ready` and the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WatchState {
-    /// `watch.enabled = false`.
-    Off,
-    /// Not started yet.
-    Starting,
-    /// Every folder that exists is watched.
-    Watching {
-        /// Folders watched.
-        folders: usize,
-    },
-    /// Some changes are left to the scheduled refresh; the text says which and why.
-    Degraded(String),
-}
-
-/// The watcher's state, shared with the health endpoint; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct WatchStatus(Arc<Mutex<WatchState>>);
-
-impl WatchStatus {
-    /// A status starting in `state`.
-    pub fn new(state: WatchState) -> Self {
-        Self(Arc::new(Mutex::new(state)))
-    }
-
-    /// The current state.
-    pub fn get(&self) -> WatchState {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// `off`, `starting`, `ok` or `degraded: <why>`.
-    pub fn describe(&self) -> String {
-        match self.get() {
-            WatchState::Off => "off".into(),
-            WatchState::Starting => "starting".into(),
-            WatchState::Watching { .. } => "ok".into(),
-            WatchState::Degraded(why) => format!("degraded: {why}"),
-        }
-    }
-
-    /// Sets the state; logs when it changes.
-    fn set(&self, state: WatchState) {
-        let mut current = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if *current == state {
-            return;
-        }
-        match &state {
-            WatchState::Degraded(why) => {
-                tracing::warn!(
-                    why,
-                    "file watcher degraded; the scheduled refresh covers the rest"
-                )
-            }
-            WatchState::Watching { folders } => tracing::info!(folders, "file watcher watching"),
-            _ => {}
-        }
-        *current = state;
-    }
-}
 
 /// A watched folder and the identity it had when the watch was added (a folder deleted and
 /// created again is a new inode and needs a new watch).
