@@ -70,6 +70,12 @@ async fn drift_is_pushed_merged_and_taken_from_the_diff_view() {
     // Push a local edit: the confirmation says the collection's version is overwritten.
     std::fs::write(copy(&a), BASE.replace("one\n", "one, pushed from a\n")).unwrap();
     open_diff(b, &server, &a, "+one, pushed from a\n").await;
+    // Opening the diff rechecked the deployment: the dashboard's counts follow.
+    b.until(
+        "the summary updated",
+        "return [...document.querySelectorAll('#dep-summary a')].some(a => a.textContent.trim() === 'modified 1');",
+    )
+    .await;
     b.screenshot("drift-diff").await;
     b.click_css("[data-drift-action='push']").await;
     let question = b.c().get_alert_text().await.unwrap();
