@@ -131,8 +131,8 @@ impl DeploymentActionsApi {
     /// written into the project in one atomic step and the deployment's base becomes the
     /// collection's version. Changes that overlap answer 409 `merge_conflict` with the files
     /// and hunks in `conflicts`, and nothing is written; send `resolve` to settle them per
-    /// file. 409 too when no base is kept (a deployment SkillMeat made): diff, then push or
-    /// update instead.
+    /// file. 409 too when no base is kept (a copy already edited when this server first saw
+    /// it): diff, then push or update instead.
     #[oai(
         path = "/api/v1/deployments/:id/merge",
         method = "post",

@@ -98,8 +98,8 @@ impl DeploymentDiffApi {
     ///
     /// Per file, what the project copy added, removed or modified compared with the
     /// collection's current version (`against=collection`, the default) or with what was
-    /// deployed (`against=base`; 409 when this server kept no snapshot of it, as for a
-    /// deployment SkillMeat made). Text files get a unified diff with `context` lines around
+    /// deployed (`against=base`; 409 when no snapshot of it is kept: a copy already edited
+    /// when this server first saw it). Text files get a unified diff with `context` lines around
     /// each change (default 3); binary files and files over 256 KiB are marked instead.
     #[oai(
         path = "/api/v1/deployments/:id/diff",

@@ -83,7 +83,7 @@ pub struct DeploymentDiff {
 
 impl DeployService {
     /// The differences of deployment `id`'s project copy from the collection's version or from
-    /// its base. No base kept: 409 (the deployment was made by SkillMeat or before snapshots).
+    /// its base. No base kept: 409 (the copy was already edited when this server first saw it).
     pub async fn diff(
         &self,
         id: &str,
@@ -105,8 +105,8 @@ impl DeployService {
                 Some(files) => (files, Some(row.recorded_hash.clone())),
                 None => {
                     return Err(DeployError::Conflict(format!(
-                        "no base content is kept for this deployment (hash {}): it was deployed by \
-                         SkillMeat or before this server kept snapshots; compare with the \
+                        "no base content is kept for this deployment (hash {}): its copy was already \
+                         edited when this server first saw it; compare with the \
                          collection instead (against=collection)",
                         row.recorded_hash
                     )));

@@ -61,8 +61,8 @@ impl DeployService {
             .map_err(io("reading the deployment's base"))?
         else {
             return Err(DeployError::Conflict(format!(
-                "No base content is kept for deployment '{id}' (it was deployed by SkillMeat or \
-                 before this server kept snapshots), so the two sides cannot be merged. Push the \
+                "No base content is kept for deployment '{id}' (its copy was already edited when \
+                 this server first saw it), so the two sides cannot be merged. Push the \
                  project copy, or take the collection's version (update with force), after \
                  looking at the diff"
             )));

@@ -146,6 +146,7 @@ impl DeployService {
             let before = model.status.clone();
             let model = self.recheck_model(model).await?;
             let model = self.catch_up_baseline(model).await?;
+            self.keep_unchanged_base(&model).await;
             let status_change = (model.status != before).then(|| before.clone());
             let saved = match self.save(model.clone(), row.is_some()).await {
                 Ok(saved) => saved,
@@ -297,6 +298,24 @@ impl DeployService {
         self.write_row_record(&model, &base).await?;
         model.recorded_hash = base;
         Ok(model)
+    }
+
+    /// A copy still exactly as deployed, whoever deployed it, is the deployment's base: kept
+    /// once per hash, so a deployment SkillMeat made can be merged after the collection moves
+    /// on. (A copy already edited before this server saw it gives no base.)
+    async fn keep_unchanged_base(&self, model: &deployments::Model) {
+        let hash = model.recorded_hash.clone();
+        if model.local_hash.as_deref() != Some(hash.as_str()) || self.inner.snapshots.has(&hash) {
+            return;
+        }
+        let Ok(copy) = super::diff::copy_path(model) else {
+            return;
+        };
+        let store = self.inner.snapshots.clone();
+        let kept = tokio::task::spawn_blocking(move || store.keep(&copy, &hash)).await;
+        if let Ok(Err(e)) = kept {
+            tracing::warn!(deployment = %model.id, error = %e, "could not keep the deployed content as a merge base");
+        }
     }
 
     pub(super) async fn save(

@@ -91,8 +91,13 @@ impl SnapshotStore {
         }
     }
 
+    /// Whether the content of `content_hash` is kept.
+    pub fn has(&self, content_hash: &str) -> bool {
+        self.dir(content_hash).is_some_and(|d| d.is_dir())
+    }
+
     /// The files kept for `content_hash` (relative path to bytes), or `None` when there is no
-    /// snapshot of it (deployed by SkillMeat, or before snapshots were kept).
+    /// snapshot of it (a copy already edited when this server first saw it).
     pub fn files(&self, content_hash: &str) -> std::io::Result<Option<BTreeMap<String, Vec<u8>>>> {
         let Some(dir) = self.dir(content_hash).filter(|d| d.is_dir()) else {
             return Ok(None);

@@ -88,7 +88,7 @@ pub async fn diff_fragment(
                 button type="button" hx-get=(format!("/ui/deployments/{}/diff?against={value}", encode(&id)))
                     hx-target="closest .diff-view" hx-swap="outerHTML" { (label) }
             } @else {
-                p.muted { "What was deployed is not kept for this deployment (SkillMeat made it), so it is compared with the collection only." }
+                p.muted { "What was deployed is not known here (the copy was already edited when this server first saw it), so it is compared with the collection only." }
             }
             @for f in diff.files.iter().filter(|f| f.change != FileChange::Unchanged) {
                 h3 { code { (f.path) } " " span class=(format!("badge change {}", f.change.as_str())) { (f.change.as_str()) } }

@@ -5,6 +5,8 @@
 use poem::http::StatusCode;
 use serde_json::{Value, json};
 
+use skillmeat_server::source::hash::content_hash;
+
 use crate::helpers::{Backend, TestApp};
 
 fn only_file(diff: &Value) -> &Value {
@@ -119,26 +121,43 @@ async fn a_skill_folder_diff_names_added_and_removed_files() {
     assert_eq!(change("SKILL.md"), Some(json!("unchanged")), "{}", d.text);
 }
 
+/// The id of `artifact`'s deployment in the project at `project_path`.
+async fn deployment_in(app: &TestApp, artifact: &str, project_path: &str) -> String {
+    let list = app
+        .get(&format!(
+            "/api/v1/deployments?artifact_id={artifact}&limit=100"
+        ))
+        .await;
+    list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["project_path"] == project_path)
+        .unwrap_or_else(|| panic!("{}", list.text))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test]
-async fn skillmeats_deployments_have_no_base_here_and_snapshots_are_purged() {
+async fn skillmeats_deployments_get_a_base_when_unchanged_and_snapshots_are_purged() {
     let app = TestApp::spawn_074(Backend::Sqlite).await;
-    app.refresh_everything(false).await;
-    let list = app.get("/api/v1/deployments").await;
-    let id = list.body["items"][0]["id"].as_str().unwrap().to_string();
-    let d = app.get(&format!("/api/v1/deployments/{id}/diff")).await;
-    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
-    assert_eq!(d.body["base_available"], false);
-    assert!(
-        d.body["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["change"] == "unchanged"),
-        "{}",
-        d.text
+    // Edited before this server ever saw it: what was deployed is unknown here.
+    let shop = app.data_home.parent().unwrap().join("projects/shop");
+    let edited = shop.join(".claude/commands/lint-all.md");
+    let text = format!(
+        "{}Edited before\n",
+        std::fs::read_to_string(&edited).unwrap()
     );
+    std::fs::write(&edited, text).unwrap();
+    app.refresh_everything(false).await;
+    let shop_path = shop.canonicalize().unwrap().display().to_string();
+    let lint = deployment_in(&app, "command:lint-all", &shop_path).await;
+    let d = app.get(&format!("/api/v1/deployments/{lint}/diff")).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    assert_eq!(d.body["base_available"], false, "{}", d.text);
     let base = app
-        .get(&format!("/api/v1/deployments/{id}/diff?against=base"))
+        .get(&format!("/api/v1/deployments/{lint}/diff?against=base"))
         .await;
     base.assert_error(StatusCode::CONFLICT, "conflict");
     assert!(
@@ -150,32 +169,51 @@ async fn skillmeats_deployments_have_no_base_here_and_snapshots_are_purged() {
         base.text
     );
 
-    // A deployment made here keeps a snapshot until nothing records it.
+    // Unchanged since SkillMeat deployed it: its copy is kept as the base at the first scan.
+    let ui_kit = deployment_in(&app, "skill:ui-kit", &shop_path).await;
+    let d = app.get(&format!("/api/v1/deployments/{ui_kit}/diff")).await;
+    assert_eq!(d.body["base_available"], true, "{}", d.text);
+    let hash = d.body["project_hash"].as_str().unwrap().to_string();
+    let snapshot = app.data_home.join("cache/deploy-snapshots").join(&hash);
+    assert!(snapshot.is_dir());
+
+    // A snapshot stays until no deployment records its hash.
     let project = app.empty_project("snap");
     let made = app.deploy_to("skill:ui-kit", &project).await;
-    let snapshots = app.data_home.join("cache/deploy-snapshots");
-    assert_eq!(std::fs::read_dir(&snapshots).unwrap().count(), 1);
     assert_eq!(app.state.deployments.purge_snapshots().await.unwrap(), 0);
-    assert_eq!(
-        app.delete(&format!("/api/v1/deployments/{made}"))
-            .await
-            .status,
-        StatusCode::NO_CONTENT
-    );
-    // ui-kit is still deployed (by SkillMeat, same content) in the shop project: kept.
-    assert_eq!(app.state.deployments.purge_snapshots().await.unwrap(), 0);
-    let shop = app
+    for id in [made, ui_kit] {
+        assert_eq!(
+            app.delete(&format!("/api/v1/deployments/{id}"))
+                .await
+                .status,
+            StatusCode::NO_CONTENT
+        );
+    }
+    let others = app
         .get("/api/v1/deployments?artifact_id=skill:ui-kit")
         .await;
-    let shop_id = shop.body["items"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        app.delete(&format!("/api/v1/deployments/{shop_id}"))
-            .await
-            .status,
-        StatusCode::NO_CONTENT
-    );
+    let still_recorded = others.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["recorded_hash"] == hash.as_str());
+    app.state.deployments.purge_snapshots().await.unwrap();
+    assert_eq!(snapshot.is_dir(), still_recorded, "{}", others.text);
+
+    // Content nothing else records goes with its last deployment.
+    let only = app.collection_dir("default").join("skills/only-here");
+    std::fs::create_dir_all(&only).unwrap();
+    std::fs::write(only.join("SKILL.md"), "---\ndescription: Only here\n---\n").unwrap();
+    let id = app.deploy_to("skill:only-here", &project).await;
+    let kept = app
+        .data_home
+        .join("cache/deploy-snapshots")
+        .join(content_hash(&only).unwrap());
+    assert!(kept.is_dir());
+    assert_eq!(app.state.deployments.purge_snapshots().await.unwrap(), 0);
+    app.delete(&format!("/api/v1/deployments/{id}")).await;
     assert_eq!(app.state.deployments.purge_snapshots().await.unwrap(), 1);
-    assert_eq!(std::fs::read_dir(&snapshots).unwrap().count(), 0);
+    assert!(!kept.exists());
 }
 
 #[tokio::test]

@@ -250,16 +250,39 @@ async fn a_merge_keeps_both_sides_and_refuses_overlapping_lines() {
 }
 
 #[tokio::test]
-async fn deployments_made_by_skillmeat_have_no_base_to_merge_from() {
+async fn a_deployment_edited_before_this_server_saw_it_has_no_base_to_merge_from() {
     let app = TestApp::spawn_074(Backend::Sqlite).await;
+    let copy = app
+        .data_home
+        .parent()
+        .unwrap()
+        .join("projects/shop/.claude/commands/lint-all.md");
+    std::fs::write(&copy, "edited before the first scan\n").unwrap();
     let _jobs = app.start_jobs().await;
-    let list = app.get("/api/v1/deployments?limit=1").await;
-    let id = list.body["items"][0]["id"].as_str().unwrap().to_string();
+    let list = app
+        .get("/api/v1/deployments?artifact_id=command:lint-all&limit=100")
+        .await;
+    let edited = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| {
+            d["project_path"]
+                .as_str()
+                .unwrap()
+                .ends_with("/projects/shop")
+        })
+        .unwrap_or_else(|| panic!("{}", list.text));
+    let id = edited["id"].as_str().unwrap();
     let r = app
         .post_json(&format!("/api/v1/deployments/{id}/merge"), json!({}))
         .await;
     r.assert_error(StatusCode::CONFLICT, "conflict");
     assert!(r.text.contains("No base content is kept"), "{}", r.text);
+    assert_eq!(
+        std::fs::read_to_string(&copy).unwrap(),
+        "edited before the first scan\n"
+    );
 }
 
 /// A skill of `files` files under `home`'s default collection.
