@@ -95,18 +95,12 @@ pub fn acquire_blocking(target: &Path) -> io::Result<WriteLock> {
     }
 }
 
-/// Waits (without blocking a runtime thread) for the lock of `target`.
+/// Waits for the lock of `target` on a blocking thread (never a runtime one).
 pub async fn acquire(target: &Path) -> io::Result<WriteLock> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(lock) = try_lock(target)? {
-            return Ok(lock);
-        }
-        if Instant::now() >= deadline {
-            return Err(timed_out(target));
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    let target = target.to_path_buf();
+    tokio::task::spawn_blocking(move || acquire_blocking(&target))
+        .await
+        .map_err(io::Error::other)?
 }
 
 #[cfg(test)]

@@ -358,8 +358,9 @@ impl DeployService {
         match owned_path(&row.artifact_path, &row.artifact_name) {
             Some(rel) if safe_relative(&row.profile_root).is_some() => {
                 let target = profile_root.join(rel);
-                let _lock = write_lock(&target).await?;
                 if ensure_inside_project(&project_root, &target).is_ok() {
+                    // Locked only once known to be inside: the lock file sits beside it.
+                    let _lock = write_lock(&target).await?;
                     match std::fs::symlink_metadata(&target) {
                         Ok(m) if m.is_dir() => std::fs::remove_dir_all(&target)
                             .map_err(io(format!("removing {}", target.display())))?,
@@ -373,10 +374,13 @@ impl DeployService {
                 tracing::warn!(deployment = id, path = %row.artifact_path, "record path does not belong to the artifact; its files are left alone")
             }
         }
-        if safe_relative(&row.profile_root).is_some() {
-            let _lock = write_lock(&profile_root.join(RECORD_FILE)).await?;
+        let record_file = profile_root.join(RECORD_FILE);
+        if safe_relative(&row.profile_root).is_some()
+            && ensure_inside_project(&project_root, &record_file).is_ok()
+        {
+            let _lock = write_lock(&record_file).await?;
             record::remove_record(
-                &profile_root.join(RECORD_FILE),
+                &record_file,
                 &row.artifact_name,
                 &row.artifact_type,
                 &row.profile,

@@ -249,9 +249,16 @@ impl DeployService {
         row: &deployments::Model,
         content_hash: &str,
     ) -> Result<(), DeployError> {
-        let record_file = PathBuf::from(&row.project_path)
-            .join(&row.profile_root)
-            .join(RECORD_FILE);
+        let project = PathBuf::from(&row.project_path);
+        if safe_relative(&row.profile_root).is_none() {
+            return Err(DeployError::BadRequest(format!(
+                "the recorded profile folder '{}' is not a plain folder of the project",
+                printable(&row.profile_root)
+            )));
+        }
+        let record_file = project.join(&row.profile_root).join(RECORD_FILE);
+        // A profile folder that is a link out of the project is not written through.
+        ensure_inside_project(&project, &record_file)?;
         let rec = NewRecord {
             name: &row.artifact_name,
             artifact_type: &row.artifact_type,

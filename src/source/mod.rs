@@ -8,6 +8,7 @@
 pub mod filesystem;
 pub mod frontmatter;
 pub mod hash;
+mod item;
 pub mod layout;
 pub mod lockfile;
 pub mod manifest;

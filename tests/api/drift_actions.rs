@@ -334,15 +334,12 @@ impl Round<'_> {
         let server = ServerProcess::start(self.env).await;
         let project = self.dir.join(format!("projects/p{n}"));
         std::fs::create_dir_all(&project).unwrap();
-        let deployed: Value = http
-            .post(format!("{}/api/v1/deployments", server.base))
-            .json(&json!({"artifact_id": "skill:big", "project_path": project}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, deployed) = server
+            .post(
+                "/api/v1/deployments",
+                json!({"artifact_id": "skill:big", "project_path": project}),
+            )
+            .await;
         let id = deployed["id"].as_str().expect("deployed").to_string();
         let copy = project.join(".claude/skills/big");
         let collection = self.collection.to_path_buf();
@@ -413,18 +410,7 @@ async fn a_server_killed_mid_push_or_mid_merge_leaves_the_old_or_the_new_content
     let dir = tempfile::tempdir_in(temp_root()).unwrap();
     let home = dir.path().join(".skillmeat");
     let collection = big_skill(&home, 1500);
-    let env: Vec<(String, String)> = [
-        ("SKILLMEAT_DATA_HOME", home.display().to_string()),
-        (
-            "SKILLMEAT_DATABASE__URL",
-            format!("sqlite://{}", dir.path().join("cache.db").display()),
-        ),
-        ("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "0".into()),
-        ("SKILLMEAT_WATCH__ENABLED", "false".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let env = crate::helpers::quiet_server_env(&home, &dir.path().join("cache.db"));
     let round = Round {
         dir: dir.path(),
         collection: &collection,

@@ -239,18 +239,7 @@ async fn a_deploy_killed_mid_copy_leaves_the_project_as_it_was_and_its_staging_c
     }
     let project = dir.path().join("project");
     std::fs::create_dir_all(&project).unwrap();
-    let env: Vec<(String, String)> = [
-        ("SKILLMEAT_DATA_HOME", home.display().to_string()),
-        (
-            "SKILLMEAT_DATABASE__URL",
-            format!("sqlite://{}", dir.path().join("cache.db").display()),
-        ),
-        ("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "0".into()),
-        ("SKILLMEAT_WATCH__ENABLED", "false".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let env = crate::helpers::quiet_server_env(&home, &dir.path().join("cache.db"));
     let server = ServerProcess::start(&env).await;
     let skills = project.join(".claude/skills");
     let deploy = {

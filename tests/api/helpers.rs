@@ -684,6 +684,23 @@ pub fn finished(job: &Value) -> Option<Value> {
         .then(|| job.clone())
 }
 
+/// The environment of a server process over `home` with its SQLite database at `db`, no
+/// schedule and no watcher (a test drives everything itself).
+pub fn quiet_server_env(home: &Path, db: &Path) -> Vec<(String, String)> {
+    [
+        ("SKILLMEAT_DATA_HOME", home.display().to_string()),
+        (
+            "SKILLMEAT_DATABASE__URL",
+            format!("sqlite://{}", db.display()),
+        ),
+        ("SKILLMEAT_CACHE__REFRESH_INTERVAL_SECS", "0".into()),
+        ("SKILLMEAT_WATCH__ENABLED", "false".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 /// The server binary, started with `env`, killed when dropped.
 pub struct ServerProcess {
     child: std::process::Child,
@@ -734,6 +751,18 @@ impl ServerProcess {
             .json()
             .await
             .unwrap()
+    }
+
+    /// POST `body` to `path`; the status and the JSON answer (null when there is none).
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// Polls a job until it finished.

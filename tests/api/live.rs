@@ -126,6 +126,18 @@ impl LiveServer {
             .unwrap()
     }
 
+    /// POST `body` to `path` (a success expected) and parse the JSON answer.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let r = reqwest::Client::new()
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
     /// Waits (60 s at most) until the start-up warm has finished.
     pub async fn wait_for_warm(&self) {
         poll(

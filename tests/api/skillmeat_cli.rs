@@ -88,16 +88,6 @@ fn skill(dir: &Path, name: &str, description: &str) -> PathBuf {
     path
 }
 
-async fn send(method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().request(method, url);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 fn lock_hash(collection: &Path, key: &str) -> String {
     let text = std::fs::read_to_string(collection.join("collection.lock")).unwrap();
     let lock: toml::Value = toml::from_str(&text).unwrap();
@@ -206,27 +196,23 @@ async fn the_skillmeat_cli_and_this_server_work_on_one_home() {
     assert_eq!(made_by_cli["status"], "synced", "{made_by_cli}");
 
     // The server deploys and groups; the CLI reads both.
-    let (status, deployed) = send(
-        reqwest::Method::POST,
-        format!("{}/api/v1/deployments", server.base),
-        Some(json!({"artifact_id": "skill:cli-skill", "project_path": app2})),
-    )
-    .await;
+    let (status, deployed) = server
+        .post(
+            "/api/v1/deployments",
+            json!({"artifact_id": "skill:cli-skill", "project_path": app2}),
+        )
+        .await;
     assert_eq!(status, 201, "{deployed}");
-    let (status, group) = send(
-        reqwest::Method::POST,
-        format!("{}/api/v1/groups", server.base),
-        Some(json!({"collection_id": "default", "name": "Made by the server", "description": "Grouped over HTTP"})),
-    )
+    let (status, group) = server.post("/api/v1/groups", json!({"collection_id": "default", "name": "Made by the server", "description": "Grouped over HTTP"}))
     .await;
     assert_eq!(status, 201, "{group}");
     let group_id = group["id"].as_str().unwrap().to_string();
-    let (status, _) = send(
-        reqwest::Method::POST,
-        format!("{}/api/v1/groups/{group_id}/artifacts", server.base),
-        Some(json!({"artifact_ids": ["skill:cli-skill"]})),
-    )
-    .await;
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/groups/{group_id}/artifacts"),
+            json!({"artifact_ids": ["skill:cli-skill"]}),
+        )
+        .await;
     assert!(status == 200 || status == 201, "{status}");
     // sync-check lists the collection's artifacts not deployed there as "added" (and exits 1
     // for them); the one this server deployed must not drift.
@@ -300,10 +286,9 @@ async fn the_skillmeat_cli_and_this_server_work_on_one_home() {
         let mut c = cli.command(&["deploy", "other-skill", "--project", app3.to_str().unwrap()]);
         tokio::task::spawn_blocking(move || c.output().unwrap())
     };
-    let server_deploy = send(
-        reqwest::Method::POST,
-        format!("{}/api/v1/deployments", server.base),
-        Some(json!({"artifact_id": "skill:cli-skill", "project_path": app3})),
+    let server_deploy = server.post(
+        "/api/v1/deployments",
+        json!({"artifact_id": "skill:cli-skill", "project_path": app3}),
     );
     let (cli_out, (status, body)) = tokio::join!(cli_deploy, server_deploy);
     let cli_out = cli_out.unwrap();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::browser::Browser;
 use crate::helpers::{copy_tree, fixture_dir};
@@ -390,19 +390,6 @@ async fn the_deployment_dashboard_filters_undeploys_and_deploys() {
             .await;
     }
     browser.finish().await;
-}
-
-impl UiServer {
-    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
-        let r = reqwest::Client::new()
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap()
-    }
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! collection, merge the collection's version (a conflict settled per file), and take the
 //! collection's version; each after a confirmation that says what it overwrites.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::browser::Browser;
 use crate::live::LiveServer;
@@ -10,15 +10,12 @@ use crate::live::LiveServer;
 const BASE: &str = "---\ndescription: Merge me\n---\none\ntwo\nthree\n";
 
 async fn deploy(server: &LiveServer, project: &std::path::Path) -> String {
-    let r: Value = crate::live::client()
-        .post(server.url("/api/v1/deployments"))
-        .json(&json!({"artifact_id": "skill:merge-me", "project_path": project}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = server
+        .post(
+            "/api/v1/deployments",
+            json!({"artifact_id": "skill:merge-me", "project_path": project}),
+        )
+        .await;
     r["id"].as_str().expect("deployed").to_string()
 }
 
