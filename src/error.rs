@@ -68,7 +68,8 @@ pub enum ApiError {
     Unauthorized(Json<ErrorBody>),
     /// Refused: a foreign `Host` (`host_not_allowed`), a write from another site
     /// (`cross_site_request`), a write with a read-only key (`read_only_key`), or a project
-    /// outside `deploy.allowed_roots` (`project_outside_roots`).
+    /// outside `deploy.allowed_roots` (`project_outside_roots`), or an import from a path outside
+    /// them (`path_outside_roots`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
     /// The thing asked for does not exist.
@@ -313,6 +314,31 @@ impl From<crate::deploy::DeployError> for ApiError {
             DeployError::Io { ref source, .. }
                 if source.kind() == std::io::ErrorKind::StorageFull =>
             {
+                Self::storage_full(&err)
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<crate::authoring::AuthoringError> for ApiError {
+    fn from(err: crate::authoring::AuthoringError) -> Self {
+        use crate::authoring::AuthoringError as E;
+        match err {
+            E::BadRequest(d) => Self::bad_request(d),
+            E::Invalid(d) => Self::unprocessable(d),
+            E::NotFound(d) => Self::not_found(d),
+            E::Conflict(d) => Self::conflict(d),
+            E::TooLarge(d) => Self::PayloadTooLarge(ErrorBody::new("payload_too_large", d)),
+            E::OutsideRoots(d) => Self::forbidden("path_outside_roots", d),
+            // Operations that expect these answer them with their own statuses (412, 428,
+            // 502); elsewhere they are a conflict and an unavailable backing service.
+            E::Stale { .. } | E::TagRequired => Self::conflict(err.to_string()),
+            E::Git(d) => Self::Unavailable(ErrorBody::new("git_error", d)),
+            E::Cache(e) => e.into(),
+            E::Deploy(e) => e.into(),
+            E::Db(e) => e.into(),
+            E::Io { ref source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
                 Self::storage_full(&err)
             }
             other => Self::internal(&other),

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod atomic;
+pub mod authoring;
 pub mod cache;
 pub mod cli;
 pub mod collections;
@@ -11,6 +12,7 @@ pub mod db;
 pub mod deploy;
 pub mod error;
 pub mod events;
+pub mod git;
 pub mod idle;
 pub mod import;
 pub mod jobs;

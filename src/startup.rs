@@ -22,6 +22,8 @@ use crate::config::Settings;
 use crate::db::{self, DbOpenError};
 use crate::deploy::DeployService;
 use crate::error::render_poem_error;
+use crate::source::composite::CompositeSource;
+use crate::source::git::GitSource;
 use crate::source::{ArtifactSource, FilesystemSource};
 use crate::state::AppState;
 use crate::watcher::{FileWatcher, WatchState, WatchStatus};
@@ -55,8 +57,20 @@ pub enum StartupError {
 /// Connects and migrates the database and builds the shared state over the data home's
 /// filesystem collections.
 pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
-    let source: Arc<dyn ArtifactSource> =
+    let filesystem: Arc<dyn ArtifactSource> =
         Arc::new(FilesystemSource::new(settings.data_home_path()));
+    let source: Arc<dyn ArtifactSource> = if settings.sources.git.is_empty() {
+        filesystem
+    } else {
+        let timeout = Duration::from_secs(settings.artifacts.git_timeout_secs);
+        let git = settings
+            .sources
+            .git
+            .iter()
+            .map(|g| GitSource::new(g, &settings.data_home_path(), timeout))
+            .collect();
+        Arc::new(CompositeSource::new(filesystem, git))
+    };
     build_state_with_source(settings, source).await
 }
 
@@ -99,6 +113,14 @@ pub async fn build_state_with_source(
         crate::deploy::snapshots::SnapshotStore::new(&settings.data_home_path()),
         events.clone(),
     );
+    crate::git::set_timeouts(Duration::from_secs(settings.artifacts.git_timeout_secs));
+    let authoring = crate::authoring::AuthoringService::new(
+        settings.data_home_path(),
+        settings.authoring(),
+        cache.clone(),
+        collections.clone(),
+        deployments.clone(),
+    );
     // The first start on a SkillMeat home brings its collections and groups over, once.
     let import_at_start = crate::import::first_start_due(&collections)
         .await
@@ -109,6 +131,7 @@ pub async fn build_state_with_source(
         cache: cache.clone(),
         collections: collections.clone(),
         deployments: deployments.clone(),
+        authoring: authoring.clone(),
         events: events.clone(),
         history: history.clone(),
         store: store.clone(),
@@ -135,6 +158,7 @@ pub async fn build_state_with_source(
         cache,
         collections,
         deployments,
+        authoring,
         jobs,
         events,
         watch_status: WatchStatus::new(if settings.watch.enabled {
@@ -190,7 +214,10 @@ pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
         .nest("/docs", docs)
         .at("/metrics", get(api::metrics::metrics))
         // Lets a client send a file path with raw slashes; same logic as the OpenAPI operation.
-        .at("/api/v1/artifacts/:id/files/*path", get(raw_file_path))
+        .at(
+            "/api/v1/artifacts/:id/files/*path",
+            get(raw_file_path).put(raw_put_file).delete(raw_delete_file),
+        )
         // The OpenAPI operations live under /api and /health; everything else is the UI.
         .nest_no_strip("/api", service)
         .nest_no_strip("/health", api::service(&state))
@@ -228,6 +255,60 @@ async fn raw_file_path(
         Ok(resp) => resp.into_response(),
         Err(err) => err.into_response(),
     }
+}
+
+/// `PUT` of a file with raw slashes in its path; same logic as the OpenAPI operation.
+#[poem::handler]
+async fn raw_put_file(
+    poem::web::Path((id, path)): poem::web::Path<(String, String)>,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    req: &Request,
+    body: poem::Body,
+) -> poem::Response {
+    use poem::IntoResponse;
+    let if_match = if_match(req);
+    let parsed = match body.into_bytes().await {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes).ok(),
+        Err(_) => None,
+    };
+    let Some(content) = parsed
+        .as_ref()
+        .and_then(|v| v.get("content"))
+        .and_then(|c| c.as_str())
+    else {
+        return crate::error::ApiError::bad_request(
+            "the body must be JSON: {\"content\": \"<the whole file>\"}",
+        )
+        .into_response();
+    };
+    match api::artifact_edit::put_file(state, &id, &path, content.to_string(), if_match.as_deref())
+        .await
+    {
+        Ok(resp) => resp.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// `DELETE` of a file with raw slashes in its path; same logic as the OpenAPI operation.
+#[poem::handler]
+async fn raw_delete_file(
+    poem::web::Path((id, path)): poem::web::Path<(String, String)>,
+    poem::web::Data(state): poem::web::Data<&AppState>,
+    req: &Request,
+) -> poem::Response {
+    use poem::IntoResponse;
+    let if_match = if_match(req);
+    match api::artifact_edit::delete_file(state, &id, &path, if_match.as_deref()).await {
+        Ok(resp) => resp.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+fn if_match(req: &Request) -> Option<String> {
+    req.headers()
+        .get(poem::http::header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
 }
 
 /// Refuses bodies over the limit with 413: by `Content-Length` when sent, else by reading at

@@ -22,6 +22,8 @@ pub struct AppState {
     pub collections: CollectionService,
     /// Projects and deployments.
     pub deployments: DeployService,
+    /// Imports, edits, deletes and upstream pulls of artifacts.
+    pub authoring: crate::authoring::AuthoringService,
     /// The background job runner (queue, history, schedule).
     pub jobs: jobs::JobRunner,
     /// Live events for `GET /api/v1/events`.
@@ -41,6 +43,7 @@ impl AppState {
             cache: self.cache.clone(),
             collections: self.collections.clone(),
             deployments: self.deployments.clone(),
+            authoring: self.authoring.clone(),
             events: self.events.clone(),
             history: self.jobs.history().clone(),
             store: self.jobs.store().clone(),

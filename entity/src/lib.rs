@@ -3,6 +3,7 @@
 //! The API layer converts these models into its own response objects, so a column never
 //! leaks into the public contract by accident.
 
+pub mod artifact_upstreams;
 pub mod cache_meta;
 pub mod cached_artifacts;
 pub mod collection_artifacts;

@@ -1,5 +1,6 @@
 //! Short names for every entity.
 
+pub use crate::artifact_upstreams::Entity as ArtifactUpstreams;
 pub use crate::cache_meta::Entity as CacheMeta;
 pub use crate::cached_artifacts::Entity as CachedArtifacts;
 pub use crate::collection_artifacts::Entity as CollectionArtifacts;

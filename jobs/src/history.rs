@@ -250,6 +250,21 @@ impl JobHistory {
         Ok(())
     }
 
+    /// Shows `progress` in a running run's `details` (`{"progress": ...}`).
+    pub async fn set_progress(&self, id: i64, progress: serde_json::Value) -> Result<(), DbErr> {
+        use job_runs::Column as C;
+        job_runs::Entity::update_many()
+            .col_expr(
+                C::Details,
+                Expr::value(serde_json::json!({ "progress": progress })),
+            )
+            .filter(C::Id.eq(id))
+            .filter(C::Status.eq(RunStatus::Running.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     /// Records a successful finish with the run's report (unless the run was meanwhile
     /// recorded as abandoned: a finished run never changes).
     pub async fn succeed(

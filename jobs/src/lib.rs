@@ -21,7 +21,20 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use cancel::{CancelFlag, current_cancel_flag};
+/// An error retrying cannot mend (bad input, a name clash): the run is recorded as failed at
+/// once instead of being retried.
+#[derive(Debug)]
+pub struct Permanent(pub BoxError);
+
+impl std::fmt::Display for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Permanent {}
+
+pub use cancel::{CancelFlag, Progress, current_cancel_flag, current_progress};
 pub use control::{CancelOutcome, RunPoint, StateCounts};
 pub use history::{Enqueued, JobHistory, KindStats, RunFilter};
 pub use instances::InstanceInfo;

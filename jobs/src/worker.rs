@@ -9,7 +9,7 @@ use apalis::prelude::{Attempt, Data};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::cancel::{CancelFlag, with_flag};
+use crate::cancel::{CancelFlag, Progress, with_flag};
 use crate::history::JobHistory;
 use crate::queue::QueueStore;
 use crate::registry::{Registry, Transition};
@@ -103,9 +103,16 @@ pub(crate) async fn execute(ctx: &JobContext, run_id: i64, attempt: usize) -> Re
         .insert(run_id, flag.clone());
     // Each beat also looks for a cancel asked for on another instance.
     let beat_flag = flag.clone();
+    let progress = Progress::default();
+    let beat_progress = progress.clone();
     let beating = tokio::spawn(async move {
         loop {
             tokio::time::sleep(heartbeat).await;
+            if let Some(value) = beat_progress.take()
+                && let Err(e) = history.set_progress(run_id, value).await
+            {
+                tracing::warn!(run_id, error = %e, "could not record a job's progress");
+            }
             if let Err(e) = history.beat(run_id).await {
                 tracing::warn!(run_id, error = %e, "could not record a job heartbeat");
             }
@@ -121,7 +128,8 @@ pub(crate) async fn execute(ctx: &JobContext, run_id: i64, attempt: usize) -> Re
             Box::pin(async move { Err(format!("no job kind '{kind}' is registered").into()) })
         }
     };
-    let outcome = match tokio::time::timeout(timeout, with_flag(flag.clone(), work)).await {
+    let outcome = match tokio::time::timeout(timeout, with_flag(flag.clone(), progress, work)).await
+    {
         Ok(outcome) => outcome,
         Err(_) => Err(format!("timed out after {} s", timeout.as_secs()).into()),
     };
@@ -157,7 +165,8 @@ pub(crate) async fn execute(ctx: &JobContext, run_id: i64, attempt: usize) -> Re
         }
         Err(err) => {
             let message = error_chain(err.as_ref());
-            if run.attempts >= run.max_attempts {
+            let permanent = err.downcast_ref::<crate::Permanent>().is_some();
+            if permanent || run.attempts >= run.max_attempts {
                 ctx.history.fail(run_id, &message, Some(elapsed)).await?;
                 ctx.transition(&run, RunStatus::Failed, Some(elapsed));
                 tracing::error!(run_id, kind = %run.kind, attempts = run.attempts, error = %message, "job failed");

@@ -16,6 +16,7 @@ mod m20261130_000007_create_sessions;
 mod m20261130_000008_create_skillmeat_imports;
 mod m20261130_000009_create_search_roots;
 mod m20261130_000010_create_job_control;
+mod m20261130_000011_create_artifact_upstreams;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_create_skillmeat_imports::Migration),
             Box::new(m20261130_000009_create_search_roots::Migration),
             Box::new(m20261130_000010_create_job_control::Migration),
+            Box::new(m20261130_000011_create_artifact_upstreams::Migration),
         ]
     }
 }

@@ -8,11 +8,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::ApiTags;
+use super::artifact_detail::{ArtifactDetail, artifact_detail};
 use super::common::{PageInfo, SortOrder, comma_list};
 use super::deployments::DeploymentCounts;
-use crate::cache::Lookup;
 use crate::cache::listing::{self, ArtifactFilter, PageRequest, SortField};
-use crate::deploy::StatusCounts;
 use crate::error::{ApiError, ErrorBody};
 use crate::source::filesystem::safe_relative;
 use crate::source::{ArtifactId, ArtifactType, SourceArtifact, printable};
@@ -85,109 +84,6 @@ pub struct ArtifactList {
     pub page_info: PageInfo,
 }
 
-/// Metadata from the front matter.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct ArtifactMetadataObject {
-    /// `title`.
-    pub title: Option<String>,
-    /// `description`, or the first body line.
-    pub description: Option<String>,
-    /// `author`.
-    pub author: Option<String>,
-    /// `license`.
-    pub license: Option<String>,
-    /// `version`.
-    pub version: Option<String>,
-    /// Tags (front matter and manifest).
-    pub tags: Vec<String>,
-    /// Dependencies.
-    pub dependencies: Vec<String>,
-    /// Tools, normalised to Claude Code's names.
-    pub tools: Vec<String>,
-    /// Tool entries that are not known tool names, verbatim.
-    pub unknown_tools: Vec<String>,
-    /// Every other front matter key.
-    pub extra: serde_json::Value,
-}
-
-/// One file of an artifact.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct ArtifactFileInfo {
-    /// Path relative to the artifact.
-    pub path: String,
-    /// Size in bytes.
-    pub size: u64,
-}
-
-/// Manifest fields (`collection.toml`).
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct ManifestInfo {
-    /// `local`, `github` or `marketplace`.
-    pub origin: Option<String>,
-    /// When it was added.
-    pub added: Option<String>,
-    /// Upstream spec or URL.
-    pub upstream: Option<String>,
-    /// Version spec.
-    pub version_spec: Option<String>,
-    /// Resolved commit.
-    pub resolved_sha: Option<String>,
-    /// Resolved version.
-    pub resolved_version: Option<String>,
-}
-
-/// Everything known about one artifact.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct ArtifactDetail {
-    /// `type:name`.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Type.
-    #[oai(rename = "type")]
-    pub artifact_type: String,
-    /// Collection the cached copy comes from.
-    pub collection: String,
-    /// Every collection holding it.
-    pub collections: Vec<String>,
-    /// Path inside the collection.
-    pub path: String,
-    /// False when found on disk but not in the manifest.
-    pub in_manifest: bool,
-    /// Manifest fields, when listed.
-    pub manifest: Option<ManifestInfo>,
-    /// Description.
-    pub description: Option<String>,
-    /// Parsed metadata.
-    pub metadata: ArtifactMetadataObject,
-    /// The raw front matter.
-    pub frontmatter: serde_json::Value,
-    /// Set when the front matter was malformed and salvaged line by line.
-    pub frontmatter_error: Option<String>,
-    /// Files with sizes, in hash order.
-    pub files: Vec<ArtifactFileInfo>,
-    /// Number of files.
-    pub file_count: u64,
-    /// Sum of file sizes.
-    pub total_size: u64,
-    /// SkillMeat content hash (SHA-256 hex).
-    pub content_hash: String,
-    /// Newest file modification time.
-    pub updated_at: DateTime<Utc>,
-    /// When the cache entry was written.
-    pub cached_at: DateTime<Utc>,
-    /// When the entry expires and a read goes back to the source.
-    pub expires_at: DateTime<Utc>,
-    /// Projects it is deployed into.
-    pub deployment_count: u64,
-    /// Its deployments per status.
-    pub deployments_by_status: DeploymentCounts,
-}
-
 /// One file's content.
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -221,6 +117,9 @@ pub enum GetArtifactResponse {
         Json<ArtifactDetail>,
         /// `hit` when served from the cache, `miss` when the source was read.
         #[oai(header = "X-Cache")]
+        String,
+        /// The content hash, quoted: send it back as `If-Match` to edit a file.
+        #[oai(header = "ETag")]
         String,
     ),
     /// No source has this artifact.
@@ -357,19 +256,14 @@ impl ArtifactsApi {
         id: Path<String>,
     ) -> Result<GetArtifactResponse, ApiError> {
         let id = parse_id(&id.0)?;
-        match self.state.cache.get_or_fill(&id).await? {
-            Some(lookup) => {
-                let cache_header = if lookup.hit { "hit" } else { "miss" };
-                let counts = self
-                    .state
-                    .deployments
-                    .counts_for(std::slice::from_ref(&lookup.row.artifact_id))
-                    .await?
-                    .remove(&lookup.row.artifact_id)
-                    .unwrap_or_default();
+        match artifact_detail(&self.state, &id).await? {
+            Some((detail, hit)) => {
+                let etag = format!("\"{}\"", detail.content_hash);
+                let cache_header = if hit { "hit" } else { "miss" };
                 Ok(GetArtifactResponse::Ok(
-                    Json(detail(lookup, counts)),
+                    Json(detail),
                     cache_header.to_string(),
+                    etag,
                 ))
             }
             None => Ok(GetArtifactResponse::NotFound(not_found_body(&id))),
@@ -469,70 +363,10 @@ pub fn parse_id(raw: &str) -> Result<ArtifactId, ApiError> {
     ArtifactId::parse(raw).map_err(ApiError::bad_request)
 }
 
-fn not_found_body(id: &ArtifactId) -> Json<ErrorBody> {
+pub fn not_found_body(id: &ArtifactId) -> Json<ErrorBody> {
     Json(ErrorBody {
         code: "not_found".into(),
         detail: format!("Artifact '{id}' not found"),
         conflicts: None,
     })
-}
-
-fn detail(lookup: Lookup, deployments: StatusCounts) -> ArtifactDetail {
-    let Lookup { row, artifact, .. } = lookup;
-    let SourceArtifact {
-        item,
-        metadata,
-        frontmatter,
-        frontmatter_error,
-        files,
-        content_hash,
-        total_size,
-    } = artifact;
-    ArtifactDetail {
-        id: item.artifact_id,
-        name: item.name,
-        artifact_type: item.artifact_type.as_str().into(),
-        collection: item.collection,
-        collections: item.collections,
-        path: item.path,
-        in_manifest: item.in_manifest,
-        manifest: item.manifest.map(|m| ManifestInfo {
-            origin: m.origin,
-            added: m.added,
-            upstream: m.upstream,
-            version_spec: m.version_spec,
-            resolved_sha: m.resolved_sha,
-            resolved_version: m.resolved_version,
-        }),
-        description: metadata.description.clone(),
-        metadata: ArtifactMetadataObject {
-            title: metadata.title,
-            description: metadata.description,
-            author: metadata.author,
-            license: metadata.license,
-            version: metadata.version,
-            tags: metadata.tags,
-            dependencies: metadata.dependencies,
-            tools: metadata.tools,
-            unknown_tools: metadata.unknown_tools,
-            extra: serde_json::Value::Object(metadata.extra),
-        },
-        frontmatter: serde_json::Value::Object(frontmatter),
-        frontmatter_error,
-        file_count: files.len() as u64,
-        files: files
-            .into_iter()
-            .map(|f| ArtifactFileInfo {
-                path: f.path,
-                size: f.size,
-            })
-            .collect(),
-        total_size,
-        content_hash,
-        updated_at: row.source_modified_at,
-        cached_at: row.last_updated,
-        expires_at: row.expires_at,
-        deployment_count: deployments.total,
-        deployments_by_status: deployments.into(),
-    }
 }

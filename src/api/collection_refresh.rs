@@ -3,22 +3,21 @@
 //! `add`, `collection refresh` and others call the one of a collection. The refresh is queued
 //! like any other and waited for, boundedly; one that takes longer answers 202 with the job.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
+use super::job_wait::{enqueued_run, wait_for, wait_of};
 use super::jobs::{JobAccepted, JobRun, to_job_run};
 use crate::error::ApiError;
 use crate::jobs::refresh::RefreshJob;
 use crate::scope::Scope;
 use crate::state::AppState;
-use jobs::{Enqueued, RunStatus, Trigger};
+use jobs::{RunStatus, Trigger};
 
-/// Longest wait a request may ask for.
-const MAX_WAIT_SECS: u64 = 60;
 /// Default wait of the refresh of everything (`sync-pull` waits for it).
 const DEFAULT_WAIT_ALL: Duration = Duration::from_secs(10);
 /// Default wait of one collection's refresh: SkillMeat's CLI gives that call 3 s.
@@ -123,12 +122,6 @@ impl CollectionRefreshApi {
     }
 }
 
-fn wait_of(asked: Option<u64>, default: Duration) -> Duration {
-    asked
-        .map(|s| Duration::from_secs(s.min(MAX_WAIT_SECS)))
-        .unwrap_or(default)
-}
-
 impl CollectionRefreshApi {
     async fn refresh(
         &self,
@@ -147,30 +140,13 @@ impl CollectionRefreshApi {
                 Trigger::Manual,
             )
             .await?;
-        let (run, deduplicated) = match enqueued {
-            Enqueued::New(run) => (run, false),
-            Enqueued::Existing(run) => (run, true),
-            Enqueued::SlotTaken => {
-                return Err(ApiError::conflict("This schedule slot was already queued"));
-            }
-        };
-        let deadline = Instant::now() + wait;
-        let mut run = run;
-        loop {
-            let finished = RunStatus::parse(&run.status).is_some_and(|s| s.is_finished());
-            if finished {
-                break;
-            }
-            if Instant::now() >= deadline {
-                return Ok(CacheRefreshResponse::Accepted(Json(JobAccepted {
-                    job: to_job_run(run),
-                    deduplicated,
-                })));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if let Some(now) = jobs.history().get(run.id).await? {
-                run = now;
-            }
+        let (run, deduplicated) = enqueued_run(enqueued)?;
+        let (run, finished) = wait_for(jobs, run, wait).await?;
+        if !finished {
+            return Ok(CacheRefreshResponse::Accepted(Json(JobAccepted {
+                job: to_job_run(run),
+                deduplicated,
+            })));
         }
         let updated = (run.added + run.refreshed) as u64;
         let skipped = (run.checked as u64).saturating_sub(updated + run.errors as u64);

@@ -1,5 +1,8 @@
 //! The HTTP API: one file per resource, gathered here into one OpenAPI service.
 
+pub mod artifact_detail;
+pub mod artifact_edit;
+pub mod artifact_import;
 pub mod artifacts;
 pub mod cache;
 pub mod collection_refresh;
@@ -13,12 +16,15 @@ pub mod health;
 pub mod import;
 pub mod instances;
 pub mod job_control;
+pub mod job_wait;
 pub mod jobs;
 pub mod metrics;
 pub mod projects;
 pub mod schedules;
 pub mod search_roots;
 pub mod spec;
+pub mod trash;
+pub mod upstream;
 pub mod user_collections;
 
 use poem_openapi::{OpenApiService, Tags};
@@ -50,7 +56,14 @@ pub enum ApiTags {
 /// Every resource API as one tuple.
 pub type Apis = (
     health::HealthApi,
-    artifacts::ArtifactsApi,
+    // Artifacts, their writes, upstreams and the trash (one element: a tuple holds at most 16).
+    (
+        artifacts::ArtifactsApi,
+        artifact_import::ArtifactImportApi,
+        artifact_edit::ArtifactEditApi,
+        upstream::UpstreamApi,
+        trash::TrashApi,
+    ),
     cache::CacheApi,
     user_collections::UserCollectionsApi,
     collection_refresh::CollectionRefreshApi,
@@ -78,9 +91,23 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             health::HealthApi {
                 state: state.clone(),
             },
-            artifacts::ArtifactsApi {
-                state: state.clone(),
-            },
+            (
+                artifacts::ArtifactsApi {
+                    state: state.clone(),
+                },
+                artifact_import::ArtifactImportApi {
+                    state: state.clone(),
+                },
+                artifact_edit::ArtifactEditApi {
+                    state: state.clone(),
+                },
+                upstream::UpstreamApi {
+                    state: state.clone(),
+                },
+                trash::TrashApi {
+                    state: state.clone(),
+                },
+            ),
             cache::CacheApi {
                 state: state.clone(),
             },

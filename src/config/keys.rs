@@ -19,6 +19,8 @@ pub enum Rule {
     Switch,
     /// A list of strings.
     List,
+    /// A list of tables (`sources.git`).
+    Tables,
     /// A whole number from `min` to `max` of `unit`.
     Whole {
         /// Smallest allowed.
@@ -37,6 +39,9 @@ impl Rule {
             Rule::Text => "text".into(),
             Rule::Switch => "true or false".into(),
             Rule::List => "a list of strings, e.g. [\"a\", \"b\"]".into(),
+            Rule::Tables => {
+                "a list of tables, e.g. [{ url = \"https://...\", ref = \"main\" }]".into()
+            }
             Rule::Whole { min, max, unit } => format!("a whole number of {unit}, {min} to {max}"),
         }
     }
@@ -339,6 +344,62 @@ pub const KEYS: &[KeyDef] = &[
             unit: "seconds",
         },
         doc: "Seconds a browser session lives after its last use, 60 or more (SKILLMEAT_AUTH__SESSION_TTL_SECS).",
+    },
+    KeyDef {
+        key: "artifacts.max_files",
+        default: "2000",
+        rule: Rule::Whole {
+            min: 1,
+            max: 1_000_000,
+            unit: "files",
+        },
+        doc: "Most files one imported or created artifact may hold, 1 to 1000000; more is refused with 413 (SKILLMEAT_ARTIFACTS__MAX_FILES).",
+    },
+    KeyDef {
+        key: "artifacts.max_total_bytes",
+        default: "52428800",
+        rule: Rule::Whole {
+            min: 1,
+            max: MAX_BYTES,
+            unit: "bytes",
+        },
+        doc: "Most bytes one imported or created artifact may hold, all files together (default 50 MiB); more is refused with 413 (SKILLMEAT_ARTIFACTS__MAX_TOTAL_BYTES).",
+    },
+    KeyDef {
+        key: "artifacts.git_timeout_secs",
+        default: "60",
+        rule: Rule::Whole {
+            min: 1,
+            max: 3600,
+            unit: "seconds",
+        },
+        doc: "Longest a git fetch or ref check may take (connect, each read, and the whole transfer), 1 to 3600 (SKILLMEAT_ARTIFACTS__GIT_TIMEOUT_SECS).",
+    },
+    KeyDef {
+        key: "trash.keep_days",
+        default: "30",
+        rule: Rule::Whole {
+            min: 0,
+            max: MAX_DAYS,
+            unit: "days",
+        },
+        doc: "Days a deleted artifact stays in <data_home>/trash (restorable) before the purge job removes it; 0 removes it at the next purge (SKILLMEAT_TRASH__KEEP_DAYS).",
+    },
+    KeyDef {
+        key: "upstream.check_interval_secs",
+        default: "86400",
+        rule: Rule::Whole {
+            min: 0,
+            max: MAX_SECS,
+            unit: "seconds",
+        },
+        doc: "Seconds between scheduled checks of artifacts' git upstreams for new commits (daily by default); 0 disables the schedule (SKILLMEAT_UPSTREAM__CHECK_INTERVAL_SECS).",
+    },
+    KeyDef {
+        key: "sources.git",
+        default: "[]",
+        rule: Rule::Tables,
+        doc: "Git repositories served read-only as collections of their own, without copying: [{ url = \"https://...\", ref = \"main\", path = \"\", name = \"team\" }]; ref defaults to HEAD, path (a folder in the repository laid out like a collection) to its top, name to the repository's name (SKILLMEAT_SOURCES__GIT='[{url=\"file:///srv/skills.git\"}]').",
     },
     KeyDef {
         key: "ui.script_file",

@@ -46,6 +46,63 @@ pub struct Settings {
     pub watch: WatchSettings,
     /// The web UI.
     pub ui: UiSettings,
+    /// Imported and created artifacts.
+    pub artifacts: ArtifactSettings,
+    /// Deleted artifacts.
+    pub trash: TrashSettings,
+    /// Git upstreams of artifacts.
+    pub upstream: UpstreamSettings,
+    /// Further artifact sources.
+    pub sources: SourcesSettings,
+}
+
+/// `[artifacts]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArtifactSettings {
+    /// Most files of one artifact.
+    pub max_files: u64,
+    /// Most bytes of one artifact.
+    pub max_total_bytes: u64,
+    /// Longest a git network step may take.
+    pub git_timeout_secs: u64,
+}
+
+/// `[trash]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrashSettings {
+    /// Days a deleted artifact is kept.
+    pub keep_days: u64,
+}
+
+/// `[upstream]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UpstreamSettings {
+    /// Seconds between scheduled upstream checks; 0: none.
+    pub check_interval_secs: u64,
+}
+
+/// `[sources]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourcesSettings {
+    /// Git repositories served read-only.
+    pub git: Vec<GitSourceSettings>,
+}
+
+/// One `sources.git` entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GitSourceSettings {
+    /// Repository URL (https, ssh or file).
+    pub url: String,
+    /// Branch, tag or commit; HEAD when empty.
+    #[serde(default, rename = "ref")]
+    pub git_ref: String,
+    /// The folder in the repository laid out like a collection; its top when empty.
+    #[serde(default)]
+    pub path: String,
+    /// The collection's name; the repository's name when empty.
+    #[serde(default)]
+    pub name: String,
 }
 
 /// `[ui]`
@@ -337,6 +394,25 @@ impl Settings {
     pub fn refresh_every(&self) -> Option<Duration> {
         (self.cache.refresh_interval_secs > 0)
             .then(|| Duration::from_secs(self.cache.refresh_interval_secs))
+    }
+
+    /// How often upstreams are checked (`None`: never).
+    pub fn upstream_every(&self) -> Option<Duration> {
+        (self.upstream.check_interval_secs > 0)
+            .then(|| Duration::from_secs(self.upstream.check_interval_secs))
+    }
+
+    /// What the authoring service needs.
+    pub fn authoring(&self) -> crate::authoring::AuthoringSettings {
+        crate::authoring::AuthoringSettings {
+            limits: crate::authoring::Limits {
+                max_files: self.artifacts.max_files as usize,
+                max_total_bytes: self.artifacts.max_total_bytes,
+            },
+            git_timeout: Duration::from_secs(self.artifacts.git_timeout_secs),
+            trash_keep_days: self.trash.keep_days,
+            allowed_roots: self.allowed_roots(),
+        }
     }
 
     /// How often the purge is scheduled (`None`: never).

@@ -115,6 +115,16 @@ impl DeployService {
         Ok(self.save(model, true).await?)
     }
 
+    /// Recomputes the status of every deployment of `artifact_id` after its collection
+    /// content changed (an edit, an upstream pull, a delete: deployments of a deleted artifact
+    /// stay where they are, orphaned), and says what changed.
+    pub async fn artifact_changed(
+        &self,
+        artifact_id: &str,
+    ) -> Result<Vec<StatusChange>, DeployError> {
+        self.recheck_artifact(artifact_id, "").await
+    }
+
     /// Recomputes the status of every deployment of `artifact_id` but `except` (after its
     /// collection content changed), each under its project's lock, and says what changed.
     pub(super) async fn recheck_artifact(

@@ -4,9 +4,11 @@
 //! runner, history, schedules, retries); [`registry`] registers each kind there in one line.
 
 pub mod charts;
+pub mod git_import;
 pub mod import;
 pub mod purge;
 pub mod refresh;
+pub mod upstream;
 pub mod warm;
 
 use crate::cache::CacheService;
@@ -24,6 +26,8 @@ pub struct JobServices {
     pub collections: CollectionService,
     /// Deployments, whose statuses follow the cache.
     pub deployments: DeployService,
+    /// Imports, upstream checks and pulls, the trash.
+    pub authoring: crate::authoring::AuthoringService,
     /// Where live events go.
     pub events: EventBus,
     /// The job history (the purge trims it).
@@ -47,6 +51,9 @@ pub fn registry(
         .register(services.clone(), warm::warm)
         .register(services.clone(), refresh::refresh)
         .register(services.clone(), import::import)
+        .register(services.clone(), git_import::git_import)
+        .register(services.clone(), upstream::check)
+        .register(services.clone(), upstream::update)
         .register(services, purge::purge)
         .at_start(warm::WarmJob);
     let registry = if import_at_start {
@@ -57,6 +64,7 @@ pub fn registry(
     registry
         .every(settings.refresh_every(), refresh::RefreshJob::everything())
         .every(settings.purge_every(), purge::PurgeJob)
+        .every(settings.upstream_every(), upstream::UpstreamCheckJob(None))
         .observe(move |t| observer.job_transition(t))
 }
 
@@ -98,9 +106,12 @@ impl JobServices {
 pub const CACHE_KINDS: [&str; 2] = [warm::WarmJob::KIND_NAME, refresh::RefreshJob::KIND_NAME];
 
 /// Every kind, in display order.
-pub const ALL_KINDS: [&str; 4] = [
+pub const ALL_KINDS: [&str; 7] = [
     warm::WarmJob::KIND_NAME,
     refresh::RefreshJob::KIND_NAME,
     purge::PurgeJob::KIND_NAME,
     import::ImportJob::KIND_NAME,
+    git_import::GitImportJob::KIND_NAME,
+    upstream::UpstreamCheckJob::KIND_NAME,
+    upstream::UpstreamUpdateJob::KIND_NAME,
 ];

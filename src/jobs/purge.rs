@@ -1,6 +1,7 @@
 //! The purge: drop cache entries neither read nor confirmed by a refresh for
 //! `cache.purge_after_days`, finished job records older than `jobs.retention_days`, and the
-//! queue's own finished entries of the same age. A setting of 0 days keeps that kind forever.
+//! queue's own finished entries of the same age, and trash entries older than
+//! `trash.keep_days`. A setting of 0 days keeps that kind forever (but empties the trash).
 
 use std::time::Duration;
 
@@ -70,6 +71,7 @@ pub async fn purge(_job: PurgeJob, services: JobServices) -> Result<RunReport, B
         None => (0, 0, 0),
     };
     let snapshots_removed = services.deployments.purge_snapshots().await?;
+    let trash_removed = services.authoring.purge_trash().await?;
     Ok(RunReport {
         removed: cache_removed,
         details: json!({
@@ -78,6 +80,7 @@ pub async fn purge(_job: PurgeJob, services: JobServices) -> Result<RunReport, B
             "queue_entries_removed": queue_entries_removed,
             "instances_removed": instances_removed,
             "snapshots_removed": snapshots_removed,
+            "trash_entries_removed": trash_removed,
         }),
         ..Default::default()
     })

@@ -100,6 +100,19 @@ pub(crate) fn recognise(t: ArtifactType, path: &Path) -> Option<(String, PathBuf
     }
 }
 
+/// The names a folder artifact's main document may have, in the order they are looked for.
+pub(crate) fn main_document_names(t: ArtifactType) -> &'static [&'static str] {
+    match t {
+        // SkillMeat only reads SKILL.md for metadata; skill.md is accepted as a manifest by its
+        // validator, so we read it too instead of leaving the description empty.
+        ArtifactType::Skill => &["SKILL.md", "skill.md"],
+        ArtifactType::Command => &["command.md", "COMMAND.md"],
+        ArtifactType::Agent => &["AGENT.md", "agent.md"],
+        ArtifactType::Hook => &["HOOK.md", "hook.md", "README.md"],
+        ArtifactType::Mcp => &["MCP.md", "mcp.md", "README.md"],
+    }
+}
+
 /// The Markdown file that carries an artifact's front matter.
 pub(crate) fn main_document(t: ArtifactType, root: &Path) -> Option<PathBuf> {
     if root.is_file() {
@@ -108,16 +121,7 @@ pub(crate) fn main_document(t: ArtifactType, root: &Path) -> Option<PathBuf> {
             .is_some_and(|e| e == "md")
             .then(|| root.to_path_buf());
     }
-    let candidates: &[&str] = match t {
-        // SkillMeat only reads SKILL.md for metadata; skill.md is accepted as a manifest by its
-        // validator, so we read it too instead of leaving the description empty.
-        ArtifactType::Skill => &["SKILL.md", "skill.md"],
-        ArtifactType::Command => &["command.md", "COMMAND.md"],
-        ArtifactType::Agent => &["AGENT.md", "agent.md"],
-        ArtifactType::Hook => &["HOOK.md", "hook.md", "README.md"],
-        ArtifactType::Mcp => &["MCP.md", "mcp.md", "README.md"],
-    };
-    if let Some(found) = candidates
+    if let Some(found) = main_document_names(t)
         .iter()
         .map(|c| root.join(c))
         .find(|p| is_real(p) && p.is_file())

@@ -18,6 +18,15 @@ pub fn skillmeat_time(at: DateTime<Utc>) -> String {
     at.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
+/// Where the content of a lock entry was fetched from.
+#[derive(Debug, Clone)]
+pub struct LockUpstream {
+    /// Repository URL.
+    pub url: String,
+    /// The commit fetched.
+    pub resolved_sha: String,
+}
+
 /// Sets the lock entry of `name::artifact_type` in `collection_dir` to `content_hash`, fetched
 /// `at` (the file and the entry are created when missing; `upstream`, `resolved_sha` and other
 /// keys of the entry are kept).
@@ -27,6 +36,18 @@ pub fn set_content_hash(
     artifact_type: &str,
     content_hash: &str,
     at: DateTime<Utc>,
+) -> std::io::Result<()> {
+    set_entry(collection_dir, name, artifact_type, content_hash, at, None)
+}
+
+/// [`set_content_hash`], also recording where the content came from when `upstream` is given.
+pub fn set_entry(
+    collection_dir: &Path,
+    name: &str,
+    artifact_type: &str,
+    content_hash: &str,
+    at: DateTime<Utc>,
+    upstream: Option<&LockUpstream>,
 ) -> std::io::Result<()> {
     let file = collection_dir.join(LOCK_FILE);
     let text = match std::fs::read_to_string(&file) {
@@ -45,11 +66,101 @@ pub fn set_content_hash(
     let entry = table_at(entries, &format!("{name}::{artifact_type}"), false)?;
     entry["content_hash"] = value(content_hash);
     entry["fetched"] = value(skillmeat_time(at));
+    if let Some(up) = upstream {
+        entry["upstream"] = value(&up.url);
+        entry["resolved_sha"] = value(&up.resolved_sha);
+    }
     let new_text = doc.to_string();
     if new_text == text {
         return Ok(());
     }
     crate::atomic::write_text(&file, &new_text)
+}
+
+/// Reads the lock's entry of `name::artifact_type` as TOML text (to put back later), if any.
+pub fn entry_text(collection_dir: &Path, name: &str, artifact_type: &str) -> Option<String> {
+    let text = std::fs::read_to_string(collection_dir.join(LOCK_FILE)).ok()?;
+    let doc: DocumentMut = text.parse().ok()?;
+    let entry = doc
+        .get("lock")?
+        .get("entries")?
+        .get(&format!("{name}::{artifact_type}"))?
+        .as_table()?
+        .clone();
+    let mut one = DocumentMut::new();
+    one.insert("entry", Item::Table(entry));
+    Some(one.to_string())
+}
+
+/// The lock's `content_hash` of `name::artifact_type`, if recorded.
+pub fn content_hash_of(collection_dir: &Path, name: &str, artifact_type: &str) -> Option<String> {
+    let text = std::fs::read_to_string(collection_dir.join(LOCK_FILE)).ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    doc.get("lock")?
+        .get("entries")?
+        .get(format!("{name}::{artifact_type}"))?
+        .get("content_hash")?
+        .as_str()
+        .map(String::from)
+}
+
+/// Removes the entry of `name::artifact_type` (nothing to do when there is none).
+pub fn remove_entry(collection_dir: &Path, name: &str, artifact_type: &str) -> std::io::Result<()> {
+    let file = collection_dir.join(LOCK_FILE);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("{} is not valid TOML: {e}", file.display())))?;
+    let removed = doc
+        .get_mut("lock")
+        .and_then(|l| l.get_mut("entries"))
+        .and_then(Item::as_table_like_mut)
+        .and_then(|entries| entries.remove(&format!("{name}::{artifact_type}")));
+    if removed.is_none() {
+        return Ok(());
+    }
+    crate::atomic::write_text(&file, &doc.to_string())
+}
+
+/// Puts back an entry [`entry_text`] returned.
+pub fn restore_entry(
+    collection_dir: &Path,
+    name: &str,
+    artifact_type: &str,
+    kept: &str,
+) -> std::io::Result<()> {
+    // Rebuilt from plain values, so it is printed under its own header (see
+    // `manifest_edit::fresh_table`).
+    let saved: toml::Table = kept
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("kept lock entry is not TOML: {e}")))?;
+    let Some(entry) = saved
+        .get("entry")
+        .and_then(toml::Value::as_table)
+        .map(super::manifest_edit::fresh_table)
+    else {
+        return Err(std::io::Error::other("kept lock entry holds no table"));
+    };
+    let file = collection_dir.join(LOCK_FILE);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("{} is not valid TOML: {e}", file.display())))?;
+    let lock = table_at(doc.as_table_mut(), "lock", false)?;
+    if !lock.contains_key("version") {
+        lock["version"] = value(LOCK_VERSION);
+    }
+    let entries = table_at(lock, "entries", true)?;
+    entries.insert(&format!("{name}::{artifact_type}"), Item::Table(entry));
+    crate::atomic::write_text(&file, &doc.to_string())
 }
 
 /// The table under `key` in `parent`, created when missing (implicit: only its sub-tables get
@@ -103,5 +214,23 @@ mod tests {
         assert!(out.contains("[lock.entries.\"review::command\"]"), "{out}");
         std::fs::write(tmp.path().join(LOCK_FILE), "lock = 3\n").unwrap();
         assert!(set_content_hash(tmp.path(), "review", "command", "h", Utc::now()).is_err());
+    }
+
+    #[test]
+    fn a_removed_entry_comes_back_under_its_own_header() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (name, hash) in [("a", "ha"), ("b", "hb"), ("c", "hc")] {
+            set_content_hash(tmp.path(), name, "skill", hash, Utc::now()).unwrap();
+        }
+        let kept = entry_text(tmp.path(), "a", "skill").unwrap();
+        remove_entry(tmp.path(), "a", "skill").unwrap();
+        assert_eq!(content_hash_of(tmp.path(), "a", "skill"), None);
+        restore_entry(tmp.path(), "a", "skill", &kept).unwrap();
+        for (name, hash) in [("a", "ha"), ("b", "hb"), ("c", "hc")] {
+            assert_eq!(
+                content_hash_of(tmp.path(), name, "skill").as_deref(),
+                Some(hash)
+            );
+        }
     }
 }

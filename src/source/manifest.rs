@@ -31,6 +31,10 @@ pub struct ManifestEntry {
     /// Tags kept in the manifest.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The folder inside the upstream repository (`[artifacts.metadata.extra] upstream_path`,
+    /// written by this server's git imports).
+    #[serde(default)]
+    pub upstream_path: Option<String>,
     /// SHA-256 of the entry's TOML text: changes when anything in the entry changes.
     #[serde(skip)]
     pub entry_hash: String,
@@ -61,6 +65,14 @@ pub fn read_manifest(path: &Path) -> Result<Option<Manifest>, String> {
         let entry_text = toml::to_string(raw).unwrap_or_default();
         match raw.clone().try_into::<ManifestEntry>() {
             Ok(mut entry) => {
+                if let Some(p) = raw
+                    .get("metadata")
+                    .and_then(|m| m.get("extra"))
+                    .and_then(|e| e.get("upstream_path"))
+                    .and_then(toml::Value::as_str)
+                {
+                    entry.upstream_path = Some(p.to_string());
+                }
                 entry.entry_hash = hex::encode(Sha256::digest(entry_text.as_bytes()));
                 manifest.entries.push(entry);
             }

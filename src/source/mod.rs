@@ -5,13 +5,16 @@
 //! without touching handlers. A source offers a cheap listing with fingerprints (a `stat`, not a
 //! hash) and a full read of one item.
 
+pub mod composite;
 pub mod filesystem;
 pub mod frontmatter;
+pub mod git;
 pub mod hash;
 mod item;
 pub mod layout;
 pub mod lockfile;
 pub mod manifest;
+pub mod manifest_edit;
 mod write;
 
 use std::fmt;
