@@ -57,29 +57,37 @@ pub enum StartupError {
 /// Connects and migrates the database and builds the shared state over the data home's
 /// filesystem collections.
 pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
-    let filesystem: Arc<dyn ArtifactSource> =
+    let source: Arc<dyn ArtifactSource> =
         Arc::new(FilesystemSource::new(settings.data_home_path()));
-    let source: Arc<dyn ArtifactSource> = if settings.sources.git.is_empty() {
-        filesystem
-    } else {
-        let timeout = Duration::from_secs(settings.artifacts.git_timeout_secs);
-        let git = settings
-            .sources
-            .git
-            .iter()
-            .map(|g| GitSource::new(g, &settings.data_home_path(), timeout))
-            .collect();
-        Arc::new(CompositeSource::new(filesystem, git))
-    };
     build_state_with_source(settings, source).await
 }
 
+/// `source` with the configured git repositories (`sources.git`) beside it.
+fn with_git_sources(
+    settings: &Settings,
+    source: Arc<dyn ArtifactSource>,
+) -> Arc<dyn ArtifactSource> {
+    if settings.sources.git.is_empty() {
+        return source;
+    }
+    let timeout = Duration::from_secs(settings.artifacts.git_timeout_secs);
+    let git = settings
+        .sources
+        .git
+        .iter()
+        .map(|g| GitSource::new(g, &settings.data_home_path(), timeout))
+        .collect();
+    Arc::new(CompositeSource::new(source, git))
+}
+
 /// [`build_state`] over any artifact source (another source kind, or a fault-injecting wrapper
-/// in tests).
+/// in tests), with the configured git sources beside it.
 pub async fn build_state_with_source(
     settings: Settings,
     source: Arc<dyn ArtifactSource>,
 ) -> Result<AppState, StartupError> {
+    crate::git::set_timeouts(Duration::from_secs(settings.artifacts.git_timeout_secs));
+    let source = with_git_sources(&settings, source);
     let url = settings.database_url();
     let db = db::open_and_migrate(&url).await?;
     let events = crate::events::EventBus::new();
@@ -113,7 +121,6 @@ pub async fn build_state_with_source(
         crate::deploy::snapshots::SnapshotStore::new(&settings.data_home_path()),
         events.clone(),
     );
-    crate::git::set_timeouts(Duration::from_secs(settings.artifacts.git_timeout_secs));
     let authoring = crate::authoring::AuthoringService::new(
         settings.data_home_path(),
         settings.authoring(),
@@ -125,7 +132,7 @@ pub async fn build_state_with_source(
     let import_at_start = crate::import::first_start_due(&collections)
         .await
         .map_err(StartupError::Collections)?;
-    let store = jobs::QueueStore::open(&settings.jobs_url()).await?;
+    let store = jobs::QueueStore::open(&settings.jobs_url(), crate::jobs::ALL_KINDS.len()).await?;
     let history = jobs::JobHistory::new(db.clone());
     let services = crate::jobs::JobServices {
         cache: cache.clone(),

@@ -57,12 +57,14 @@ pub enum QueueStore {
 }
 
 impl QueueStore {
-    /// Opens the queue at `url` and creates or upgrades apalis's tables. A SQLite file that is
-    /// not a job queue is refused without being written.
-    pub async fn open(url: &str) -> Result<Self, QueueError> {
+    /// Opens the queue at `url` for `kinds` job kinds and creates or upgrades apalis's tables.
+    /// A SQLite file that is not a job queue is refused without being written.
+    pub async fn open(url: &str, kinds: usize) -> Result<Self, QueueError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Each kind's worker keeps one connection for LISTEN; four more serve the polls,
+            // pushes and acknowledgements (fewer starved the queue for the pool's timeout).
             let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(5)
+                .max_connections(kinds as u32 + 4)
                 .connect(url)
                 .await?;
             PostgresStorage::setup(&pool)

@@ -88,6 +88,10 @@ pub(crate) struct Origin {
 impl AuthoringService {
     /// Imports a folder (a skill, hook or MCP server) or a `.md` file (a command or agent).
     pub async fn import_path(&self, req: PathImport) -> Result<Written, AuthoringError> {
+        if let Some(name) = &req.name {
+            validate_name(name).map_err(AuthoringError::BadRequest)?;
+        }
+        self.collection_dir(&req.collection)?;
         let source = self.importable_path(&req.path)?;
         let limits = self.inner.limits;
         let probe = source.clone();

@@ -15,7 +15,7 @@ pub struct GitImportJob(pub GitImport);
 
 impl GitImportJob {
     /// The kind's name.
-    pub const KIND_NAME: &'static str = "git-import";
+    pub const KIND_NAME: &'static str = "git_import";
 }
 
 impl Payload for GitImportJob {

@@ -67,7 +67,7 @@ pub struct UpstreamUpdateJob {
 
 impl UpstreamUpdateJob {
     /// The kind's name.
-    pub const KIND_NAME: &'static str = "upstream-update";
+    pub const KIND_NAME: &'static str = "upstream_update";
 }
 
 impl Payload for UpstreamUpdateJob {

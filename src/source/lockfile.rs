@@ -84,7 +84,7 @@ pub fn entry_text(collection_dir: &Path, name: &str, artifact_type: &str) -> Opt
     let entry = doc
         .get("lock")?
         .get("entries")?
-        .get(&format!("{name}::{artifact_type}"))?
+        .get(format!("{name}::{artifact_type}"))?
         .as_table()?
         .clone();
     let mut one = DocumentMut::new();

@@ -52,6 +52,21 @@ fn read_doc(file: &Path) -> std::io::Result<(String, DocumentMut)> {
 }
 
 fn artifacts_mut(doc: &mut DocumentMut) -> std::io::Result<&mut ArrayOfTables> {
+    // SkillMeat's `init` writes `artifacts = []`; an inline array of inline tables is turned
+    // into `[[artifacts]]` tables, as SkillMeat itself writes them once it holds one.
+    if let Some(Item::Value(toml_edit::Value::Array(inline))) = doc.get("artifacts") {
+        let tables: Vec<Table> = inline
+            .iter()
+            .filter_map(|v| v.as_inline_table().map(|t| t.clone().into_table()))
+            .collect();
+        if tables.len() == inline.len() {
+            let mut array = ArrayOfTables::new();
+            for t in tables {
+                array.push(t);
+            }
+            doc.insert("artifacts", Item::ArrayOfTables(array));
+        }
+    }
     doc.entry("artifacts")
         .or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()))
         .as_array_of_tables_mut()
@@ -363,6 +378,27 @@ mod tests {
         assert_eq!(back["metadata"]["description"].as_str(), Some("Aye"));
         assert_eq!(back["added"].as_str(), Some("2026-01-01T00:00:00"));
         assert_eq!(back["tags"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn skillmeats_empty_inline_list_takes_an_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let text = "artifacts = []\n\n[collection]\nname = \"default\"\nversion = \"1.0.0\"\ncreated = \"x\"\nupdated = \"x\"\n";
+        std::fs::write(tmp.path().join(MANIFEST_FILE), text).unwrap();
+        let entry = NewEntry {
+            name: "a".into(),
+            artifact_type: "skill".into(),
+            path: "skills/a".into(),
+            origin: "local".into(),
+            ..Default::default()
+        };
+        upsert_entry(tmp.path(), "default", &entry, Utc::now()).unwrap();
+        let parsed: toml::Table = std::fs::read_to_string(tmp.path().join(MANIFEST_FILE))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(parsed["artifacts"][0]["name"].as_str(), Some("a"));
+        assert_eq!(parsed["collection"]["name"].as_str(), Some("default"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The one integration-test binary: a module per resource or concern.
 
 mod artifacts;
+mod authoring;
 mod browser;
 mod browser_launch;
 mod cache;

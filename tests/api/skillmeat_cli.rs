@@ -325,3 +325,87 @@ async fn the_skillmeat_cli_and_this_server_work_on_one_home() {
     assert_eq!(artifacts["page_info"]["total_count"], 2, "{artifacts}");
     drop(server);
 }
+
+#[tokio::test]
+async fn what_the_server_imports_and_creates_the_cli_lists_and_deploys() {
+    let Some(bin) = cli() else {
+        return;
+    };
+    let tmp = tempfile::tempdir_in(temp_root()).unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let home = root.join("home");
+    let app = root.join("projects/app");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&app).unwrap();
+    let cli = Cli {
+        bin,
+        home: home.clone(),
+    };
+    cli.run(&["init", "--name", "default", "--no-input"]);
+    let data = home.join(".skillmeat");
+    let env: Vec<(String, String)> = [
+        ("SKILLMEAT_DATA_HOME", data.display().to_string()),
+        (
+            "SKILLMEAT_DATABASE__URL",
+            format!("sqlite://{}", root.join("server/cache.db").display()),
+        ),
+        ("SKILLMEAT_DEPLOY__SEARCH_ROOTS", "[]".into()),
+        (
+            "SKILLMEAT_DEPLOY__ALLOWED_ROOTS",
+            format!("[\"{}\"]", root.display()),
+        ),
+        ("SKILLMEAT_JOBS__POLL_INTERVAL_MS", "50".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let server = ServerProcess::start(&env).await;
+    cli.use_server(&server.base);
+
+    let folder = skill(
+        &root.join("sources"),
+        "from-folder",
+        "Imported from a folder",
+    );
+    let (status, body) = server
+        .post(
+            "/api/v1/artifacts/import",
+            json!({"source": "path", "path": folder}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let repo = crate::authoring::skills_repo(&root);
+    let (status, body) = server
+        .post(
+            "/api/v1/artifacts/import",
+            json!({"source": "git", "url": crate::authoring::file_url(&repo), "path": "skills/painter"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server
+        .post(
+            "/api/v1/artifacts",
+            json!({"type": "command", "name": "made-here", "files": {"made-here.md": "---\ndescription: Made by the server\n---\nDo it.\n"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // The CLI reads the collection the server wrote into, and deploys from it.
+    let listed = cli.run(&["list"]);
+    for name in ["from-folder", "painter", "made-here"] {
+        assert!(
+            listed.contains(name),
+            "{name} not listed by the CLI: {listed}"
+        );
+    }
+    let collection = data.join("collections/default");
+    assert_eq!(
+        lock_hash(&collection, "painter::skill"),
+        content_hash(&collection.join("skills/painter")).unwrap()
+    );
+    cli.run(&["deploy", "painter", "--project", app.to_str().unwrap()]);
+    assert!(app.join(".claude/skills/painter/scripts/run.sh").is_file());
+    cli.run(&["deploy", "made-here", "--project", app.to_str().unwrap()]);
+    assert!(app.join(".claude/commands/made-here.md").is_file());
+    drop(server);
+}
