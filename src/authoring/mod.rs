@@ -203,6 +203,20 @@ impl AuthoringService {
         Ok(self.inner.data_home.join("collections").join(name))
     }
 
+    /// Whether collection `name` is a folder this server may write into (a new one is, once
+    /// its name is usable; a read-only source's is not).
+    pub fn writable_collection(&self, name: &str) -> bool {
+        let Ok(dir) = self.collection_dir(name) else {
+            return false;
+        };
+        std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir())
+    }
+
+    /// Whether `item` lives in a collection folder this server may write.
+    pub fn writable(&self, item: &crate::source::SourceItem) -> bool {
+        self.writable_collection(&item.collection)
+    }
+
     /// The trash folder.
     pub fn trash_dir(&self) -> PathBuf {
         self.inner.data_home.join("trash")

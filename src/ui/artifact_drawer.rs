@@ -5,6 +5,7 @@ use maud::html;
 use poem::web::{Data, Query};
 use poem::{IntoResponse, Response, handler};
 
+use super::artifact_forms::drawer_controls;
 use super::{error_response, project_name};
 use crate::deploy::{DeploymentFilter, DeploymentSort};
 use crate::error::ApiError;
@@ -57,15 +58,18 @@ pub async fn drawer_fragment(
                 })
                 .collect()
         };
-        Ok((found.artifact, groups, deployments.items, in_collection))
+        let upstream = state.authoring.upstream_status(&found.artifact.item).await?;
+        let writable = state.authoring.writable(&found.artifact.item);
+        Ok((found.artifact, groups, deployments.items, in_collection, upstream, writable))
     };
-    let (a, groups, deployments, in_collection) = match result.await {
+    let (a, groups, deployments, in_collection, upstream, writable) = match result.await {
         Ok(parts) => parts,
         Err(e) => return error_response(e),
     };
     let m = &a.metadata;
     html! {
-        section.detail aria-labelledby="drawer-title" {
+        section.detail aria-labelledby="drawer-title"
+            data-drawer-url=(format!("/ui/artifacts/{}?collection={}", super::encode(&a.item.artifact_id), super::encode(&collection))) {
             div.toolbar {
                 span class=(format!("badge {}", a.item.artifact_type.as_str())) { (a.item.artifact_type.as_str()) }
                 h2 #drawer-title { (a.item.name) }
@@ -84,8 +88,7 @@ pub async fn drawer_fragment(
                 @if !m.tools.is_empty() { dt { "Tools" } dd { (m.tools.join(", ")) } }
                 dt { "Content hash" } dd { code { (a.content_hash) } }
             }
-            h3 { "Files (" (a.files.len()) ")" }
-            ul { @for f in &a.files { li { (f.path) " " span.muted { "(" (f.size) " bytes)" } } } }
+            (drawer_controls(&a, writable, upstream.as_ref()))
             @if !in_collection.is_empty() {
                 fieldset {
                     legend { "Groups in this collection" }

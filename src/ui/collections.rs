@@ -8,6 +8,7 @@ use poem::web::{Data, Query};
 use poem::{IntoResponse, Response, handler};
 
 use super::artifact_grid::grid;
+use super::artifact_forms::add_artifact_panel;
 use super::groups::groups_section;
 use super::{Nav, encode, error_response, layout, page_error, refresh_icon, url_pairs};
 use crate::cache::listing::SortField;
@@ -100,6 +101,14 @@ pub async fn index(
     let current = collections
         .iter()
         .find(|c| c.collection.id == query.collection);
+    // The folders new artifacts may be written into (read-only git sources are not).
+    let folders: Vec<String> = match state.cache.source().collections().await {
+        Ok(names) => names
+            .into_iter()
+            .filter(|n| state.authoring.writable_collection(n))
+            .collect(),
+        Err(e) => return page_error("Collections", Nav::Collections, e),
+    };
     let body = html! {
         div.toolbar {
             h1 { "Collections" }
@@ -163,6 +172,7 @@ pub async fn index(
             button #refresh-button.icon-button type="button" aria-label="Refresh collections"
                 title="Refresh collections (Ctrl+R)" { (refresh_icon()) }
         }
+        (add_artifact_panel(&folders))
         @if let Some(c) = current {
             details #collection-settings.detail {
                 summary { "Edit or delete this collection" }

@@ -3,6 +3,7 @@
 //! job events. No build step and no Node.js: `cargo build` produces everything.
 
 pub mod artifact_drawer;
+pub mod artifact_forms;
 pub mod artifact_grid;
 pub mod collections;
 pub mod deploy_form;

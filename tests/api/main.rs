@@ -33,6 +33,7 @@ mod skillmeat_cli;
 mod smoke;
 mod source;
 mod ui;
+mod ui_authoring;
 mod ui_drift;
 mod ui_jobs;
 mod ui_security;

@@ -620,6 +620,170 @@ async function onBulk(action) {
 }
 
 // Event names, as the server defines them (its ServerEvent), keyed by kind.
+// Adding artifacts: the panel's fields follow its "From" choice.
+function syncAddForm(form) {
+  const from = form.elements.namedItem("from").value;
+  form.querySelectorAll("[data-from]").forEach((part) => { part.hidden = part.dataset.from !== from; });
+}
+
+const TEMPLATES = {
+  skill: (n, d) => ({ "SKILL.md": "---\nname: " + n + "\ndescription: " + d + "\n---\n\n# " + n + "\n\nWhen and how to use this skill.\n" }),
+  command: (n, d) => ({ [n + ".md"]: "---\ndescription: " + d + "\n---\n\nWhat the command does with $ARGUMENTS.\n" }),
+  agent: (n, d) => ({ [n + ".md"]: "---\nname: " + n + "\ndescription: " + d + "\ntools: Read, Grep, Glob\n---\n\nYou are a focused helper.\n" }),
+  hook: (n, d) => ({ "README.md": "# " + n + "\n\n" + d + "\n", "settings.json": "{\n  \"hooks\": {}\n}\n" }),
+  mcp: (n, d) => ({ "README.md": "# " + n + "\n\n" + d + "\n", "mcp.json": "{\n  \"mcpServers\": {}\n}\n" }),
+};
+
+async function addArtifact(form) {
+  const f = (name) => form.elements.namedItem(name);
+  const from = f("from").value;
+  const common = { collection: f("collection").value, overwrite: f("overwrite").checked };
+  if (f("type").value) common.type = f("type").value;
+  if (f("name").value.trim()) common.name = f("name").value.trim();
+  try {
+    let result;
+    if (from === "new") {
+      const type = common.type || "skill";
+      const name = common.name || "";
+      const description = f("description").value.trim() || "Describe what " + name + " does";
+      result = await postJson("/api/v1/artifacts", { type, name, collection: common.collection, files: TEMPLATES[type](name, description) });
+    } else {
+      const body = from === "git"
+        ? { source: "git", url: f("url").value.trim(), ref: f("ref").value.trim() || undefined, path: f("repo_path").value.trim() || undefined }
+        : { source: "path", path: f("path").value.trim() };
+      result = await postJson("/api/v1/artifacts/import", Object.assign(body, common));
+      if (!result.id && result.job) {
+        showToast("Fetching the repository…");
+        const job = await waitForJob(result.job.id);
+        if (job.status !== "succeeded") throw new Error(job.error || "the import " + job.status);
+        result = { id: job.details.artifact_id };
+      }
+    }
+    showToast("Added " + result.id);
+    form.reset();
+    syncAddForm(form);
+    htmx.trigger(document.body, "collections-refreshed");
+  } catch (err) {
+    showToast("Could not add the artifact: " + err.message, "error");
+  }
+}
+
+// Editing a text file in the drawer, against the content hash the drawer showed.
+function reloadDrawer() {
+  const section = document.querySelector("#drawer [data-drawer-url]");
+  if (section) htmx.ajax("GET", section.dataset.drawerUrl, "#drawer");
+}
+
+function fileUrl(artifact, path) {
+  return "/api/v1/artifacts/" + encodeURIComponent(artifact) + "/files/" + path.split("/").map(encodeURIComponent).join("/");
+}
+
+async function openEditor(button) {
+  const d = button.dataset;
+  const response = await fetch(fileUrl(d.artifact, d.editFile));
+  const file = await response.json();
+  if (!response.ok || file.encoding !== "utf-8") {
+    showToast("Only text files can be edited here", "error");
+    return;
+  }
+  const box = document.getElementById("drawer-editor");
+  box.innerHTML = "";
+  const form = document.createElement("form");
+  form.id = "file-editor";
+  Object.assign(form.dataset, { artifact: d.artifact, path: d.editFile, tag: d.tag, original: file.content });
+  const label = element("label", "Editing " + d.editFile);
+  label.htmlFor = "file-editor-text";
+  const text = document.createElement("textarea");
+  text.id = "file-editor-text";
+  text.rows = 16;
+  text.value = file.content;
+  const save = element("button", "Save");
+  save.type = "submit";
+  save.className = "primary";
+  const cancel = element("button", "Cancel");
+  cancel.type = "button";
+  cancel.addEventListener("click", () => { box.innerHTML = ""; });
+  form.append(label, text, save, cancel);
+  box.appendChild(form);
+  text.focus();
+}
+
+// What changed between two texts, line by line (lines only in `before`, then only in `after`).
+function changedLines(before, after) {
+  const a = before.split("\n");
+  const b = after.split("\n");
+  return a.filter((l) => !b.includes(l)).map((l) => "- " + l).concat(b.filter((l) => !a.includes(l)).map((l) => "+ " + l));
+}
+
+async function saveFile(form) {
+  const d = form.dataset;
+  const content = form.querySelector("textarea").value;
+  const response = await fetch(fileUrl(d.artifact, d.path), {
+    method: "PUT",
+    headers: { "content-type": "application/json", "If-Match": "\"" + d.tag + "\"" },
+    body: JSON.stringify({ content }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 412) {
+    const now = await (await fetch(fileUrl(d.artifact, d.path))).json();
+    const stale = form.querySelector(".stale") || element("div", "", "stale");
+    stale.innerHTML = "";
+    stale.setAttribute("role", "alert");
+    stale.append(element("p", "The artifact changed since you opened this file; your text is kept. What changed in the file:"),
+      element("pre", changedLines(d.original, now.content || "").join("\n") || "(nothing in this file: another file changed)"));
+    const mine = element("button", "Save mine over it");
+    mine.type = "button";
+    mine.addEventListener("click", () => { d.tag = (response.headers.get("ETag") || "").replace(/"/g, ""); d.original = now.content; saveFile(form); });
+    stale.appendChild(mine);
+    form.appendChild(stale);
+    return;
+  }
+  if (!response.ok) {
+    showToast("Could not save " + d.path + ": " + (data.detail || response.statusText), "error");
+    return;
+  }
+  showToast("Saved " + d.path);
+  reloadDrawer();
+}
+
+async function deleteArtifact(button) {
+  const d = button.dataset;
+  if (!window.confirm("Delete " + d.deleteArtifact + " from the collection " + d.collection + "? Its files move to " +
+    "the trash (restorable); its deployments stay in their projects.")) return;
+  try {
+    const entry = await send("DELETE", "/api/v1/artifacts/" + encodeURIComponent(d.deleteArtifact));
+    document.getElementById("drawer").innerHTML = "";
+    htmx.trigger(document.body, "collections-refreshed");
+    showToast("Deleted " + d.name + " (in the trash)", "", { label: "Undo", run: async () => {
+      try {
+        await postJson("/api/v1/trash/" + encodeURIComponent(entry.entry) + "/restore");
+        showToast("Restored " + d.name);
+        htmx.trigger(document.body, "collections-refreshed");
+      } catch (err) {
+        showToast("Could not restore " + d.name + ": " + err.message, "error");
+      }
+    } });
+  } catch (err) {
+    showToast("Could not delete " + d.name + ": " + err.message, "error");
+  }
+}
+
+async function upstreamAction(button) {
+  const d = button.dataset;
+  button.disabled = true;
+  try {
+    const result = await postJson("/api/v1/artifacts/" + encodeURIComponent(d.artifact) + "/upstream/" + d.upstream);
+    if (d.upstream === "update" && result.job && !result.id) await waitForJob(result.job.id);
+    showToast(d.upstream === "check"
+      ? (result.update_available ? "An update is available" : "Up to date")
+      : "Updated " + d.artifact + " from its upstream");
+    reloadDrawer();
+  } catch (err) {
+    showToast("Could not " + d.upstream + " the upstream: " + err.message, "error");
+    button.disabled = false;
+  }
+}
+
 const EVENTS = JSON.parse((document.body && document.body.dataset.events) || "{}");
 
 function listenToEvents() {
@@ -693,6 +857,12 @@ document.addEventListener("DOMContentLoaded", () => {
     const removeMember = event.target.closest("[data-remove-member]");
     if (removeMember) removeMembers([removeMember.dataset.removeMember], removeMember.dataset.name);
     if (event.target.closest("#delete-collection")) deleteCollection(event.target.closest("#delete-collection"));
+    const editFile = event.target.closest("[data-edit-file]");
+    if (editFile) openEditor(editFile);
+    const removeArtifact = event.target.closest("[data-delete-artifact]");
+    if (removeArtifact) deleteArtifact(removeArtifact);
+    const upstream = event.target.closest("[data-upstream]");
+    if (upstream) upstreamAction(upstream);
     const removeRoot = event.target.closest("[data-remove-root]");
     if (removeRoot) removeSearchRoot(removeRoot);
   });
@@ -709,6 +879,7 @@ document.addEventListener("DOMContentLoaded", () => {
       renderJobSelection();
     }
     if (box.matches("[data-schedule]")) toggleSchedule(box);
+    if (box.name === "from" && box.form && box.form.id === "add-artifact-form") syncAddForm(box.form);
     if (box.matches("[data-select]")) {
       if (box.checked) selected.add(box.dataset.select); else selected.delete(box.dataset.select);
       renderSelection();
@@ -730,6 +901,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const form = event.target;
     const handlers = {
       "collection-form": saveCollection, "add-root-form": addSearchRoot, "register-project-form": registerProject,
+      "add-artifact-form": addArtifact, "file-editor": saveFile,
     };
     if (handlers[form.id]) { event.preventDefault(); handlers[form.id](form); return; }
     if (form.dataset.groupEdit) { event.preventDefault(); saveGroup(form); return; }
