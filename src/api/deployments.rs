@@ -58,6 +58,9 @@ pub struct Deployment {
     pub collection_hash: Option<String>,
     /// When the status was computed.
     pub status_checked_at: DateTime<Utc>,
+    /// True when its artifact is in no collection any more (deleted): the copy stays in the
+    /// project, untracked by any collection.
+    pub orphaned: bool,
 }
 
 impl From<entity::deployments::Model> for Deployment {
@@ -77,6 +80,7 @@ impl From<entity::deployments::Model> for Deployment {
             status: d.status,
             recorded_hash: d.recorded_hash,
             local_hash: d.local_hash,
+            orphaned: d.collection_hash.is_none(),
             collection_hash: d.collection_hash,
             status_checked_at: d.status_checked_at,
         }

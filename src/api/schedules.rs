@@ -21,12 +21,12 @@ pub struct SchedulesApi {
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Schedule {
-    /// The job kind (`refresh`, `purge`).
+    /// The job kind (`refresh`, `purge`, `upstream`).
     pub kind: String,
     /// Seconds between runs now.
     pub interval_secs: u64,
     /// Seconds between runs as configured (`cache.refresh_interval_secs`,
-    /// `jobs.purge_interval_secs`).
+    /// `jobs.purge_interval_secs`, `upstream.check_interval_secs`).
     pub configured_interval_secs: u64,
     /// No scheduled run is queued while true (runs asked for by hand still run).
     pub paused: bool,

@@ -4,10 +4,11 @@
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-/// A JSON value in which a key repeated within one object keeps its first value. poem-openapi
-/// lists a status twice when an operation's own response and [`crate::error::ApiError`] both
-/// document it (404); the operation's own text is the one to keep, and Swagger UI refuses a
-/// document with repeated keys.
+/// A JSON value in which a key repeated within one object keeps its first value (two objects
+/// are merged, the first value of each of their keys kept). poem-openapi lists a status twice
+/// when an operation's own response and [`crate::error::ApiError`] both document it (404): the
+/// operation's own text is the one to keep; and a path twice when two resource APIs serve
+/// methods of it: both are kept. Swagger UI refuses a document with repeated keys.
 struct FirstWins(Value);
 
 impl<'de> Deserialize<'de> for FirstWins {
@@ -57,7 +58,19 @@ impl<'de> Visitor<'de> for FirstWinsVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some((key, FirstWins(v))) = map.next_entry::<String, FirstWins>()? {
-            out.entry(key).or_insert(v);
+            match (out.get_mut(&key), v) {
+                (None, v) => {
+                    out.insert(key, v);
+                }
+                // A path served by two resource APIs (GET in one, POST in another) is listed
+                // once per API: its operations are merged, the first one of a method kept.
+                (Some(Value::Object(first)), Value::Object(second)) => {
+                    for (k, v) in second {
+                        first.entry(k).or_insert(v);
+                    }
+                }
+                (Some(_), _) => {}
+            }
         }
         Ok(Value::Object(out))
     }

@@ -227,7 +227,7 @@ impl AuthoringService {
     }
 
     /// An absolute path without `..`, inside `deploy.allowed_roots` as written and resolved.
-    fn importable_path(&self, raw: &str) -> Result<PathBuf, AuthoringError> {
+    pub(crate) fn importable_path(&self, raw: &str) -> Result<PathBuf, AuthoringError> {
         let expanded = crate::config::expand_home(raw.trim());
         if raw.contains('\0') || !expanded.is_absolute() {
             return Err(AuthoringError::BadRequest(format!(

@@ -241,8 +241,17 @@ impl AuthoringService {
         if let Some(name) = &req.name {
             crate::source::validate_name(name).map_err(AuthoringError::BadRequest)?;
         }
+        // A repository on this machine is read only from inside deploy.allowed_roots, as a
+        // folder import is.
+        let url = crate::git::remote_url(&req.url)?;
+        if let Some(local) = url
+            .strip_prefix("file://")
+            .or(url.starts_with('/').then_some(url.as_str()))
+        {
+            self.importable_path(local)?;
+        }
         let timeout = self.inner.git_timeout;
-        let (url, git_ref) = (req.url.clone(), req.git_ref.clone());
+        let git_ref = req.git_ref.clone();
         blocking(move || git::resolve_ref(&url, &git_ref, timeout).map(|_| ())).await
     }
 

@@ -58,9 +58,19 @@ pub async fn drawer_fragment(
                 })
                 .collect()
         };
-        let upstream = state.authoring.upstream_status(&found.artifact.item).await?;
+        let upstream = state
+            .authoring
+            .upstream_status(&found.artifact.item)
+            .await?;
         let writable = state.authoring.writable(&found.artifact.item);
-        Ok((found.artifact, groups, deployments.items, in_collection, upstream, writable))
+        Ok((
+            found.artifact,
+            groups,
+            deployments.items,
+            in_collection,
+            upstream,
+            writable,
+        ))
     };
     let (a, groups, deployments, in_collection, upstream, writable) = match result.await {
         Ok(parts) => parts,

@@ -124,9 +124,10 @@ pub(super) async fn grid(state: &AppState, query: &GridQuery) -> Result<Markup, 
                     }
                 }
                 h2 {
+                    // Loaded by the page script from the drawer itself: a list re-rendered by a
+                    // live event while the details load must not drop them.
                     button.linklike type="button"
-                        hx-get=(format!("/ui/artifacts/{}?collection={}", encode(&c.id), encode(&query.collection)))
-                        hx-target="#drawer" { (c.name) }
+                        data-open-details=(format!("/ui/artifacts/{}?collection={}", encode(&c.id), encode(&query.collection))) { (c.name) }
                 }
                 p { (c.description.as_deref().unwrap_or("No description")) }
                 @if !c.groups.is_empty() {

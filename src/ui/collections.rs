@@ -7,8 +7,8 @@ use maud::html;
 use poem::web::{Data, Query};
 use poem::{IntoResponse, Response, handler};
 
-use super::artifact_grid::grid;
 use super::artifact_forms::add_artifact_panel;
+use super::artifact_grid::grid;
 use super::groups::groups_section;
 use super::{Nav, encode, error_response, layout, page_error, refresh_icon, url_pairs};
 use crate::cache::listing::SortField;

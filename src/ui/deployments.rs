@@ -254,7 +254,12 @@ fn rows(query: &DeploymentsQuery, page: &DeploymentPage) -> Markup {
                     span.path.muted { (d.project_path) }
                 }
                 td data-label="Profile" { (d.profile) }
-                td data-label="Status" { span class=(format!("badge status {}", d.status)) { (d.status) } }
+                td data-label="Status" {
+                    span class=(format!("badge status {}", d.status)) { (d.status) }
+                    @if d.collection_hash.is_none() {
+                        " " span.badge.status.missing title="Its artifact is in no collection any more" { "orphaned" }
+                    }
+                }
                 td data-label="Deployed" { (time(Some(d.deployed_at))) }
                 td.actions {
                     button type="button" hx-get=(format!("/ui/deployments/{}/diff", encode(&d.id)))

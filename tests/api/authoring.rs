@@ -281,7 +281,15 @@ async fn bad_imports_are_refused_and_leave_nothing_behind() {
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     import(json!({"source": "git", "url": file_url(&tmp.path().join("nowhere"))}))
         .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+    let not_a_repo = tmp.path().join("plain");
+    std::fs::create_dir_all(&not_a_repo).unwrap();
+    import(json!({"source": "git", "url": file_url(&not_a_repo)}))
+        .await
         .assert_error(StatusCode::BAD_GATEWAY, "git_error");
+    import(json!({"source": "git", "url": "file:///etc/git-repo"}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "path_outside_roots");
     import(json!({"source": "git", "url": "ftp://example.com/x"}))
         .await
         .assert_error(StatusCode::BAD_REQUEST, "bad_request");
@@ -429,7 +437,10 @@ async fn create_edit_with_the_tag_delete_into_the_trash_and_restore() {
             .await
             .assert_error(StatusCode::CONFLICT, "conflict");
 
-        // Delete: into the trash, out of lists, the manifest and the lock.
+        // Delete: into the trash, out of lists, the manifest and the lock; its deployment
+        // stays, orphaned.
+        let project = app.empty_project("fresh-app");
+        let deployment = app.deploy_to("skill:fresh", &project).await;
         let r = app.delete("/api/v1/artifacts/skill:fresh").await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         let entry = r.body["entry"].as_str().unwrap().to_string();
@@ -449,6 +460,9 @@ async fn create_edit_with_the_tag_delete_into_the_trash_and_restore() {
         assert!(lock_entry(&app, "fresh::skill").as_table().is_none());
         let trash = app.get("/api/v1/trash").await;
         assert_eq!(trash.body["items"][0]["artifact_id"], "skill:fresh");
+        let d = app.get(&format!("/api/v1/deployments/{deployment}")).await;
+        assert_eq!(d.body["orphaned"], true, "{}", d.text);
+        assert!(project.join(".claude/skills/fresh/SKILL.md").is_file());
         // Restore: back as it was.
         let r = app.post(&format!("/api/v1/trash/{entry}/restore")).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -457,6 +471,8 @@ async fn create_edit_with_the_tag_delete_into_the_trash_and_restore() {
         let got = app.get("/api/v1/artifacts/skill:fresh").await;
         assert_eq!(got.header("etag"), Some(new_tag.as_str()));
         assert_eq!(app.get("/api/v1/trash").await.body["items"], json!([]));
+        let d = app.get(&format!("/api/v1/deployments/{deployment}")).await;
+        assert_eq!(d.body["orphaned"], false, "{}", d.text);
         app.post(&format!("/api/v1/trash/{entry}/restore"))
             .await
             .assert_error(StatusCode::NOT_FOUND, "not_found");
@@ -595,4 +611,36 @@ async fn a_git_repository_is_served_read_only_as_a_collection() {
             "---\ndescription: Tidies\n---\nTidy up.\n"
         );
     }
+}
+
+#[tokio::test]
+async fn the_purge_empties_the_trash_after_keep_days_and_upstream_checks_are_scheduled() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.trash.keep_days = 0).await;
+    let r = app
+        .post_json(
+            "/api/v1/artifacts",
+            json!({"type": "command", "name": "brief", "files": {"brief.md": "---\ndescription: Brief\n---\n"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let entry = app.delete("/api/v1/artifacts/command:brief").await.body["entry"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(app.data_home.join("trash").join(&entry).is_dir());
+    assert_eq!(app.state.authoring.purge_trash().await.unwrap(), 1);
+    assert!(!app.data_home.join("trash").join(&entry).exists());
+    app.post(&format!("/api/v1/trash/{entry}/restore"))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+    // The daily upstream check is a schedule like the others (and so can be paused).
+    let schedules = app.get("/api/v1/schedules").await;
+    let upstream = schedules.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "upstream")
+        .cloned()
+        .unwrap_or_else(|| panic!("no upstream schedule: {}", schedules.text));
+    assert_eq!(upstream["interval_secs"], 86_400, "{upstream}");
 }

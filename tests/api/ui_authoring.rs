@@ -62,7 +62,11 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
     server.wait_for_warm().await;
     let b = &browser;
     let src = server.folder("sources/canvas");
-    std::fs::write(src.join("SKILL.md"), "---\ndescription: Draws\n---\none\ntwo\n").unwrap();
+    std::fs::write(
+        src.join("SKILL.md"),
+        "---\ndescription: Draws\n---\none\ntwo\n",
+    )
+    .unwrap();
     let repo = skills_repo(&server.folder("git"));
 
     b.goto(&server.url("/")).await;
@@ -80,30 +84,64 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
     toast(b, "added from git", "Added skill:painter").await;
     // New from a template.
     b.click_css("#add-artifact-form input[value=new]").await;
-    b.js("document.querySelector('#add-type').value = 'command'; return true;").await;
+    b.js("document.querySelector('#add-type').value = 'command'; return true;")
+        .await;
     fill(b, "#add-name", "hello").await;
     fill(b, "#add-description", "Says hello").await;
     b.click_css("#add-artifact-form button[type=submit]").await;
     toast(b, "created", "Added command:hello").await;
-    let hello = server.data_home.join("collections/default/commands/hello.md");
-    assert!(std::fs::read_to_string(&hello).unwrap().contains("description: Says hello"));
+    let hello = server
+        .data_home
+        .join("collections/default/commands/hello.md");
+    assert!(
+        std::fs::read_to_string(&hello)
+            .unwrap()
+            .contains("description: Says hello")
+    );
     let violations = b.accessibility_violations().await;
     assert!(violations.is_empty(), "{violations:#?}");
 
     // Edit a file; then a stale save shows what changed and keeps the text.
     open_drawer(b, "canvas").await;
     b.click_css("[data-edit-file='SKILL.md']").await;
-    b.until("the editor", "return !!document.querySelector('#file-editor textarea');").await;
-    fill(b, "#file-editor textarea", "---\ndescription: Draws well\n---\none\ntwo\n").await;
+    b.until(
+        "the editor",
+        "return !!document.querySelector('#file-editor textarea');",
+    )
+    .await;
+    fill(
+        b,
+        "#file-editor textarea",
+        "---\ndescription: Draws well\n---\none\ntwo\n",
+    )
+    .await;
     b.screenshot("edit-file").await;
     b.click_css("#file-editor button[type=submit]").await;
     toast(b, "saved", "Saved SKILL.md").await;
-    let skill_md = server.data_home.join("collections/default/skills/canvas/SKILL.md");
-    assert!(std::fs::read_to_string(&skill_md).unwrap().contains("Draws well"));
-    b.until("the drawer reloaded", "return !document.querySelector('#file-editor');").await;
+    let skill_md = server
+        .data_home
+        .join("collections/default/skills/canvas/SKILL.md");
+    assert!(
+        std::fs::read_to_string(&skill_md)
+            .unwrap()
+            .contains("Draws well")
+    );
+    b.until(
+        "the drawer reloaded",
+        "return !document.querySelector('#file-editor');",
+    )
+    .await;
     b.click_css("[data-edit-file='SKILL.md']").await;
-    b.until("the editor", "return !!document.querySelector('#file-editor textarea');").await;
-    std::fs::write(&skill_md, "---\ndescription: Draws well\n---\none\nTWO, changed elsewhere\n").unwrap();
+    b.until(
+        "the editor",
+        "return !!document.querySelector('#file-editor textarea');",
+    )
+    .await;
+    std::fs::write(
+        &skill_md,
+        "---\ndescription: Draws well\n---\none\nTWO, changed elsewhere\n",
+    )
+    .unwrap();
     fill(b, "#file-editor textarea", "mine\n").await;
     b.click_css("#file-editor button[type=submit]").await;
     b.until(
@@ -112,13 +150,21 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
     )
     .await;
     b.screenshot("stale-save").await;
-    assert!(std::fs::read_to_string(&skill_md).unwrap().contains("TWO, changed elsewhere"));
+    assert!(
+        std::fs::read_to_string(&skill_md)
+            .unwrap()
+            .contains("TWO, changed elsewhere")
+    );
     b.js("[...document.querySelectorAll('#file-editor .stale button')].find(x => x.textContent === 'Save mine over it').click(); return true;").await;
     toast(b, "saved over", "Saved SKILL.md").await;
     assert_eq!(std::fs::read_to_string(&skill_md).unwrap(), "mine\n");
 
     // The upstream moved on: Check shows the badge, Update pulls it.
-    std::fs::write(repo.join("skills/painter/SKILL.md"), "---\ndescription: Paints better\n---\n").unwrap();
+    std::fs::write(
+        repo.join("skills/painter/SKILL.md"),
+        "---\ndescription: Paints better\n---\n",
+    )
+    .unwrap();
     git(&repo, &["commit", "-qam", "two"]);
     open_drawer(b, "painter").await;
     b.click_css("[data-upstream='check']").await;
@@ -127,8 +173,14 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
     b.screenshot("update-available").await;
     b.click_css("[data-upstream='update']").await;
     toast(b, "updated", "Updated skill:painter").await;
-    let painter = server.data_home.join("collections/default/skills/painter/SKILL.md");
-    assert!(std::fs::read_to_string(&painter).unwrap().contains("Paints better"));
+    let painter = server
+        .data_home
+        .join("collections/default/skills/painter/SKILL.md");
+    assert!(
+        std::fs::read_to_string(&painter)
+            .unwrap()
+            .contains("Paints better")
+    );
 
     // Delete, then undo from the toast.
     open_drawer(b, "canvas").await;

@@ -671,7 +671,7 @@ async function addArtifact(form) {
 // Editing a text file in the drawer, against the content hash the drawer showed.
 function reloadDrawer() {
   const section = document.querySelector("#drawer [data-drawer-url]");
-  if (section) htmx.ajax("GET", section.dataset.drawerUrl, "#drawer");
+  if (section) htmx.ajax("GET", section.dataset.drawerUrl, { source: "#drawer", target: "#drawer" });
 }
 
 function fileUrl(artifact, path) {
@@ -834,6 +834,8 @@ document.addEventListener("DOMContentLoaded", () => {
   if (refreshNowButton) refreshNowButton.addEventListener("click", refreshNow);
   document.body.addEventListener("click", (event) => {
     if (event.target.closest("[data-close-drawer]")) document.getElementById("drawer").innerHTML = "";
+    const details = event.target.closest("[data-open-details]");
+    if (details) htmx.ajax("GET", details.dataset.openDetails, { source: "#drawer", target: "#drawer" });
     const closeDiff = event.target.closest("[data-close-diff]");
     if (closeDiff) closeDiff.closest(".diff-view").remove();
     const retry = event.target.closest("[data-retry-job]");
