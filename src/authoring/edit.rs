@@ -151,7 +151,9 @@ impl AuthoringService {
                 source: e,
             };
             let current = hash::content_hash(&at.root).map_err(io)?;
+            // `If-Match: *` asks only that the artifact exists.
             if let Some(tag) = tag
+                && tag != "*"
                 && tag != current
             {
                 return Err(AuthoringError::Stale { current });

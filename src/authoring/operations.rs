@@ -168,6 +168,21 @@ impl AuthoringService {
     ) -> Result<Written, AuthoringError> {
         validate_name(name).map_err(AuthoringError::BadRequest)?;
         let dir = self.collection_dir(collection)?;
+        if !dir.is_dir()
+            && self
+                .inner
+                .cache
+                .source()
+                .collections()
+                .await
+                .map_err(crate::cache::CacheError::from)?
+                .iter()
+                .any(|c| c == collection)
+        {
+            return Err(AuthoringError::Conflict(format!(
+                "collection '{collection}' is a read-only source; import into a collection folder"
+            )));
+        }
         let set = shaped(artifact_type, name, set)?;
         let parsed = check_document(artifact_type, &set, origin.created)?;
         let github = origin

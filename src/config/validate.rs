@@ -134,6 +134,7 @@ impl Settings {
                 ),
             ));
         }
+        self.check_git_sources()?;
         if !addr.ip().is_loopback() && self.auth.api_key.trim().is_empty() {
             return Err(err(
                 "listen",
@@ -144,6 +145,29 @@ impl Settings {
             ));
         }
         self.validate_security()
+    }
+
+    /// Each `sources.git` entry names a URL git can fetch and a usable collection name, once.
+    fn check_git_sources(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::HashSet::new();
+        for source in &self.sources.git {
+            crate::git::remote_url(&source.url).map_err(|e| err("sources.git", e))?;
+            if !source.name.is_empty() {
+                crate::source::validate_name(&source.name).map_err(|e| {
+                    err("sources.git", e.replace("artifact name", "collection name"))
+                })?;
+            }
+            let name = crate::source::git::collection_name(source);
+            if !names.insert(name.clone()) {
+                return Err(err(
+                    "sources.git",
+                    format!(
+                        "two repositories are served as the collection '{name}'; give one a name"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every whole-number key within the range its definition gives.

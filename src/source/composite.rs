@@ -20,9 +20,15 @@ impl CompositeSource {
         Self { primary, git }
     }
 
-    /// The source an item comes from: a git source by its collection, else the primary.
+    /// The source an item comes from: a git source (its items' fingerprints are git object
+    /// ids) by its collection, else the primary, even when a folder has a git source's name.
     fn owner(&self, item: &SourceItem) -> &dyn ArtifactSource {
-        match self.git.iter().find(|g| g.collection() == item.collection) {
+        let from_git = item.fingerprint.starts_with(super::git::FINGERPRINT_PREFIX);
+        match self
+            .git
+            .iter()
+            .find(|g| from_git && g.collection() == item.collection)
+        {
             Some(g) => g,
             None => self.primary.as_ref(),
         }

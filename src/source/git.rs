@@ -25,6 +25,9 @@ use crate::config::GitSourceSettings;
 /// Least time between two fetches of one repository.
 pub const FETCH_EVERY: Duration = Duration::from_secs(30);
 
+/// How the fingerprints of this source's items start (the rest is the git object id).
+pub const FINGERPRINT_PREFIX: &str = "git:";
+
 /// Where the mirrors live, under the data home.
 pub const MIRROR_DIR: &str = "cache/git-sources";
 
@@ -55,11 +58,7 @@ fn failed(e: impl std::fmt::Display) -> SourceError {
 impl GitSource {
     /// The source `settings` describe, mirrored under `data_home`.
     pub fn new(settings: &GitSourceSettings, data_home: &Path, timeout: Duration) -> Self {
-        let collection = if settings.name.is_empty() {
-            repo_name(&settings.url).unwrap_or_else(|| "git".into())
-        } else {
-            settings.name.clone()
-        };
+        let collection = collection_name(settings);
         let key = hex::encode(Sha256::digest(
             format!("{}\0{}", settings.url, settings.git_ref).as_bytes(),
         ));
@@ -159,7 +158,7 @@ impl GitSource {
                         path: format!("{folder}/{file_name}"),
                         in_manifest: false,
                         is_file,
-                        fingerprint: format!("git:{}", e.id()),
+                        fingerprint: format!("{FINGERPRINT_PREFIX}{}", e.id()),
                         modified_at: when,
                         manifest: None,
                     });
@@ -237,6 +236,15 @@ fn recognise(
             (stem != file_name).then(|| (stem.to_string(), true))
         }
         _ => None,
+    }
+}
+
+/// The collection a configured repository is served as: its `name`, else the repository's.
+pub fn collection_name(settings: &GitSourceSettings) -> String {
+    if settings.name.is_empty() {
+        repo_name(&settings.url).unwrap_or_else(|| "git".into())
+    } else {
+        settings.name.clone()
     }
 }
 

@@ -397,6 +397,8 @@ async fn create_edit_with_the_tag_delete_into_the_trash_and_restore() {
         r.assert_status(StatusCode::PRECONDITION_REQUIRED);
         let r = put("SKILL.md", Some("\"0000\""), "x").await;
         r.assert_status(StatusCode::PRECONDITION_FAILED);
+        let r = put("ref/a.md", Some("W/\"0000\""), "changed\n").await;
+        r.assert_status(StatusCode::PRECONDITION_FAILED);
         let r = put("ref/a.md", Some(&tag), "changed\n").await;
         r.assert_status_is_ok();
         let new_tag =
@@ -603,6 +605,15 @@ async fn a_git_repository_is_served_read_only_as_a_collection() {
             .send()
             .await;
         r.assert_status(StatusCode::CONFLICT);
+        app.post_json(
+            "/api/v1/artifacts",
+            json!({"type": "command", "name": "x", "collection": "team", "files": {"x.md": "x"}}),
+        )
+        .await
+        .assert_error(StatusCode::CONFLICT, "conflict");
+        app.delete("/api/v1/artifacts/skill:painter")
+            .await
+            .assert_error(StatusCode::CONFLICT, "conflict");
         // Deployed from git like any other.
         let project = app.empty_project("from-git");
         app.deploy_to("command:tidy", &project).await;

@@ -77,6 +77,33 @@ fn unparsable_listen_port_is_rejected() {
 }
 
 #[test]
+fn git_sources_are_read_from_a_file_or_the_environment_and_checked() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file(
+            "my.toml",
+            "[[sources.git]]\nurl = \"https://example.com/team/skills.git\"\nref = \"main\"\n\n[[sources.git]]\nurl = \"file:///srv/more.git\"\nname = \"more\"\npath = \"library\"\n",
+        )?;
+        let s = load(jail, Some("my.toml")).unwrap();
+        assert_eq!(s.sources.git.len(), 2);
+        assert_eq!(s.sources.git[0].git_ref, "main");
+        assert_eq!(s.sources.git[1].path, "library");
+        jail.set_env("SKILLMEAT_SOURCES__GIT", "[{url=\"ftp://example.com/x\"}]");
+        let err = load(jail, None).unwrap_err();
+        assert!(
+            err.contains("sources.git") && err.contains("ftp://"),
+            "{err}"
+        );
+        jail.set_env(
+            "SKILLMEAT_SOURCES__GIT",
+            "[{url=\"https://a.example/skills.git\"}, {url=\"https://b.example/skills.git\"}]",
+        );
+        let err = load(jail, None).unwrap_err();
+        assert!(err.contains("collection 'skills'"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
 fn unknown_database_scheme_is_rejected() {
     figment::Jail::expect_with(|jail| {
         jail.set_env("SKILLMEAT_DATABASE__URL", "mysql://root@localhost/db");

@@ -155,6 +155,9 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
             .unwrap()
             .contains("TWO, changed elsewhere")
     );
+    // The first save's toast may still show: only a new one counts.
+    b.js("document.querySelectorAll('#toasts .toast').forEach(t => t.remove()); return true;")
+        .await;
     b.js("[...document.querySelectorAll('#file-editor .stale button')].find(x => x.textContent === 'Save mine over it').click(); return true;").await;
     toast(b, "saved over", "Saved SKILL.md").await;
     assert_eq!(std::fs::read_to_string(&skill_md).unwrap(), "mine\n");

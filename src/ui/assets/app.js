@@ -668,10 +668,33 @@ async function addArtifact(form) {
   }
 }
 
+// An artifact's details into the drawer. The latest asked for wins, and a list re-rendered
+// while they load (a live event) cannot drop them: they belong to the drawer, not the card.
+let drawerLoads = 0;
+async function loadDrawer(url) {
+  const mine = ++drawerLoads;
+  try {
+    const response = await fetch(url);
+    const html = await response.text();
+    if (mine !== drawerLoads) return;
+    if (!response.ok) {
+      let detail = response.statusText;
+      try { detail = JSON.parse(html).detail || detail; } catch (e) { /* not JSON: the status says it */ }
+      throw new Error(detail);
+    }
+    const drawer = document.getElementById("drawer");
+    drawer.innerHTML = html;
+    htmx.process(drawer);
+    renderRelativeTimes();
+  } catch (err) {
+    showToast("Could not load the details: " + err.message, "error");
+  }
+}
+
 // Editing a text file in the drawer, against the content hash the drawer showed.
 function reloadDrawer() {
   const section = document.querySelector("#drawer [data-drawer-url]");
-  if (section) htmx.ajax("GET", section.dataset.drawerUrl, { source: "#drawer", target: "#drawer" });
+  if (section) loadDrawer(section.dataset.drawerUrl);
 }
 
 function fileUrl(artifact, path) {
@@ -835,7 +858,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.body.addEventListener("click", (event) => {
     if (event.target.closest("[data-close-drawer]")) document.getElementById("drawer").innerHTML = "";
     const details = event.target.closest("[data-open-details]");
-    if (details) htmx.ajax("GET", details.dataset.openDetails, { source: "#drawer", target: "#drawer" });
+    if (details) loadDrawer(details.dataset.openDetails);
     const closeDiff = event.target.closest("[data-close-diff]");
     if (closeDiff) closeDiff.closest(".diff-view").remove();
     const retry = event.target.closest("[data-retry-job]");
