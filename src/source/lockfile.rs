@@ -50,19 +50,8 @@ pub fn set_entry(
     upstream: Option<&LockUpstream>,
 ) -> std::io::Result<()> {
     let file = collection_dir.join(LOCK_FILE);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
-    };
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e| std::io::Error::other(format!("{} is not valid TOML: {e}", file.display())))?;
-    let lock = table_at(doc.as_table_mut(), "lock", false)?;
-    if !lock.contains_key("version") {
-        lock["version"] = value(LOCK_VERSION);
-    }
-    let entries = table_at(lock, "entries", true)?;
+    let (text, mut doc) = read_lock(&file)?;
+    let entries = entries_of(&mut doc)?;
     let entry = table_at(entries, &format!("{name}::{artifact_type}"), false)?;
     entry["content_hash"] = value(content_hash);
     entry["fetched"] = value(skillmeat_time(at));
@@ -146,21 +135,32 @@ pub fn restore_entry(
         return Err(std::io::Error::other("kept lock entry holds no table"));
     };
     let file = collection_dir.join(LOCK_FILE);
-    let text = match std::fs::read_to_string(&file) {
+    let (_, mut doc) = read_lock(&file)?;
+    let entries = entries_of(&mut doc)?;
+    entries.insert(&format!("{name}::{artifact_type}"), Item::Table(entry));
+    crate::atomic::write_text(&file, &doc.to_string())
+}
+
+/// The lock file's text (empty when missing) and its parsed document.
+fn read_lock(file: &Path) -> std::io::Result<(String, DocumentMut)> {
+    let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e),
     };
-    let mut doc: DocumentMut = text
+    let doc = text
         .parse()
         .map_err(|e| std::io::Error::other(format!("{} is not valid TOML: {e}", file.display())))?;
+    Ok((text, doc))
+}
+
+/// `[lock.entries]`, with `[lock] version` set when the file had none.
+fn entries_of(doc: &mut DocumentMut) -> std::io::Result<&mut Table> {
     let lock = table_at(doc.as_table_mut(), "lock", false)?;
     if !lock.contains_key("version") {
         lock["version"] = value(LOCK_VERSION);
     }
-    let entries = table_at(lock, "entries", true)?;
-    entries.insert(&format!("{name}::{artifact_type}"), Item::Table(entry));
-    crate::atomic::write_text(&file, &doc.to_string())
+    table_at(lock, "entries", true)
 }
 
 /// The table under `key` in `parent`, created when missing (implicit: only its sub-tables get

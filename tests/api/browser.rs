@@ -120,6 +120,18 @@ impl Browser {
         }
     }
 
+    /// Waits for a toast whose text starts with `starts`.
+    pub async fn toast(&self, what: &str, starts: &str) {
+        self.until(
+            what,
+            &format!(
+                "return [...document.querySelectorAll('#toasts .toast')].some(t => t.textContent.startsWith({}));",
+                serde_json::json!(starts)
+            ),
+        )
+        .await;
+    }
+
     /// Clicks the element `css` selects, finding it again when a re-render replaced it
     /// between finding and clicking (htmx swaps parts of the page as events arrive).
     pub async fn click_css(&self, css: &str) {

@@ -9,17 +9,6 @@ use crate::authoring::{file_url, git, skills_repo};
 use crate::browser::Browser;
 use crate::live::LiveServer;
 
-async fn toast(b: &Browser, what: &str, starts: &str) {
-    b.until(
-        what,
-        &format!(
-            "return [...document.querySelectorAll('#toasts .toast')].some(t => t.textContent.startsWith({}));",
-            json!(starts)
-        ),
-    )
-    .await;
-}
-
 async fn fill(b: &Browser, css: &str, text: &str) {
     b.js(&format!(
         "const el = document.querySelector({}); el.value = {}; return true;",
@@ -75,13 +64,13 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
     fill(b, "#add-path", src.to_str().unwrap()).await;
     b.screenshot("add-artifact").await;
     b.click_css("#add-artifact-form button[type=submit]").await;
-    toast(b, "added from a folder", "Added skill:canvas").await;
+    b.toast("added from a folder", "Added skill:canvas").await;
     // From a git repository.
     b.click_css("#add-artifact-form input[value=git]").await;
     fill(b, "#add-url", &file_url(&repo)).await;
     fill(b, "#add-repo-path", "skills/painter").await;
     b.click_css("#add-artifact-form button[type=submit]").await;
-    toast(b, "added from git", "Added skill:painter").await;
+    b.toast("added from git", "Added skill:painter").await;
     // New from a template.
     b.click_css("#add-artifact-form input[value=new]").await;
     b.js("document.querySelector('#add-type').value = 'command'; return true;")
@@ -89,7 +78,7 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
     fill(b, "#add-name", "hello").await;
     fill(b, "#add-description", "Says hello").await;
     b.click_css("#add-artifact-form button[type=submit]").await;
-    toast(b, "created", "Added command:hello").await;
+    b.toast("created", "Added command:hello").await;
     let hello = server
         .data_home
         .join("collections/default/commands/hello.md");
@@ -117,7 +106,7 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
     .await;
     b.screenshot("edit-file").await;
     b.click_css("#file-editor button[type=submit]").await;
-    toast(b, "saved", "Saved SKILL.md").await;
+    b.toast("saved", "Saved SKILL.md").await;
     let skill_md = server
         .data_home
         .join("collections/default/skills/canvas/SKILL.md");
@@ -159,7 +148,7 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
     b.js("document.querySelectorAll('#toasts .toast').forEach(t => t.remove()); return true;")
         .await;
     b.js("[...document.querySelectorAll('#file-editor .stale button')].find(x => x.textContent === 'Save mine over it').click(); return true;").await;
-    toast(b, "saved over", "Saved SKILL.md").await;
+    b.toast("saved over", "Saved SKILL.md").await;
     assert_eq!(std::fs::read_to_string(&skill_md).unwrap(), "mine\n");
 
     // The upstream moved on: Check shows the badge, Update pulls it.
@@ -171,11 +160,11 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
     git(&repo, &["commit", "-qam", "two"]);
     open_drawer(b, "painter").await;
     b.click_css("[data-upstream='check']").await;
-    toast(b, "checked", "An update is available").await;
+    b.toast("checked", "An update is available").await;
     b.until("the badge", "return [...document.querySelectorAll('#drawer .badge')].some(x => x.textContent === 'update available');").await;
     b.screenshot("update-available").await;
     b.click_css("[data-upstream='update']").await;
-    toast(b, "updated", "Updated skill:painter").await;
+    b.toast("updated", "Updated skill:painter").await;
     let painter = server
         .data_home
         .join("collections/default/skills/painter/SKILL.md");
@@ -191,10 +180,10 @@ async fn artifacts_are_added_edited_updated_and_deleted_from_the_collections_pag
     let question = b.c().get_alert_text().await.unwrap();
     assert!(question.contains("trash"), "{question}");
     b.c().accept_alert().await.unwrap();
-    toast(b, "deleted", "Deleted canvas").await;
+    b.toast("deleted", "Deleted canvas").await;
     assert!(!skill_md.exists());
     b.js("[...document.querySelectorAll('#toasts .toast button')].find(x => x.textContent === 'Undo').click(); return true;").await;
-    toast(b, "restored", "Restored canvas").await;
+    b.toast("restored", "Restored canvas").await;
     assert_eq!(std::fs::read_to_string(&skill_md).unwrap(), "mine\n");
     if b.reads_console() {
         // The stale save (412) is the one expected error.

@@ -37,17 +37,6 @@ async fn open_diff(b: &Browser, server: &LiveServer, project: &std::path::Path, 
     .await;
 }
 
-async fn toast(b: &Browser, what: &str, starts: &str) {
-    b.until(
-        what,
-        &format!(
-            "return [...document.querySelectorAll('#toasts .toast')].some(t => t.textContent.startsWith({}));",
-            json!(starts)
-        ),
-    )
-    .await;
-}
-
 #[tokio::test]
 async fn drift_is_pushed_merged_and_taken_from_the_diff_view() {
     let Some(browser) = Browser::start().await else {
@@ -78,8 +67,7 @@ async fn drift_is_pushed_merged_and_taken_from_the_diff_view() {
     let question = b.c().get_alert_text().await.unwrap();
     assert!(question.contains("version is overwritten"), "{question}");
     b.c().accept_alert().await.unwrap();
-    toast(
-        b,
+    b.toast(
         "pushed",
         "Pushed skill:merge-me in app-a into default; 1 other deployment is now outdated",
     )
@@ -112,8 +100,7 @@ async fn drift_is_pushed_merged_and_taken_from_the_diff_view() {
     b.click_css(".merge-conflicts input[value='theirs']").await;
     b.js("[...document.querySelectorAll('.merge-conflicts button')].find(x => x.textContent === 'Merge with these choices').click(); return true;")
         .await;
-    toast(
-        b,
+    b.toast(
         "merged",
         "Merged the collection's version of skill:merge-me in app-c",
     )
@@ -130,8 +117,7 @@ async fn drift_is_pushed_merged_and_taken_from_the_diff_view() {
     let question = b.c().get_alert_text().await.unwrap();
     assert!(question.contains("edits are lost"), "{question}");
     b.c().accept_alert().await.unwrap();
-    toast(
-        b,
+    b.toast(
         "taken",
         "Took the collection's version of skill:merge-me in app-a",
     )
