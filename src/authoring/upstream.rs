@@ -222,15 +222,25 @@ impl AuthoringService {
         force: bool,
     ) -> Result<Written, AuthoringError> {
         let (at, spec) = self.preflight_update(id, force).await?;
-        self.import_git(super::GitImport {
-            url: spec.url,
-            git_ref: spec.git_ref,
-            path: spec.path,
-            collection: at.item.collection.clone(),
-            artifact_type: Some(id.artifact_type),
-            name: Some(id.name.clone()),
-            overwrite: true,
-        })
+        // The entry keeps its upstream as written (SkillMeat's own GitHub form stays as it is).
+        let entry = at.item.manifest.clone();
+        let recorded = entry.map(|e| Recorded {
+            upstream: e.upstream,
+            version_spec: e.version_spec,
+            upstream_path: e.upstream_path,
+        });
+        self.import_git_recorded(
+            super::GitImport {
+                url: spec.url,
+                git_ref: spec.git_ref,
+                path: spec.path,
+                collection: at.item.collection.clone(),
+                artifact_type: Some(id.artifact_type),
+                name: Some(id.name.clone()),
+                overwrite: true,
+            },
+            recorded,
+        )
         .await
     }
 
@@ -255,8 +265,18 @@ impl AuthoringService {
         blocking(move || git::resolve_ref(&url, &git_ref, timeout).map(|_| ())).await
     }
 
-    /// Imports from a git repository (the work of the `git-import` job, and of an update).
+    /// Imports from a git repository (the work of the `git_import` job).
     pub async fn import_git(&self, req: super::GitImport) -> Result<Written, AuthoringError> {
+        self.import_git_recorded(req, None).await
+    }
+
+    /// [`Self::import_git`], recording the upstream as `recorded` says instead of as fetched
+    /// (an update keeps the entry's own form).
+    async fn import_git_recorded(
+        &self,
+        req: super::GitImport,
+        recorded: Option<Recorded>,
+    ) -> Result<Written, AuthoringError> {
         let limits = self.inner.limits;
         let timeout = self.inner.git_timeout;
         let progress = ::jobs::current_progress();
@@ -291,12 +311,21 @@ impl AuthoringService {
                 artifact_type,
                 &name,
                 fetched.set,
-                Origin {
-                    upstream: Some(req.url.clone()),
-                    version_spec: Some(req.git_ref.clone()),
-                    resolved_sha: Some(fetched.sha.clone()),
-                    upstream_path: Some(req.path.trim_matches('/').to_string()),
-                    created: false,
+                match recorded {
+                    Some(r) => Origin {
+                        upstream: r.upstream,
+                        version_spec: r.version_spec,
+                        resolved_sha: Some(fetched.sha.clone()),
+                        upstream_path: r.upstream_path,
+                        created: false,
+                    },
+                    None => Origin {
+                        upstream: Some(req.url.clone()),
+                        version_spec: Some(req.git_ref.clone()),
+                        resolved_sha: Some(fetched.sha.clone()),
+                        upstream_path: Some(req.path.trim_matches('/').to_string()),
+                        created: false,
+                    },
                 },
                 req.overwrite,
             )
@@ -368,6 +397,13 @@ impl AuthoringService {
             .await?;
         Ok(())
     }
+}
+
+/// How an entry records its upstream, kept across an update.
+struct Recorded {
+    upstream: Option<String>,
+    version_spec: Option<String>,
+    upstream_path: Option<String>,
 }
 
 struct SourceKey {

@@ -190,8 +190,21 @@ pub(crate) fn fresh_table(t: &toml::Table) -> Table {
     out
 }
 
+/// The keys of an entry a replacement rewrites; the others are kept.
+const REPLACED_KEYS: [&str; 8] = [
+    "path",
+    "origin",
+    "upstream",
+    "version_spec",
+    "resolved_sha",
+    "resolved_version",
+    "last_updated",
+    "metadata",
+];
+
 /// Adds (or, when one of that name and type is there, replaces) the entry of `entry` in
-/// `collection_dir`'s manifest; an entry replaced keeps its `added` time and its tags.
+/// `collection_dir`'s manifest; an entry replaced keeps its `added` time, its tags and every
+/// other key but those describing the content and its origin.
 pub fn upsert_entry(
     collection_dir: &Path,
     collection: &str,
@@ -201,19 +214,24 @@ pub fn upsert_entry(
     let file = collection_dir.join(MANIFEST_FILE);
     let (_, mut doc) = read_doc(&file)?;
     touch_collection(&mut doc, collection, at);
-    let mut table = entry_table(entry, at);
+    let table = entry_table(entry, at);
     let artifacts = artifacts_mut(&mut doc)?;
     let found = artifacts
         .iter()
         .position(|t| is_entry(t, &entry.name, &entry.artifact_type));
     match found.and_then(|i| artifacts.get_mut(i)) {
         Some(existing) => {
-            for key in ["added", "tags", "uuid"] {
-                if let Some(kept) = existing.get(key) {
-                    table[key] = kept.clone();
+            // What describes the content and where it came from is replaced (an upstream of
+            // the old content must not stay); every other key SkillMeat keeps there (tags,
+            // uuid, target platforms, ...) stays, and so does `added`.
+            for key in REPLACED_KEYS {
+                existing.remove(key);
+            }
+            for (key, item) in table.iter() {
+                if key != "added" || !existing.contains_key("added") {
+                    existing.insert(key, item.clone());
                 }
             }
-            *existing = table;
         }
         None => {
             artifacts.push(table);
@@ -378,6 +396,33 @@ mod tests {
         assert_eq!(back["metadata"]["description"].as_str(), Some("Aye"));
         assert_eq!(back["added"].as_str(), Some("2026-01-01T00:00:00"));
         assert_eq!(back["tags"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_replaced_entry_keeps_skillmeats_other_keys_but_not_the_old_origin() {
+        let tmp = tempfile::tempdir().unwrap();
+        let text = "[[artifacts]]\nname = \"a\"\ntype = \"skill\"\npath = \"skills/a\"\norigin = \"github\"\nadded = \"2026-01-01T00:00:00\"\nupstream = \"https://github.com/o/r/tree/main/a\"\nresolved_sha = \"abc\"\nuuid = \"u-1\"\ntarget_platforms = [\"claude_code\"]\n\n[artifacts.metadata]\ndescription = \"Old\"\n";
+        std::fs::write(tmp.path().join(MANIFEST_FILE), text).unwrap();
+        let entry = NewEntry {
+            name: "a".into(),
+            artifact_type: "skill".into(),
+            path: "skills/a".into(),
+            origin: "local".into(),
+            description: Some("New".into()),
+            ..Default::default()
+        };
+        upsert_entry(tmp.path(), "default", &entry, Utc::now()).unwrap();
+        let parsed: toml::Table = std::fs::read_to_string(tmp.path().join(MANIFEST_FILE))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let a = &parsed["artifacts"][0];
+        assert_eq!(a["origin"].as_str(), Some("local"));
+        assert!(a.get("upstream").is_none() && a.get("resolved_sha").is_none());
+        assert_eq!(a["uuid"].as_str(), Some("u-1"));
+        assert_eq!(a["target_platforms"][0].as_str(), Some("claude_code"));
+        assert_eq!(a["added"].as_str(), Some("2026-01-01T00:00:00"));
+        assert_eq!(a["metadata"]["description"].as_str(), Some("New"));
     }
 
     #[test]
