@@ -13,6 +13,7 @@ pub mod files;
 pub mod git;
 pub mod infer;
 mod operations;
+mod pull;
 pub mod trash;
 pub mod upstream;
 mod write;

@@ -11,10 +11,9 @@ use entity::artifact_upstreams;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
-use super::operations::Origin;
-use super::{AuthoringError, AuthoringService, Written, blocking, git};
+use super::{AuthoringError, AuthoringService, blocking, git};
 use crate::source::manifest::ManifestEntry;
-use crate::source::{ArtifactId, SourceItem, hash, lockfile};
+use crate::source::{ArtifactId, SourceItem};
 
 /// Where an artifact's upstream is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,11 +37,12 @@ impl UpstreamSpec {
         if let Some(rest) = raw.strip_prefix("https://github.com/")
             && let Some((repo, tail)) = split_github(rest)
         {
-            // SkillMeat's form: .../<owner>/<repo>/tree/<ref>/<path>.
-            let (tree_ref, path) = tail.split_once('/').unwrap_or((tail, ""));
+            // SkillMeat's form: .../<owner>/<repo>/tree/<commit>/<path>, the ref followed in
+            // `version_spec` ("latest": the default branch).
+            let path = tail.split_once('/').map(|(_, p)| p).unwrap_or("");
             return Some(Self {
                 url: format!("https://github.com/{repo}.git"),
-                git_ref: spec_ref.unwrap_or_else(|| tree_ref.to_string()),
+                git_ref: spec_ref.unwrap_or_else(|| "HEAD".into()),
                 path: entry
                     .upstream_path
                     .clone()
@@ -175,178 +175,7 @@ impl AuthoringService {
         Ok((checked, failed))
     }
 
-    /// Checks an update can go ahead: the artifact has a git upstream and, unless `force`,
-    /// its collection copy is as the last pull left it.
-    pub async fn preflight_update(
-        &self,
-        id: &ArtifactId,
-        force: bool,
-    ) -> Result<(super::edit::Located, UpstreamSpec), AuthoringError> {
-        let at = self.locate_writable(id).await?;
-        let (spec, _) = upstream_of(id, &at.item)?;
-        if force {
-            return Ok((at, spec));
-        }
-        let row = artifact_upstreams::Entity::find_by_id((
-            at.item.collection.clone(),
-            at.item.artifact_id.clone(),
-        ))
-        .one(self.db())
-        .await?;
-        let root = at.root.clone();
-        let current = blocking(move || {
-            hash::content_hash(&root).map_err(|e| AuthoringError::Io {
-                path: root,
-                source: e,
-            })
-        })
-        .await?;
-        let pulled = row
-            .and_then(|r| r.pulled_hash)
-            .or_else(|| lockfile::content_hash_of(&at.dir, &id.name, id.artifact_type.as_str()));
-        if pulled.as_deref() != Some(current.as_str()) {
-            return Err(AuthoringError::Conflict(format!(
-                "{id} was edited in collection '{}' since it was last pulled; updating would \
-                 overwrite those edits (send ?force=true to replace them)",
-                at.item.collection
-            )));
-        }
-        Ok((at, spec))
-    }
-
-    /// Pulls the upstream's newest commit into the collection. Refused (409) when the copy
-    /// was edited since the last pull, unless `force`.
-    pub async fn update_from_upstream(
-        &self,
-        id: &ArtifactId,
-        force: bool,
-    ) -> Result<Written, AuthoringError> {
-        let (at, spec) = self.preflight_update(id, force).await?;
-        // The entry keeps its upstream as written (SkillMeat's own GitHub form stays as it is).
-        let entry = at.item.manifest.clone();
-        let recorded = entry.map(|e| Recorded {
-            upstream: e.upstream,
-            version_spec: e.version_spec,
-            upstream_path: e.upstream_path,
-        });
-        self.import_git_recorded(
-            super::GitImport {
-                url: spec.url,
-                git_ref: spec.git_ref,
-                path: spec.path,
-                collection: at.item.collection.clone(),
-                artifact_type: Some(id.artifact_type),
-                name: Some(id.name.clone()),
-                overwrite: true,
-            },
-            recorded,
-        )
-        .await
-    }
-
-    /// Checks a git import before it is queued: the URL, the names, and that the repository
-    /// answers and has the ref (within `artifacts.git_timeout_secs`).
-    pub async fn preflight_git(&self, req: &super::GitImport) -> Result<(), AuthoringError> {
-        self.collection_dir(&req.collection)?;
-        if let Some(name) = &req.name {
-            crate::source::validate_name(name).map_err(AuthoringError::BadRequest)?;
-        }
-        // A repository on this machine is read only from inside deploy.allowed_roots, as a
-        // folder import is.
-        let url = crate::git::remote_url(&req.url)?;
-        if let Some(local) = url
-            .strip_prefix("file://")
-            .or(url.starts_with('/').then_some(url.as_str()))
-        {
-            self.importable_path(local)?;
-        }
-        let timeout = self.inner.git_timeout;
-        let git_ref = req.git_ref.clone();
-        blocking(move || git::resolve_ref(&url, &git_ref, timeout).map(|_| ())).await
-    }
-
-    /// Imports from a git repository (the work of the `git_import` job).
-    pub async fn import_git(&self, req: super::GitImport) -> Result<Written, AuthoringError> {
-        self.import_git_recorded(req, None).await
-    }
-
-    /// [`Self::import_git`], recording the upstream as `recorded` says instead of as fetched
-    /// (an update keeps the entry's own form).
-    async fn import_git_recorded(
-        &self,
-        req: super::GitImport,
-        recorded: Option<Recorded>,
-    ) -> Result<Written, AuthoringError> {
-        let limits = self.inner.limits;
-        let timeout = self.inner.git_timeout;
-        let progress = ::jobs::current_progress();
-        let (url, git_ref, path) = (req.url.clone(), req.git_ref.clone(), req.path.clone());
-        let fetched = blocking(move || {
-            git::fetch(&url, &git_ref, &path, limits, timeout, |p| {
-                progress.report(serde_json::json!({ "stage": "fetching", "objects": p }));
-            })
-        })
-        .await?;
-        let sub = std::path::Path::new(req.path.trim_matches('/'));
-        let top = fetched.top_level.clone();
-        let inferred =
-            super::infer::infer_type(sub, fetched.is_dir, |n| top.iter().any(|t| t == n));
-        let artifact_type = req.artifact_type.or(inferred).ok_or_else(|| {
-            AuthoringError::BadRequest(format!(
-                "cannot tell what '{}' is (no SKILL.md, not in a skills/, commands/ or agents/ \
-                 folder); give \"type\"",
-                req.path
-            ))
-        })?;
-        let name = match req.name.clone() {
-            Some(n) => n,
-            None => super::infer::name_from_path(sub, fetched.is_dir)
-                .filter(|n| !n.is_empty())
-                .or_else(|| repo_name(&req.url))
-                .unwrap_or_default(),
-        };
-        let written = self
-            .write_new(
-                &req.collection,
-                artifact_type,
-                &name,
-                fetched.set,
-                match recorded {
-                    Some(r) => Origin {
-                        upstream: r.upstream,
-                        version_spec: r.version_spec,
-                        resolved_sha: Some(fetched.sha.clone()),
-                        upstream_path: r.upstream_path,
-                        created: false,
-                    },
-                    None => Origin {
-                        upstream: Some(req.url.clone()),
-                        version_spec: Some(req.git_ref.clone()),
-                        resolved_sha: Some(fetched.sha.clone()),
-                        upstream_path: Some(req.path.trim_matches('/').to_string()),
-                        created: false,
-                    },
-                },
-                req.overwrite,
-            )
-            .await?;
-        let hash = written.content_hash.clone();
-        let sha = fetched.sha.clone();
-        let item_key = SourceKey {
-            collection: written.collection.clone(),
-            artifact_id: written.artifact_id.to_string(),
-        };
-        self.store_key(&item_key, |row| {
-            row.pulled_hash = Set(Some(hash.clone()));
-            row.latest_sha = Set(Some(sha.clone()));
-            row.checked_at = Set(Some(Utc::now()));
-            row.error = Set(None);
-        })
-        .await?;
-        Ok(written)
-    }
-
-    fn db(&self) -> &sea_orm::DatabaseConnection {
+    pub(super) fn db(&self) -> &sea_orm::DatabaseConnection {
         self.inner.cache.db()
     }
 
@@ -364,7 +193,7 @@ impl AuthoringService {
 
     /// Writes the upstream row of `key`, creating it when missing (only the columns `set`
     /// touches change).
-    async fn store_key(
+    pub(super) async fn store_key(
         &self,
         key: &SourceKey,
         set: impl FnOnce(&mut artifact_upstreams::ActiveModel),
@@ -399,19 +228,13 @@ impl AuthoringService {
     }
 }
 
-/// How an entry records its upstream, kept across an update.
-struct Recorded {
-    upstream: Option<String>,
-    version_spec: Option<String>,
-    upstream_path: Option<String>,
+/// The key of an upstream row: a collection's copy of an artifact.
+pub(super) struct SourceKey {
+    pub(super) collection: String,
+    pub(super) artifact_id: String,
 }
 
-struct SourceKey {
-    collection: String,
-    artifact_id: String,
-}
-
-fn upstream_of(
+pub(super) fn upstream_of(
     id: &ArtifactId,
     item: &SourceItem,
 ) -> Result<(UpstreamSpec, ManifestEntry), AuthoringError> {
@@ -446,13 +269,6 @@ fn status_of(
     }
 }
 
-/// The repository's name from its URL (`.../canvas.git` is `canvas`).
-fn repo_name(url: &str) -> Option<String> {
-    let last = url.trim_end_matches('/').rsplit(['/', ':']).next()?;
-    let name = last.trim_end_matches(".git");
-    (!name.is_empty()).then(|| name.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,20 +292,23 @@ mod tests {
 
     #[test]
     fn skillmeat_github_upstreams_and_plain_urls_are_understood() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
         let s = UpstreamSpec::from_entry(&entry(
-            "https://github.com/anthropics/skills/tree/main/canvas-design",
+            &format!("https://github.com/anthropics/skills/tree/{sha}/canvas-design"),
             Some("latest"),
         ))
         .unwrap();
         assert_eq!(s.url, "https://github.com/anthropics/skills.git");
-        assert_eq!(s.git_ref, "main");
+        assert_eq!(s.git_ref, "HEAD");
         assert_eq!(s.path, "canvas-design");
+        let s = UpstreamSpec::from_entry(&entry(
+            &format!("https://github.com/anthropics/skills/tree/{sha}"),
+            Some("v2"),
+        ))
+        .unwrap();
+        assert_eq!((s.git_ref.as_str(), s.path.as_str()), ("v2", ""));
         let s = UpstreamSpec::from_entry(&entry("file:///tmp/repo", Some("v1"))).unwrap();
         assert_eq!((s.git_ref.as_str(), s.path.as_str()), ("v1", ""));
         assert!(UpstreamSpec::from_entry(&entry("anthropics/skills/x", None)).is_none());
-        assert_eq!(
-            repo_name("git@host:me/canvas.git").as_deref(),
-            Some("canvas")
-        );
     }
 }
