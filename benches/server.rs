@@ -1,6 +1,6 @@
 //! Every benchmark of the server in one command, `cargo bench`, on generated data. It prints
 //! Markdown and, on a full run, writes the same text to docs/benchmarks.md with the date and
-//! the machine. `cargo bench -- <part>...` (cache, deployments, jobs, watch, http, load) runs only
+//! the machine. `cargo bench -- <part>...` (cache, deployments, jobs, watch, http, load, floor) runs only
 //! those parts and leaves the file alone.
 //!
 //! - cache: 1,000 artifacts; detail on a hit vs a miss (target: a hit at least 10x faster),
@@ -15,6 +15,9 @@
 //!   connections): requests/s, p50 and p99 of five read endpoints.
 //! - load: mixed reads and writes for 60 s on SQLite and on PostgreSQL while refreshes run:
 //!   zero 5xx, zero "database is locked", p99 of reads and writes.
+//! - floor: the release binary side by side with a hello-world poem server, both driven by
+//!   `wrk`: each hot read's share of the floor's requests/s, latencies at 1 and 8 connections,
+//!   resident memory, each against its target (see `floor.rs`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -40,6 +43,9 @@ macro_rules! say {
         report.push('\n');
     }};
 }
+
+#[path = "server/floor.rs"]
+mod floor;
 
 const CACHE_NOTES: &str = "A collection of 1,000 artifacts (600 skills with four files each, 250 \
 commands, 150 agents, all in `collection.toml`) in a fresh SQLite cache, plus 20 larger skills \
@@ -208,9 +214,23 @@ async fn deployment_dashboard(dir: &Path) {
 
 #[tokio::main]
 async fn main() {
+    // This binary is also the hello-world server the side-by-side part measures against.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == floor::SERVE_FLOOR) {
+        floor::serve_floor(&args[i + 1]).await;
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     // `cargo bench -- <part>` runs only the parts named; a full run also writes the report.
-    let parts = ["cache", "deployments", "jobs", "watch", "http", "load"];
+    let parts = [
+        "cache",
+        "deployments",
+        "jobs",
+        "watch",
+        "http",
+        "load",
+        "floor",
+    ];
     let chosen: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| parts.contains(&a.as_str()))
@@ -240,10 +260,23 @@ async fn main() {
         say!("\n## HTTP load on the release binary\n\n{}", HTTP_NOTES);
         http_load(dir.path()).await;
     }
+    if runs("floor") {
+        let start = REPORT.lock().unwrap_or_else(|p| p.into_inner()).len();
+        say!("\n{FLOOR_HEADING}\n\n{}", FLOOR_NOTES);
+        let measured = floor::side_by_side(dir.path()).await;
+        // Run alone, it still replaces its own section of docs/benchmarks.md.
+        if measured && chosen == ["floor"] {
+            let section = REPORT.lock().unwrap_or_else(|p| p.into_inner())[start..].to_string();
+            replace_section(FLOOR_HEADING, &section);
+        }
+    }
     if chosen.is_empty() {
         write_report();
     } else {
-        println!("\n(only {chosen:?} ran, so docs/benchmarks.md was left as it was)");
+        println!(
+            "\n(only {chosen:?} ran, so docs/benchmarks.md was not rewritten; `floor` alone \
+             replaces its own section)"
+        );
     }
 }
 
@@ -717,6 +750,37 @@ async fn job_runner(dir: &Path) {
 }
 
 /// One line about this machine: CPU model and count, memory, kernel, compiler.
+const FLOOR_HEADING: &str = "## Side by side with a hello-world server";
+
+const FLOOR_NOTES: &str = "A hello-world poem server (this bench binary started again with \
+`--serve-floor`: routing and HTTP, nothing else) and the release build of `skillmeat-server` \
+over 1,075 generated artifacts in 5 collections (SQLite, job runner and watcher running), both \
+on 127.0.0.1 and both driven by `wrk` (2 threads) in the same run: 8 connections for 5 s per \
+endpoint after a 1 s warm-up for requests/s, 1 connection for 3 s for the latency at rest. \
+Shares are of the floor's requests/s, so they hold on any machine; `wrk` shares the CPUs with \
+the server. `cargo bench -- floor` runs this part alone and rewrites only this section.";
+
+/// Replaces the section under `heading` in docs/benchmarks.md (up to the next `## `) with
+/// `section`, or appends it.
+fn replace_section(heading: &str, section: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let section = section.trim_start_matches('\n');
+    let new = match text.find(heading) {
+        Some(start) => {
+            let rest = &text[start + heading.len()..];
+            let end = rest
+                .find("\n## ")
+                .map(|i| start + heading.len() + i + 1)
+                .unwrap_or(text.len());
+            format!("{}{section}\n{}", &text[..start], &text[end..])
+        }
+        None => format!("{}\n{section}", text.trim_end()),
+    };
+    std::fs::write(&path, new).unwrap();
+    println!("\nrewrote the side-by-side section of {}", path.display());
+}
+
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -758,7 +822,7 @@ fn write_report() {
          targets, with the machine and date they were taken on.\n---\n\n# Benchmarks\n\n\
          Written by `cargo bench` (`benches/server.rs`) from what it measured; do not edit by \
          hand. It generates its data (1,000 and 10,000 artifacts, 10,000 deployments). \
-         `cargo bench -- cache deployments jobs watch http load` names parts to run alone (a partial \
+         `cargo bench -- cache deployments jobs watch http load floor` names parts to run alone (a partial \
          run leaves this file as it is). Figures are wall-clock; p50/p95/p99 over the runs shown. \
          Runs on a shared machine vary by about 20%.\n\n\
          Taken {} on {}.\n{report}",
@@ -815,6 +879,11 @@ impl ReleaseServer {
             assert!(Instant::now() < deadline, "the server did not warm up");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Its process id.
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGTERM, as in production, and waits for it to exit.
