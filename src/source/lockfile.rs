@@ -7,6 +7,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use toml_edit::{DocumentMut, Item, Table, value};
 
+use super::manifest_edit::read_doc;
+
 /// The lock's file name in a collection folder.
 pub const LOCK_FILE: &str = "collection.lock";
 
@@ -50,7 +52,7 @@ pub fn set_entry(
     upstream: Option<&LockUpstream>,
 ) -> std::io::Result<()> {
     let file = collection_dir.join(LOCK_FILE);
-    let (text, mut doc) = read_lock(&file)?;
+    let (text, mut doc) = read_doc(&file)?;
     let entries = entries_of(&mut doc)?;
     let entry = table_at(entries, &format!("{name}::{artifact_type}"), false)?;
     entry["content_hash"] = value(content_hash);
@@ -96,14 +98,7 @@ pub fn content_hash_of(collection_dir: &Path, name: &str, artifact_type: &str) -
 /// Removes the entry of `name::artifact_type` (nothing to do when there is none).
 pub fn remove_entry(collection_dir: &Path, name: &str, artifact_type: &str) -> std::io::Result<()> {
     let file = collection_dir.join(LOCK_FILE);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e| std::io::Error::other(format!("{} is not valid TOML: {e}", file.display())))?;
+    let (_, mut doc) = read_doc(&file)?;
     let removed = doc
         .get_mut("lock")
         .and_then(|l| l.get_mut("entries"))
@@ -135,23 +130,10 @@ pub fn restore_entry(
         return Err(std::io::Error::other("kept lock entry holds no table"));
     };
     let file = collection_dir.join(LOCK_FILE);
-    let (_, mut doc) = read_lock(&file)?;
+    let (_, mut doc) = read_doc(&file)?;
     let entries = entries_of(&mut doc)?;
     entries.insert(&format!("{name}::{artifact_type}"), Item::Table(entry));
     crate::atomic::write_text(&file, &doc.to_string())
-}
-
-/// The lock file's text (empty when missing) and its parsed document.
-fn read_lock(file: &Path) -> std::io::Result<(String, DocumentMut)> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
-    };
-    let doc = text
-        .parse()
-        .map_err(|e| std::io::Error::other(format!("{} is not valid TOML: {e}", file.display())))?;
-    Ok((text, doc))
 }
 
 /// `[lock.entries]`, with `[lock] version` set when the file had none.

@@ -39,7 +39,8 @@ pub struct NewEntry {
     pub frontmatter: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-fn read_doc(file: &Path) -> std::io::Result<(String, DocumentMut)> {
+/// A TOML file's text (empty when missing) and its parsed document, to edit in place.
+pub(crate) fn read_doc(file: &Path) -> std::io::Result<(String, DocumentMut)> {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -351,6 +352,14 @@ pub fn set_resolved_sha(
 mod tests {
     use super::*;
 
+    /// The manifest in `dir`, parsed (it must stay valid TOML).
+    fn read_back(dir: &Path) -> toml::Table {
+        std::fs::read_to_string(dir.join(MANIFEST_FILE))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     #[test]
     fn entries_are_added_removed_and_restored_keeping_the_rest() {
         let tmp = tempfile::tempdir().unwrap();
@@ -379,16 +388,10 @@ mod tests {
         let removed = remove_entry(tmp.path(), "default", "a", "skill", Utc::now())
             .unwrap()
             .unwrap();
-        let parsed: toml::Table = std::fs::read_to_string(tmp.path().join(MANIFEST_FILE))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let parsed: toml::Table = read_back(tmp.path());
         assert_eq!(parsed["artifacts"].as_array().unwrap().len(), 2);
         restore_entry(tmp.path(), "default", &removed, Utc::now()).unwrap();
-        let parsed: toml::Table = std::fs::read_to_string(tmp.path().join(MANIFEST_FILE))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let parsed: toml::Table = read_back(tmp.path());
         let all = parsed["artifacts"].as_array().unwrap();
         assert_eq!(all[0]["metadata"]["description"].as_str(), Some("Sea"));
         let back = &all[2];
@@ -412,10 +415,7 @@ mod tests {
             ..Default::default()
         };
         upsert_entry(tmp.path(), "default", &entry, Utc::now()).unwrap();
-        let parsed: toml::Table = std::fs::read_to_string(tmp.path().join(MANIFEST_FILE))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let parsed: toml::Table = read_back(tmp.path());
         let a = &parsed["artifacts"][0];
         assert_eq!(a["origin"].as_str(), Some("local"));
         assert!(a.get("upstream").is_none() && a.get("resolved_sha").is_none());
@@ -438,10 +438,7 @@ mod tests {
             ..Default::default()
         };
         upsert_entry(tmp.path(), "default", &entry, Utc::now()).unwrap();
-        let parsed: toml::Table = std::fs::read_to_string(tmp.path().join(MANIFEST_FILE))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let parsed: toml::Table = read_back(tmp.path());
         assert_eq!(parsed["artifacts"][0]["name"].as_str(), Some("a"));
         assert_eq!(parsed["collection"]["name"].as_str(), Some("default"));
     }
@@ -459,10 +456,7 @@ mod tests {
             ..Default::default()
         };
         upsert_entry(tmp.path(), "work", &entry, Utc::now()).unwrap();
-        let parsed: toml::Table = std::fs::read_to_string(tmp.path().join(MANIFEST_FILE))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let parsed: toml::Table = read_back(tmp.path());
         assert_eq!(parsed["collection"]["name"].as_str(), Some("work"));
         assert_eq!(parsed["artifacts"][0]["resolved_sha"].as_str(), Some("abc"));
     }

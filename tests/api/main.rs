@@ -38,4 +38,5 @@ mod ui_drift;
 mod ui_jobs;
 mod ui_security;
 mod ui_tasks;
+mod upstream;
 mod watch;
