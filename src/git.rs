@@ -96,8 +96,10 @@ pub fn remote_url(url: &str) -> Result<String, GitError> {
         || !(allowed.iter().any(|p| trimmed.starts_with(p)) || trimmed.starts_with('/'))
     {
         return Err(GitError::BadUrl(format!(
+            // Escaped here rather than with the source module's helper: that module uses
+            // this one, and the dependency goes one way only.
             "url '{}' is not an https, ssh or file URL",
-            crate::source::printable(trimmed)
+            trimmed.chars().take(300).collect::<String>().escape_debug()
         )));
     }
     Ok(trimmed.to_string())
