@@ -51,9 +51,12 @@ const CACHE_NOTES: &str = "A collection of 1,000 artifacts (600 skills with four
 commands, 150 agents, all in `collection.toml`) in a fresh SQLite cache, plus 20 larger skills \
 (40 files, about 1 MB each) to show how the gap between a hit and a miss grows with size. \
 Requests go through the production route tree in process: routing, handler, SQLite and JSON, \
-not TCP. A hit makes two SQLite round trips (the entry and its deployment counts); a miss \
-locates, lists, hashes and stores the artifact, with the parsed `collection.toml` kept by \
-modification time, so on small artifacts the two are closer than on large ones.";
+not TCP. A hit is answered from the memory tier (the finished JSON kept while the database's \
+data version is unchanged, one shared probe of that version) or, read for the first time since \
+a change, from the table (the entry, its deployment counts and upstream: three SQLite round \
+trips, a parse and a serialisation); a miss locates, lists, hashes and stores the artifact, with \
+the parsed `collection.toml` kept by modification time, so on small artifacts a miss and a \
+table hit are closer than on large ones.";
 
 const DEPLOYMENT_NOTES: &str = "10,000 deployment rows in 100 projects (what the refresh \
 stores) in a fresh SQLite database, through the production route tree in process. The summary \
@@ -101,14 +104,20 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// A GET of `uri` as a local client sends it (the request guard wants a `Host` it answers to).
+fn local_request(uri: &str) -> Request {
+    Request::builder()
+        .uri(uri.parse().unwrap())
+        .header("host", "localhost")
+        .finish()
+}
+
 async fn get(
     routes: &impl Endpoint,
     uri: &str,
 ) -> (Duration, poem::http::StatusCode, Option<String>) {
     let started = Instant::now();
-    let resp = routes
-        .get_response(Request::builder().uri(uri.parse().unwrap()).finish())
-        .await;
+    let resp = routes.get_response(local_request(uri)).await;
     let status = resp.status();
     let cache = resp
         .headers()
@@ -302,13 +311,17 @@ async fn artifact_cache(dir: &Path) {
     let warm_refresh = started.elapsed();
     assert_eq!(report.unchanged as usize, ARTIFACTS);
 
-    // Hits: every artifact read several times from a warm cache.
+    // Hits: every artifact read from a warm cache (from the table), then again (from memory).
+    let mut table_hits = Vec::new();
     let mut hits = Vec::new();
-    for round in 0..3 {
-        for id in ids.iter().skip(round).step_by(2) {
+    for times in [&mut table_hits, &mut hits] {
+        for id in &ids {
             let (t, status, cache) = get(&routes, &format!("/api/v1/artifacts/{id}")).await;
-            assert!(status.is_success() && cache.as_deref() == Some("hit"));
-            hits.push(t);
+            assert!(
+                status.is_success() && cache.as_deref() == Some("hit"),
+                "{id}: {status} {cache:?}"
+            );
+            times.push(t);
         }
     }
 
@@ -330,9 +343,7 @@ async fn artifact_cache(dir: &Path) {
             None => "/api/v1/artifacts?limit=50".to_string(),
         };
         let started = Instant::now();
-        let resp = routes
-            .get_response(Request::builder().uri(uri.parse().unwrap()).finish())
-            .await;
+        let resp = routes.get_response(local_request(&uri)).await;
         let body: serde_json::Value =
             serde_json::from_slice(&resp.into_body().into_vec().await.unwrap()).unwrap();
         pages.push(started.elapsed());
@@ -397,14 +408,21 @@ async fn artifact_cache(dir: &Path) {
     }
 
     let hit_p50 = percentile(&mut hits, 0.5);
+    let table_hit_p50 = percentile(&mut table_hits, 0.5);
     let miss_p50 = percentile(&mut misses, 0.5);
     say!("\n| figure ({ARTIFACTS} artifacts) | p50 | p95 | target |");
     say!("|---|---|---|---|");
     say!(
-        "| detail, cache hit ({} reads) | {} | {} | 10x faster than a miss |",
+        "| detail, cache hit from memory ({} reads) | {} | {} | 10x faster than a miss |",
         hits.len(),
         ms(hit_p50),
         ms(percentile(&mut hits, 0.95))
+    );
+    say!(
+        "| detail, cache hit from the table, first read since a change ({} reads) | {} | {} | |",
+        table_hits.len(),
+        ms(table_hit_p50),
+        ms(percentile(&mut table_hits, 0.95))
     );
     say!(
         "| detail, cache miss: source read + store ({} reads) | {} | {} | |",
@@ -446,10 +464,12 @@ async fn artifact_cache(dir: &Path) {
         ms(large_miss),
         ms(percentile(&mut large_misses, 0.95))
     );
+    let ratio = miss_p50.as_secs_f64() / hit_p50.as_secs_f64();
     say!(
-        "\nhit vs miss: {:.1}x faster on the generated collection, {:.1}x on 1 MB skills (target: at least 10x)",
-        miss_p50.as_secs_f64() / hit_p50.as_secs_f64(),
-        large_miss.as_secs_f64() / large_hit.as_secs_f64()
+        "\nhit vs miss: {ratio:.1}x faster on the generated collection ({:.1}x for a first read from the table), {:.1}x on 1 MB skills (target: at least 10x{})",
+        miss_p50.as_secs_f64() / table_hit_p50.as_secs_f64(),
+        large_miss.as_secs_f64() / large_hit.as_secs_f64(),
+        if ratio >= 10.0 { "" } else { ": **missed**" }
     );
     say!(
         "cache size on disk: {:.2} MB database file ({:.2} MB of cached JSON in {} entries; target: under 10 MB)",
@@ -757,8 +777,10 @@ const FLOOR_NOTES: &str = "A hello-world poem server (this bench binary started 
 over 1,075 generated artifacts in 5 collections (SQLite, job runner and watcher running), both \
 on 127.0.0.1 and both driven by `wrk` (2 threads) in the same run: 8 connections for 5 s per \
 endpoint after a 1 s warm-up for requests/s, 1 connection for 3 s for the latency at rest. \
-Shares are of the floor's requests/s, so they hold on any machine; `wrk` shares the CPUs with \
-the server. `cargo bench -- floor` runs this part alone and rewrites only this section.";
+Each endpoint's run follows a run of the floor, and its share is of that floor run, so the \
+shares hold on any machine and a drift in the machine's speed during the run cancels out (the \
+floor's row gives the mean and range of those runs); `wrk` shares the CPUs with the server. \
+`cargo bench -- floor` runs this part alone and rewrites only this section.";
 
 /// Replaces the section under `heading` in docs/benchmarks.md (up to the next `## `) with
 /// `section`, or appends it.

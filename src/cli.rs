@@ -72,6 +72,7 @@ pub enum MigrateAction {
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
+    crate::memory::limit_allocator_arenas();
     let cli = Cli::parse();
     // Making a key needs no configuration (it is what a configuration without one lacks).
     if matches!(cli.command, Some(Command::GenKey)) {

@@ -45,6 +45,10 @@ impl<A: Acceptor> Acceptor for IdleTimeoutAcceptor<A> {
 pub struct IdleTimeoutIo<T> {
     inner: T,
     timeout: Duration,
+    /// When data last moved.
+    last_active: Instant,
+    /// Armed for a moment at or before `last_active + timeout`; moved on only when it fires
+    /// (resetting a timer on every read and write costs more than the request itself).
     deadline: Pin<Box<Sleep>>,
 }
 
@@ -53,24 +57,31 @@ impl<T> IdleTimeoutIo<T> {
         Self {
             inner,
             timeout,
+            last_active: Instant::now(),
             deadline: Box::pin(tokio::time::sleep(timeout)),
         }
     }
 
     fn active(&mut self) {
-        let next = Instant::now() + self.timeout;
-        self.deadline.as_mut().reset(next);
+        self.last_active = Instant::now();
     }
 
-    /// While waiting on the client: an error once the deadline passed, else still waiting
-    /// (the deadline's timer wakes this task when it passes).
+    /// While waiting on the client: an error once it has been silent for the timeout, else
+    /// still waiting (the deadline's timer wakes this task when it passes).
     fn waiting<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("connection silent for {} s", self.timeout.as_secs()),
-            ))),
-            Poll::Pending => Poll::Pending,
+        loop {
+            if self.deadline.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let due = self.last_active + self.timeout;
+            if due <= Instant::now() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("connection silent for {} s", self.timeout.as_secs()),
+                )));
+            }
+            // Data moved since the timer was armed: arm it for the new moment and wait again.
+            self.deadline.as_mut().reset(due);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! skillmeat-server: organises AI-agent artifacts into collections, serves them from a persistent
 //! cache, and documents itself through OpenAPI.
 
+pub mod access_log;
 pub mod api;
 pub mod atomic;
 pub mod authoring;
@@ -16,6 +17,8 @@ pub mod git;
 pub mod idle;
 pub mod import;
 pub mod jobs;
+pub mod memo;
+pub mod memory;
 pub mod own_writes;
 pub mod paging;
 pub mod scope;

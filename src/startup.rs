@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::Tracing;
 use poem::web::headers::{ContentLength, HeaderMapExt};
 use poem::{EndpointExt, IntoResponse, Request, Route, Server, get};
 
@@ -160,6 +159,7 @@ pub async fn build_state_with_source(
     if let Err(e) = sessions.forget_stale().await {
         tracing::warn!(error = %e, "could not remove stale browser sessions");
     }
+    let hot = crate::memo::HotReads::new(&url, &db);
     Ok(AppState {
         db,
         cache,
@@ -176,6 +176,7 @@ pub async fn build_state_with_source(
         settings: Arc::new(settings),
         sessions,
         sign_in_limiter: Arc::new(crate::security::SignInLimiter::new()),
+        hot,
     })
 }
 
@@ -243,7 +244,7 @@ pub fn build_routes(state: AppState) -> BoxEndpoint<'static> {
             let checked = guard.check(&req).map_err(poem::Error::from);
             async move { checked.map(|()| req) }
         })
-        .with(Tracing)
+        .with(crate::access_log::AccessLog)
         .catch_all_error(render_poem_error)
         .map(|mut resp| async move {
             crate::security::headers::add_security_headers(&mut resp);
@@ -437,6 +438,8 @@ impl Application {
         let store = self.state.jobs.store().clone();
         let idle_timeout = Duration::from_secs(self.state.settings.server.idle_timeout_secs);
         let routes = build_routes(self.state);
+        // Building the state and the spec left much freed memory behind.
+        crate::memory::release_free_memory();
         let mut http_stop = stop_rx;
         let acceptor = crate::idle::IdleTimeoutAcceptor::new(self.acceptor, idle_timeout);
         let served = Server::new_with_acceptor(acceptor)

@@ -34,6 +34,8 @@ pub struct AppState {
     pub sessions: crate::security::SessionStore,
     /// Failed sign-ins per client address.
     pub sign_in_limiter: Arc<crate::security::SignInLimiter>,
+    /// Finished answers of the hottest reads, kept while the data is unchanged.
+    pub hot: crate::memo::HotReads,
 }
 
 impl AppState {

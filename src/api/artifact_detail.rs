@@ -220,16 +220,27 @@ fn detail(
     }
 }
 
-/// Artifact `id` in full, read through the cache, with whether the cache served it; `None`
-/// when no source has it.
+/// One read of an artifact in full.
+pub struct DetailRead {
+    /// The artifact.
+    pub detail: ArtifactDetail,
+    /// Whether the cache served it (no source read).
+    pub hit: bool,
+    /// The cache row it came from.
+    pub row_id: i64,
+    /// When that row was last marked as read.
+    pub last_accessed: chrono::DateTime<chrono::Utc>,
+}
+
+/// Artifact `id` in full, read through the cache; `None` when no source has it.
 pub async fn artifact_detail(
     state: &AppState,
     id: &ArtifactId,
-) -> Result<Option<(ArtifactDetail, bool)>, ApiError> {
+) -> Result<Option<DetailRead>, ApiError> {
     let Some(lookup) = state.cache.get_or_fill(id).await? else {
         return Ok(None);
     };
-    let hit = lookup.hit;
+    let (hit, row_id, last_accessed) = (lookup.hit, lookup.row.id, lookup.row.last_accessed);
     let counts = state
         .deployments
         .counts_for(std::slice::from_ref(&lookup.row.artifact_id))
@@ -240,5 +251,10 @@ pub async fn artifact_detail(
         .authoring
         .upstream_status(&lookup.artifact.item)
         .await?;
-    Ok(Some((detail(lookup, counts, upstream), hit)))
+    Ok(Some(DetailRead {
+        detail: detail(lookup, counts, upstream),
+        hit,
+        row_id,
+        last_accessed,
+    }))
 }

@@ -127,7 +127,7 @@ pub async fn imported(
 ) -> Result<(ImportedArtifact, String), ApiError> {
     let artifact = artifact_detail(state, &written.artifact_id)
         .await?
-        .map(|(d, _)| d);
+        .map(|read| read.detail);
     let location = artifact_url(&written.artifact_id);
     Ok((
         ImportedArtifact {

@@ -11,8 +11,10 @@ use super::ApiTags;
 use super::artifact_detail::{ArtifactDetail, artifact_detail};
 use super::common::{PageInfo, SortOrder, comma_list};
 use super::deployments::DeploymentCounts;
+use super::stored_json::{StoredJson, memoised_list};
 use crate::cache::listing::{self, ArtifactFilter, PageRequest, SortField};
 use crate::error::{ApiError, ErrorBody};
+use crate::memo::StoredDetail;
 use crate::source::filesystem::safe_relative;
 use crate::source::{ArtifactId, ArtifactType, SourceArtifact, printable};
 use crate::state::AppState;
@@ -103,7 +105,7 @@ pub struct ArtifactFileContent {
 pub enum ListArtifactsResponse {
     /// A page of artifacts.
     #[oai(status = 200)]
-    Ok(Json<ArtifactList>),
+    Ok(StoredJson<ArtifactList>),
 }
 
 /// Detail outcomes.
@@ -114,7 +116,7 @@ pub enum GetArtifactResponse {
     /// The artifact; `X-Cache` says whether the cache served it.
     #[oai(status = 200)]
     Ok(
-        Json<ArtifactDetail>,
+        StoredJson<ArtifactDetail>,
         /// `hit` when served from the cache, `miss` when the source was read.
         #[oai(header = "X-Cache")]
         String,
@@ -173,72 +175,20 @@ impl ArtifactsApi {
         /// Sort direction (default asc).
         order: Query<Option<SortOrder>>,
     ) -> Result<ListArtifactsResponse, ApiError> {
-        let cache = &self.state.cache;
-        cache.ensure_populated().await?;
-        let mut types = Vec::new();
-        for raw in comma_list(artifact_type.0.as_deref()) {
-            types.push(raw.parse::<ArtifactType>().map_err(ApiError::bad_request)?);
-        }
-        if let Some(c) = &collection.0
-            && !cache.known_collections().await?.contains(c)
-        {
-            return Err(ApiError::not_found(format!(
-                "Collection '{}' not found",
-                printable(c)
-            )));
-        }
-        let filter = ArtifactFilter {
-            types,
-            collection: collection.0,
-            tags: comma_list(tags.0.as_deref()),
-            tools: comma_list(tools.0.as_deref()),
-            search: search.0.map(|s| s.trim().to_string()),
-        };
-        let has_previous_page = after.0.is_some();
-        let page = PageRequest {
-            limit: limit.0.unwrap_or(20),
+        let query = ListQuery {
+            limit: limit.0,
             after: after.0,
-            sort: match sort.0.unwrap_or_default() {
-                ArtifactSort::Name => SortField::Name,
-                ArtifactSort::Type => SortField::Type,
-                ArtifactSort::Updated => SortField::Updated,
-            },
-            descending: matches!(order.0, Some(SortOrder::Desc)),
+            artifact_type: artifact_type.0,
+            collection: collection.0,
+            tags: tags.0,
+            tools: tools.0,
+            search: search.0,
+            sort: sort.0,
+            order: order.0,
         };
-        let page = listing::list_artifacts(&self.state.db, &filter, &page).await?;
-        let ids: Vec<String> = page.items.iter().map(|r| r.artifact_id.clone()).collect();
-        let mut counts = self.state.deployments.counts_for(&ids).await?;
-        let mut items = Vec::with_capacity(page.items.len());
-        for row in page.items {
-            let deployments = counts.remove(&row.artifact_id).unwrap_or_default();
-            let artifact: SourceArtifact =
-                serde_json::from_value(row.data.clone()).map_err(|e| ApiError::internal(&e))?;
-            items.push(ArtifactSummary {
-                id: row.artifact_id,
-                name: row.name,
-                artifact_type: row.artifact_type,
-                collection: row.collection,
-                collections: artifact.item.collections,
-                description: row.description,
-                tags: artifact.metadata.tags,
-                tools: artifact.metadata.tools,
-                content_hash: row.content_hash,
-                in_manifest: artifact.item.in_manifest,
-                updated_at: row.source_modified_at,
-                cached_at: row.last_updated,
-                deployment_count: deployments.total,
-                deployments_by_status: deployments.into(),
-            });
-        }
-        Ok(ListArtifactsResponse::Ok(Json(ArtifactList {
-            items,
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page,
-                end_cursor: page.end_cursor,
-                total_count: page.total_count,
-            },
-        })))
+        let key = format!("list_artifacts {query:?}");
+        let body = memoised_list(&self.state, key, list_page(&self.state, query)).await?;
+        Ok(ListArtifactsResponse::Ok(body))
     }
 
     /// Get one artifact
@@ -256,18 +206,33 @@ impl ArtifactsApi {
         id: Path<String>,
     ) -> Result<GetArtifactResponse, ApiError> {
         let id = parse_id(&id.0)?;
-        match artifact_detail(&self.state, &id).await? {
-            Some((detail, hit)) => {
-                let etag = format!("\"{}\"", detail.content_hash);
-                let cache_header = if hit { "hit" } else { "miss" };
-                Ok(GetArtifactResponse::Ok(
-                    Json(detail),
-                    cache_header.to_string(),
-                    etag,
-                ))
-            }
-            None => Ok(GetArtifactResponse::NotFound(not_found_body(&id))),
+        let key = id.to_string();
+        let hot = &self.state.hot;
+        let version = hot.version.current().await;
+        let stored = version.as_ref().and_then(|v| hot.detail.get(&key, v));
+        // The memory tier answers until the row expires; then the source is asked as before.
+        if let Some(stored) = stored.filter(|s| s.expires_at > Utc::now()) {
+            self.state
+                .cache
+                .note_memo_hit(stored.row_id, stored.last_accessed);
+            return Ok(detail_response(&stored, true));
         }
+        let Some(read) = artifact_detail(&self.state, &id).await? else {
+            return Ok(GetArtifactResponse::NotFound(not_found_body(&id)));
+        };
+        let stored = StoredDetail {
+            body: StoredJson::encode(&read.detail)?.bytes(),
+            content_hash: read.detail.content_hash,
+            row_id: read.row_id,
+            last_accessed: read.last_accessed,
+            expires_at: read.detail.expires_at,
+        };
+        let response = detail_response(&stored, read.hit);
+        if let Some(version) = version {
+            hot.detail
+                .put(key, version, hot.version.latest().as_ref(), stored);
+        }
+        Ok(response)
     }
 
     /// Get one file of an artifact
@@ -356,6 +321,99 @@ pub async fn read_artifact_file(
         encoding: encoding.into(),
         content,
     })))
+}
+
+/// The query of `GET /api/v1/artifacts`, as received.
+#[derive(Debug)]
+struct ListQuery {
+    limit: Option<u64>,
+    after: Option<String>,
+    artifact_type: Option<String>,
+    collection: Option<String>,
+    tags: Option<String>,
+    tools: Option<String>,
+    search: Option<String>,
+    sort: Option<ArtifactSort>,
+    order: Option<SortOrder>,
+}
+
+/// One page of the artifact list, built from the cache table.
+async fn list_page(state: &AppState, q: ListQuery) -> Result<ArtifactList, ApiError> {
+    let cache = &state.cache;
+    cache.ensure_populated().await?;
+
+    let mut types = Vec::new();
+    for raw in comma_list(q.artifact_type.as_deref()) {
+        types.push(raw.parse::<ArtifactType>().map_err(ApiError::bad_request)?);
+    }
+    if let Some(c) = &q.collection
+        && !cache.known_collections().await?.contains(c)
+    {
+        return Err(ApiError::not_found(format!(
+            "Collection '{}' not found",
+            printable(c)
+        )));
+    }
+    let filter = ArtifactFilter {
+        types,
+        collection: q.collection,
+        tags: comma_list(q.tags.as_deref()),
+        tools: comma_list(q.tools.as_deref()),
+        search: q.search.map(|s| s.trim().to_string()),
+    };
+    let has_previous_page = q.after.is_some();
+    let page = PageRequest {
+        limit: q.limit.unwrap_or(20),
+        after: q.after,
+        sort: match q.sort.unwrap_or_default() {
+            ArtifactSort::Name => SortField::Name,
+            ArtifactSort::Type => SortField::Type,
+            ArtifactSort::Updated => SortField::Updated,
+        },
+        descending: matches!(q.order, Some(SortOrder::Desc)),
+    };
+    let page = listing::list_artifacts(&state.db, &filter, &page).await?;
+    let ids: Vec<String> = page.items.iter().map(|r| r.artifact_id.clone()).collect();
+    let mut counts = state.deployments.counts_for(&ids).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for mut row in page.items {
+        let deployments = counts.remove(&row.artifact_id).unwrap_or_default();
+        let artifact: SourceArtifact = serde_json::from_value(std::mem::take(&mut row.data))
+            .map_err(|e| ApiError::internal(&e))?;
+        items.push(ArtifactSummary {
+            id: row.artifact_id,
+            name: row.name,
+            artifact_type: row.artifact_type,
+            collection: row.collection,
+            collections: artifact.item.collections,
+            description: row.description,
+            tags: artifact.metadata.tags,
+            tools: artifact.metadata.tools,
+            content_hash: row.content_hash,
+            in_manifest: artifact.item.in_manifest,
+            updated_at: row.source_modified_at,
+            cached_at: row.last_updated,
+            deployment_count: deployments.total,
+            deployments_by_status: deployments.into(),
+        });
+    }
+    Ok(ArtifactList {
+        items,
+        page_info: PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page,
+            end_cursor: page.end_cursor,
+            total_count: page.total_count,
+        },
+    })
+}
+
+fn detail_response(stored: &StoredDetail, hit: bool) -> GetArtifactResponse {
+    GetArtifactResponse::Ok(
+        StoredJson::from_bytes(stored.body.clone()),
+        if hit { "hit" } else { "miss" }.to_string(),
+        format!("\"{}\"", stored.content_hash),
+    )
 }
 
 /// Parses a `type:name` id from a request, as a 400 when malformed.

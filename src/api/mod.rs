@@ -23,6 +23,7 @@ pub mod projects;
 pub mod schedules;
 pub mod search_roots;
 pub mod spec;
+pub mod stored_json;
 pub mod trash;
 pub mod upstream;
 pub mod user_collections;

@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::ApiTags;
 use super::common::{DeletedResponse, PageInfo, comma_list};
 use super::groups::{Group, GroupList};
+use super::stored_json::{StoredJson, memoised_list};
 use crate::collections::{CollectionInfo, CollectionPatch, MemberFilter, NewCollection, Transfer};
 use crate::error::ApiError;
 use crate::source::{ArtifactType, SourceArtifact};
@@ -242,7 +243,7 @@ pub struct GroupOrder {
 pub enum ListUserCollectionsResponse {
     /// A page of collections.
     #[oai(status = 200)]
-    Ok(Json<UserCollectionList>),
+    Ok(StoredJson<UserCollectionList>),
 }
 
 /// Create outcomes.
@@ -274,7 +275,7 @@ pub enum UpdateUserCollectionResponse {
 pub enum ListCollectionArtifactsResponse {
     /// A page of members.
     #[oai(status = 200)]
-    Ok(Json<CollectionArtifactList>),
+    Ok(StoredJson<CollectionArtifactList>),
 }
 
 /// Add outcomes.
@@ -321,25 +322,32 @@ impl UserCollectionsApi {
         /// Case-insensitive part of the name.
         search: Query<Option<String>>,
     ) -> Result<ListUserCollectionsResponse, ApiError> {
-        let has_previous_page = after.0.is_some();
-        let page = self
-            .state
-            .collections
-            .list(
-                search.0.as_deref(),
-                limit.0.unwrap_or(20),
-                after.0.as_deref(),
-            )
-            .await?;
-        Ok(ListUserCollectionsResponse::Ok(Json(UserCollectionList {
-            items: page.items.into_iter().map(Into::into).collect(),
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page,
-                end_cursor: page.end_cursor,
-                total_count: page.total_count,
-            },
-        })))
+        let key = format!(
+            "list_user_collections {:?} {:?} {:?}",
+            limit.0, after.0, search.0
+        );
+        let build = async {
+            let page = self
+                .state
+                .collections
+                .list(
+                    search.0.as_deref(),
+                    limit.0.unwrap_or(20),
+                    after.0.as_deref(),
+                )
+                .await?;
+            Ok(UserCollectionList {
+                items: page.items.into_iter().map(Into::into).collect(),
+                page_info: PageInfo {
+                    has_next_page: page.has_next_page,
+                    has_previous_page: after.0.is_some(),
+                    end_cursor: page.end_cursor,
+                    total_count: page.total_count,
+                },
+            })
+        };
+        let body = memoised_list(&self.state, key, build).await?;
+        Ok(ListUserCollectionsResponse::Ok(body))
     }
 
     /// Create a collection
@@ -481,25 +489,30 @@ impl UserCollectionsApi {
         /// Case-insensitive substring of the name or description.
         search: Query<Option<String>>,
     ) -> Result<ListCollectionArtifactsResponse, ApiError> {
-        let mut types = Vec::new();
-        for raw in comma_list(artifact_type.0.as_deref()) {
-            types.push(raw.parse::<ArtifactType>().map_err(ApiError::bad_request)?);
-        }
-        let include_groups = include_groups.0.unwrap_or(false);
-        let filter = MemberFilter {
-            types,
-            group_id: group_id.0,
-            include_groups,
-            search: search.0,
-        };
-        let has_previous_page = after.0.is_some();
-        let page = self
-            .state
-            .collections
-            .list_members(&id.0, &filter, limit.0.unwrap_or(20), after.0.as_deref())
-            .await?;
-        let items =
-            page.items
+        let key = format!(
+            "list_collection_artifacts {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            id.0, limit.0, after.0, artifact_type.0, group_id.0, include_groups.0, search.0
+        );
+        let build = async {
+            let mut types = Vec::new();
+            for raw in comma_list(artifact_type.0.as_deref()) {
+                types.push(raw.parse::<ArtifactType>().map_err(ApiError::bad_request)?);
+            }
+            let include_groups = include_groups.0.unwrap_or(false);
+            let filter = MemberFilter {
+                types,
+                group_id: group_id.0,
+                include_groups,
+                search: search.0,
+            };
+            let has_previous_page = after.0.is_some();
+            let page = self
+                .state
+                .collections
+                .list_members(&id.0, &filter, limit.0.unwrap_or(20), after.0.as_deref())
+                .await?;
+            let items = page
+                .items
                 .into_iter()
                 .map(|m| {
                     let (artifact_type, name) = m
@@ -537,8 +550,7 @@ impl UserCollectionsApi {
                     }
                 })
                 .collect();
-        Ok(ListCollectionArtifactsResponse::Ok(Json(
-            CollectionArtifactList {
+            Ok(CollectionArtifactList {
                 items,
                 page_info: PageInfo {
                     has_next_page: page.has_next_page,
@@ -546,8 +558,10 @@ impl UserCollectionsApi {
                     end_cursor: page.end_cursor,
                     total_count: page.total_count,
                 },
-            },
-        )))
+            })
+        };
+        let body = memoised_list(&self.state, key, build).await?;
+        Ok(ListCollectionArtifactsResponse::Ok(body))
     }
 
     /// Add artifacts to a collection

@@ -158,6 +158,15 @@ impl CacheService {
         }))
     }
 
+    /// Counts a read answered from the memory tier ([`crate::memo`]) as the hit it stands for,
+    /// and marks row `row_id` as read as a hit would.
+    pub fn note_memo_hit(&self, row_id: i64, last_accessed: DateTime<Utc>) {
+        self.inner.metrics.hits.inc();
+        if Utc::now() - last_accessed > ACCESS_TOUCH_INTERVAL {
+            self.touch_later(row_id);
+        }
+    }
+
     pub(super) async fn serve_hit(
         &self,
         mut row: cached_artifacts::Model,

@@ -63,6 +63,9 @@ pub async fn refresh(job: RefreshJob, services: JobServices) -> Result<RunReport
     after_cache_change(&services, report).await
 }
 
+/// Artifacts a refresh must have listed for its memory to be given back afterwards.
+const TRIM_AFTER_LISTED: u64 = 500;
+
 /// After the cache changed: new artifacts into the default collection, and the deployment
 /// statuses that compare against the cache. (Each service says what it changed itself.)
 pub async fn after_cache_change(
@@ -82,6 +85,10 @@ pub async fn after_cache_change(
         // The cache part succeeded; a deployment problem is reported, not fatal.
         Err(e) => json!({ "error": crate::error::error_chain(&e) }),
     };
+    // A large refresh leaves much freed memory behind; a small one is not worth the walk.
+    if report.listed >= TRIM_AFTER_LISTED {
+        crate::memory::release_free_memory();
+    }
     Ok(to_run_report(report, deployments))
 }
 

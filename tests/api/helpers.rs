@@ -266,6 +266,22 @@ impl TestApp {
         }
     }
 
+    /// Another instance of this app: same settings, same database and data home, its own
+    /// state (memory tier, event bus, ...), as a second server process would have.
+    pub async fn second_instance(&self) -> TestApp {
+        let state = build_state((*self.state.settings).clone())
+            .await
+            .expect("build state");
+        TestApp {
+            client: test_client(build_routes(state.clone())),
+            state,
+            data_home: self.data_home.clone(),
+            backend: self.backend,
+            _pg: None,
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// A second app with a new, empty database over the same data home (a lost database).
     pub async fn spawn_over(other: &TestApp) -> TestApp {
         let dir = tempfile::tempdir().unwrap();

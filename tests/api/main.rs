@@ -26,6 +26,7 @@ mod instances;
 mod job_control;
 mod jobs;
 mod live;
+mod memo;
 mod migrations;
 mod security;
 mod sessions;
